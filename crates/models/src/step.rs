@@ -1,0 +1,72 @@
+//! What the Learner needs of an autoencoder: a batch type, an output type, and the steps.
+
+use crate::model::{Autoencoder, LossTerms};
+use burn::prelude::*;
+use burn::tensor::ExecutionError;
+use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
+
+/// A batch: what goes in, what should come out, and the class of each image.
+#[derive(Debug, Clone)]
+pub struct AeBatch {
+    /// `[batch, c, h, w]` inputs in [0, 1] (corrupted ones when denoising).
+    pub input: Tensor<4>,
+    /// `[batch, c, h, w]` clean images in [0, 1].
+    pub target: Tensor<4>,
+    /// `[batch]` class labels (not used by the loss; for pictures and probes).
+    pub labels: Tensor<1, Int>,
+}
+
+/// The result of one step: the loss and its terms, each `[1]`.
+#[derive(Debug, Clone)]
+pub struct AeOutput {
+    /// The loss, as terms.
+    pub loss: LossTerms,
+    /// Images in the batch (the weight of this batch in an epoch average).
+    pub batch_size: usize,
+}
+
+impl ItemLazy for AeOutput {
+    fn sync(self) -> Result<Self, ExecutionError> {
+        // Hand the queued work to the device, then drop the autodiff graph so the metric thread
+        // holds plain tensors.
+        self.loss.total.device().flush()?;
+        let strip = |t: Tensor<1>| t.without_autodiff();
+        Ok(AeOutput {
+            loss: LossTerms {
+                total: strip(self.loss.total),
+                terms: self
+                    .loss
+                    .terms
+                    .into_iter()
+                    .map(|(n, t)| (n, strip(t)))
+                    .collect(),
+            },
+            batch_size: self.batch_size,
+        })
+    }
+}
+
+impl TrainStep for Autoencoder {
+    type Input = AeBatch;
+    type Output = AeOutput;
+
+    fn step(&self, batch: AeBatch) -> TrainOutput<AeOutput> {
+        let batch_size = batch.input.dims()[0];
+        let loss = self.forward_loss(batch.input, batch.target);
+        let grads = loss.total.backward();
+        TrainOutput::new(self, grads, AeOutput { loss, batch_size })
+    }
+}
+
+impl InferenceStep for Autoencoder {
+    type Input = AeBatch;
+    type Output = AeOutput;
+
+    fn step(&self, batch: AeBatch) -> AeOutput {
+        let batch_size = batch.input.dims()[0];
+        AeOutput {
+            loss: self.forward_loss(batch.input, batch.target),
+            batch_size,
+        }
+    }
+}

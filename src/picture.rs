@@ -1,0 +1,127 @@
+//! Pictures: grids of grey images, upscaled so a person can see them, written as PNG.
+
+use crate::run_dir::write_atomic;
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use image::{GrayImage, ImageFormat, Luma};
+use std::io::Cursor;
+use std::path::Path;
+
+/// Pixels between tiles.
+const GAP: u32 = 2;
+/// Grey of the gaps (mid grey, so black and white images both stand out).
+const GAP_SHADE: u8 = 128;
+
+/// A grid of equally sized grey tiles, row after row.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    /// Tile height and width in source pixels.
+    pub tile: [usize; 2],
+    /// Tiles per row.
+    pub cols: usize,
+    /// Each tile's pixels in [0, 1], row-major.
+    pub tiles: Vec<Vec<f32>>,
+    /// Screen pixels per source pixel.
+    pub scale: u32,
+}
+
+impl Grid {
+    /// A grid of the images in `t` (`[n, 1, h, w]`), `cols` to a row.
+    pub fn from_tensor(t: Tensor<4>, cols: usize, scale: u32) -> Result<Grid> {
+        let [n, _, h, w] = t.dims();
+        let data: Vec<f32> = t
+            .into_data()
+            .to_vec()
+            .map_err(|e| anyhow::anyhow!("cannot read images back: {e:?}"))?;
+        let tiles = data.chunks(h * w).take(n).map(<[f32]>::to_vec).collect();
+        Ok(Grid {
+            tile: [h, w],
+            cols,
+            tiles,
+            scale,
+        })
+    }
+
+    /// Draws the grid.
+    pub fn render(&self) -> Result<GrayImage> {
+        if self.cols == 0 || self.tiles.is_empty() {
+            bail!("a picture needs at least one image");
+        }
+        let rows = self.tiles.len().div_ceil(self.cols) as u32;
+        let cols = self.cols.min(self.tiles.len()) as u32;
+        let [th, tw] = [self.tile[0] as u32 * self.scale, self.tile[1] as u32 * self.scale];
+        let width = cols * tw + (cols + 1) * GAP;
+        let height = rows * th + (rows + 1) * GAP;
+        let mut img = GrayImage::from_pixel(width, height, Luma([GAP_SHADE]));
+        for (k, tile) in self.tiles.iter().enumerate() {
+            let (r, c) = ((k / self.cols) as u32, (k % self.cols) as u32);
+            let (x0, y0) = (GAP + c * (tw + GAP), GAP + r * (th + GAP));
+            for y in 0..th {
+                for x in 0..tw {
+                    let src = (y / self.scale) as usize * self.tile[1] + (x / self.scale) as usize;
+                    let v = tile.get(src).copied().unwrap_or(0.0);
+                    let shade = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                    img.put_pixel(x0 + x, y0 + y, Luma([shade]));
+                }
+            }
+        }
+        Ok(img)
+    }
+
+    /// Draws the grid and writes it as PNG (atomically).
+    pub fn save_png(&self, path: &Path) -> Result<()> {
+        let img = self.render()?;
+        let mut bytes = Vec::new();
+        img.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+            .with_context(|| format!("cannot encode {}", path.display()))?;
+        write_atomic(path, &bytes)
+    }
+}
+
+/// Interleaves rows of `cols` originals with rows of their reconstructions.
+pub fn pairs(originals: Grid, reconstructions: Grid) -> Grid {
+    let cols = originals.cols;
+    let mut tiles = Vec::new();
+    let mut o = originals.tiles.chunks(cols);
+    let mut r = reconstructions.tiles.chunks(cols);
+    while let (Some(a), Some(b)) = (o.next(), r.next()) {
+        tiles.extend_from_slice(a);
+        tiles.extend_from_slice(b);
+    }
+    Grid { tiles, ..originals }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grid_has_the_right_size_and_shades() {
+        let grid = Grid {
+            tile: [2, 3],
+            cols: 2,
+            tiles: vec![vec![0.0; 6], vec![1.0; 6], vec![0.5; 6]],
+            scale: 2,
+        };
+        let img = grid.render().unwrap();
+        // 2 columns of 6 px, 2 rows of 4 px, gaps of 2.
+        assert_eq!((img.width(), img.height()), (2 * 6 + 3 * 2, 2 * 4 + 3 * 2));
+        assert_eq!(img.get_pixel(2, 2).0, [0]);
+        assert_eq!(img.get_pixel(2 + 6 + 2, 2).0, [255]);
+        assert_eq!(img.get_pixel(2, 2 + 4 + 2).0, [128]);
+        assert_eq!(img.get_pixel(0, 0).0, [GAP_SHADE]);
+    }
+
+    #[test]
+    fn pairs_interleave_rows() {
+        let g = |v: f32| Grid {
+            tile: [1, 1],
+            cols: 2,
+            tiles: vec![vec![v]; 4],
+            scale: 1,
+        };
+        let p = pairs(g(0.0), g(1.0));
+        let firsts: Vec<f32> = p.tiles.iter().map(|t| t[0]).collect();
+        assert_eq!(firsts, vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]);
+    }
+}

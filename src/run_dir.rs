@@ -1,0 +1,145 @@
+//! The run folder: `config.json`, `model.bpk`, `metrics.csv`, pictures, the Learner's
+//! checkpoints and logs. Every file is written under a temporary name and renamed into place.
+
+use crate::config::RunConfig;
+use ae_models::Autoencoder;
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The file names inside a run folder.
+pub const CONFIG: &str = "config.json";
+/// Final weights (burnpack).
+pub const WEIGHTS: &str = "model.bpk";
+/// Per-epoch averages.
+pub const METRICS: &str = "metrics.csv";
+/// Originals above, reconstructions below.
+pub const RECONSTRUCTIONS: &str = "reconstructions.png";
+
+/// What a run leaves in its folder, removed by `--overwrite` (and nothing else).
+const RUN_ENTRIES: &[&str] = &[
+    CONFIG,
+    WEIGHTS,
+    METRICS,
+    RECONSTRUCTIONS,
+    "checkpoint",
+    "train",
+    "valid",
+    "experiment.log",
+];
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A run folder.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    /// Its path.
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Opens an existing run folder for reading.
+    pub fn open(path: &Path) -> RunDir {
+        RunDir {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Makes `path` ready for a new run: created if missing; refused if it holds another run,
+    /// unless `overwrite`, which removes that run's files (and only those).
+    pub fn create(path: &Path, overwrite: bool) -> Result<RunDir> {
+        let dir = RunDir::open(path);
+        if path.exists() && !path.is_dir() {
+            bail!("--out {}: exists and is not a folder", path.display());
+        }
+        let holds_run = RUN_ENTRIES.iter().any(|e| path.join(e).exists());
+        if holds_run {
+            if !overwrite {
+                bail!(
+                    "--out {} already holds a run; pass --overwrite to replace it, or choose \
+                     another folder with --out",
+                    path.display()
+                );
+            }
+            for entry in RUN_ENTRIES {
+                let p = path.join(entry);
+                let removed = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else if p.exists() {
+                    std::fs::remove_file(&p)
+                } else {
+                    Ok(())
+                };
+                removed.with_context(|| format!("cannot remove {}", p.display()))?;
+            }
+        }
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("--out {}: cannot create the folder", path.display()))?;
+        // Fail now, not after an hour of training, if the folder is not writable.
+        write_atomic(&path.join(".write-test"), b"")
+            .with_context(|| format!("--out {} is not writable", path.display()))?;
+        let _ = std::fs::remove_file(path.join(".write-test"));
+        Ok(dir)
+    }
+
+    /// The path of `name` inside the folder.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Saves the config the run uses.
+    pub fn save_config(&self, config: &RunConfig) -> Result<()> {
+        write_atomic(&self.file(CONFIG), config.to_json().as_bytes())
+    }
+
+    /// Reads the config a run used.
+    pub fn load_config(&self) -> Result<RunConfig> {
+        let path = self.file(CONFIG);
+        if !path.exists() {
+            bail!("{} is not a run folder: it has no {CONFIG}", self.path.display());
+        }
+        RunConfig::load(&path)
+    }
+
+    /// Saves the final weights.
+    pub fn save_weights(&self, model: &Autoencoder) -> Result<()> {
+        let bytes = model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("cannot serialise the weights: {e}"))?;
+        write_atomic(&self.file(WEIGHTS), &bytes)
+    }
+
+    /// Rebuilds the model from the folder's config and weights on `device`.
+    pub fn load_model(&self, device: &Device) -> Result<(RunConfig, Autoencoder)> {
+        let config = self.load_config()?;
+        let model = Autoencoder::new(&config.network, config.loss, [1, 28, 28], device)?;
+        let path = self.file(WEIGHTS);
+        let record = ModuleRecord::load(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read weights {}: {e}", path.display()))?;
+        let model = model.try_load_record(record).map_err(|e| {
+            anyhow::anyhow!(
+                "{} does not fit the {} described in {CONFIG}: {e}",
+                path.display(),
+                config.model
+            )
+        })?;
+        Ok((config, model))
+    }
+}
