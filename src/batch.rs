@@ -3,7 +3,7 @@
 use ae_data::ImageSet;
 use ae_models::AeBatch;
 use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataset::Dataset;
+use burn::data::dataset::{Dataset, DatasetError};
 use burn::prelude::*;
 use std::sync::Arc;
 
@@ -21,8 +21,10 @@ impl ImageIndices {
 }
 
 impl Dataset<usize> for ImageIndices {
-    fn get(&self, index: usize) -> Option<usize> {
-        (index < self.len).then_some(index)
+    fn get(&self, index: usize) -> Result<usize, DatasetError> {
+        // Burn's convention: an index past the end is a caller bug, like slice indexing.
+        assert!(index < self.len, "image {index} of {}", self.len);
+        Ok(index)
     }
 
     fn len(&self) -> usize {

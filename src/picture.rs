@@ -31,7 +31,7 @@ impl Grid {
         let [n, _, h, w] = t.dims();
         let data: Vec<f32> = t
             .into_data()
-            .to_vec()
+            .try_into_vec::<f32>()
             .map_err(|e| anyhow::anyhow!("cannot read images back: {e:?}"))?;
         let tiles = data.chunks(h * w).take(n).map(<[f32]>::to_vec).collect();
         Ok(Grid {

@@ -113,7 +113,7 @@ fn bad_input_gives_one_clear_error_and_a_non_zero_exit() {
     let d = data.to_str().unwrap();
     let out = root.join("out");
     let o = out.to_str().unwrap();
-    let base = |extra: &[&'static str]| -> Vec<String> {
+    let base = |extra: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = ["dense-ae", "--backend", "flex", "--data-dir", d, "--out", o]
             .iter()
             .map(|s| s.to_string())
@@ -121,7 +121,7 @@ fn bad_input_gives_one_clear_error_and_a_non_zero_exit() {
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
-    let run = |extra: &[&'static str], code, needle| {
+    let run = |extra: &[&str], code, needle| {
         let args = base(extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         fails_with(&args, code, needle);
