@@ -60,7 +60,7 @@ pub struct TrainArgs {
     pub batch_size: Option<usize>,
 
     /// Adam's learning rate [default: from the config: 0.001].
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub lr: Option<f64>,
 
     /// Seed of the initial weights and of the shuffling [default: from the config: 42].

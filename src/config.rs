@@ -163,7 +163,12 @@ mod tests {
             let cfg = RunConfig::load(&path).unwrap();
             cfg.validate().unwrap();
             let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
-            assert_eq!(cfg.model.as_str(), stem, "{} names another model", path.display());
+            assert_eq!(
+                cfg.model.as_str(),
+                stem,
+                "{} names another model",
+                path.display()
+            );
             seen.push(cfg.model);
         }
         for model in ModelName::ALL {

@@ -49,7 +49,10 @@ impl Grid {
         }
         let rows = self.tiles.len().div_ceil(self.cols) as u32;
         let cols = self.cols.min(self.tiles.len()) as u32;
-        let [th, tw] = [self.tile[0] as u32 * self.scale, self.tile[1] as u32 * self.scale];
+        let [th, tw] = [
+            self.tile[0] as u32 * self.scale,
+            self.tile[1] as u32 * self.scale,
+        ];
         let width = cols * tw + (cols + 1) * GAP;
         let height = rows * th + (rows + 1) * GAP;
         let mut img = GrayImage::from_pixel(width, height, Luma([GAP_SHADE]));

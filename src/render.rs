@@ -6,13 +6,13 @@
 //! stdout is not a terminal, prints one quiet line per epoch instead of one per batch.
 
 use crate::run_dir::write_atomic;
+use burn::train::LearnerSummary;
+use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 use burn::train::renderer::{
     EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
     MetricsRendererTraining,
 };
-use burn::train::LearnerSummary;
-use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -60,7 +60,10 @@ impl EpochLog {
 
 /// Renders `rows` as CSV: `epoch,train_<metric>..,test_<metric>..,seconds`.
 pub fn to_csv(rows: &[EpochRow]) -> String {
-    let names: Vec<&String> = rows.first().map(|r| r.train.keys().collect()).unwrap_or_default();
+    let names: Vec<&String> = rows
+        .first()
+        .map(|r| r.train.keys().collect())
+        .unwrap_or_default();
     let mut out = String::from("epoch");
     for split in ["train", "test"] {
         for n in &names {
@@ -127,7 +130,11 @@ impl RunRenderer {
         if let MetricState::Numeric(entry, Some(NumericEntry::Final(v))) = state
             && let Some(name) = self.names.get(&entry.metric_id)
         {
-            let map = if train { &mut self.current.train } else { &mut self.current.test };
+            let map = if train {
+                &mut self.current.train
+            } else {
+                &mut self.current.test
+            };
             map.insert(name.clone(), *v);
         }
     }
@@ -210,7 +217,11 @@ impl TrainingProgressLogger for RunRenderer {
     fn start_split(&mut self, split: &str, total_items: usize) {
         if self.progress_line_wanted() {
             self.progress = Some(SplitProgress {
-                split: if split == "valid" { "test".into() } else { split.to_string() },
+                split: if split == "valid" {
+                    "test".into()
+                } else {
+                    split.to_string()
+                },
                 total: total_items,
                 drawn: Instant::now(),
             });
@@ -226,7 +237,10 @@ impl TrainingProgressLogger for RunRenderer {
         {
             p.drawn = Instant::now();
             let pct = 100.0 * items_processed as f64 / p.total.max(1) as f64;
-            eprint!("\r  {} {pct:3.0}% ({items_processed}/{})  ", p.split, p.total);
+            eprint!(
+                "\r  {} {pct:3.0}% ({items_processed}/{})  ",
+                p.split, p.total
+            );
         }
         if let Some(r) = &mut self.inner {
             r.update_split(items_processed);

@@ -33,7 +33,10 @@ const RUN_ENTRIES: &[&str] = &[
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = std::fs::File::create(&tmp)
@@ -111,7 +114,10 @@ impl RunDir {
     pub fn load_config(&self) -> Result<RunConfig> {
         let path = self.file(CONFIG);
         if !path.exists() {
-            bail!("{} is not a run folder: it has no {CONFIG}", self.path.display());
+            bail!(
+                "{} is not a run folder: it has no {CONFIG}",
+                self.path.display()
+            );
         }
         RunConfig::load(&path)
     }

@@ -64,7 +64,11 @@ pub fn load_data(cfg: &RunConfig, data_dir: Option<PathBuf>) -> Result<(ImageSet
         test.truncate(n);
     }
     if (train.rows, train.cols) != (28, 28) {
-        bail!("{dataset}: images are {}x{}, the models take 28x28", train.rows, train.cols);
+        bail!(
+            "{dataset}: images are {}x{}, the models take 28x28",
+            train.rows,
+            train.cols
+        );
     }
     Ok((train, test))
 }
@@ -126,7 +130,12 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     }
     let model = result.model.valid();
     run.save_weights(&model)?;
-    save_reconstructions(&model, &test_set, &run.file(run_dir::RECONSTRUCTIONS), &device)?;
+    save_reconstructions(
+        &model,
+        &test_set,
+        &run.file(run_dir::RECONSTRUCTIONS),
+        &device,
+    )?;
 
     let epochs = log.rows();
     let test_loss = match epochs.last().and_then(|r| r.test.get(LOSS)) {
@@ -149,7 +158,12 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
 }
 
 /// The model's mean loss over `set` (per pixel for BCE and MSE), in batches of `batch_size`.
-pub fn evaluate(model: &Autoencoder, set: &ImageSet, batch_size: usize, device: &Device) -> Result<f64> {
+pub fn evaluate(
+    model: &Autoencoder,
+    set: &ImageSet,
+    batch_size: usize,
+    device: &Device,
+) -> Result<f64> {
     let indices: Vec<usize> = (0..set.len()).collect();
     let mut sum = 0.0;
     for chunk in indices.chunks(batch_size.max(1)) {
@@ -173,7 +187,10 @@ pub fn save_reconstructions(
     let indices: Vec<usize> = (0..set.len().min(20)).collect();
     let images = images_tensor(set, &indices, device);
     let recon = model.reconstruct(images.clone());
-    let grid = pairs(Grid::from_tensor(images, 10, 3)?, Grid::from_tensor(recon, 10, 3)?);
+    let grid = pairs(
+        Grid::from_tensor(images, 10, 3)?,
+        Grid::from_tensor(recon, 10, 3)?,
+    );
     grid.save_png(path)
         .with_context(|| format!("cannot save {}", path.display()))
 }

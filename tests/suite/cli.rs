@@ -28,13 +28,28 @@ pub fn last_test_loss(out: &Path) -> f64 {
     last[col].parse().unwrap()
 }
 
-fn quick_run(backend: &str, model: &str, name: &str, extra: &[&str]) -> (Output, std::path::PathBuf) {
+fn quick_run(
+    backend: &str,
+    model: &str,
+    name: &str,
+    extra: &[&str],
+) -> (Output, std::path::PathBuf) {
     let root = temp_dir(name);
     let data = tiny_dataset(&root, 160, 40);
     let out = root.join("run");
     let mut args = vec![
-        model, "--backend", backend, "--data-dir", data.to_str().unwrap(), "--out",
-        out.to_str().unwrap(), "--epochs", "2", "--batch-size", "32", "--no-dashboard",
+        model,
+        "--backend",
+        backend,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--no-dashboard",
     ];
     args.extend_from_slice(extra);
     (train(&args), out)
@@ -98,8 +113,14 @@ fn fails_with(args: &[&str], code: i32, needle: &str) {
     let o = train(args);
     let stderr = text(&o.stderr);
     assert_eq!(o.status.code(), Some(code), "{args:?}: {stderr}");
-    assert!(stderr.contains(needle), "{args:?}: expected {needle:?} in: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: expected {needle:?} in: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
     if code == 1 {
         let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
         assert_eq!(errors.len(), 1, "one error line: {stderr}");
@@ -127,41 +148,80 @@ fn bad_input_gives_one_clear_error_and_a_non_zero_exit() {
         fails_with(&args, code, needle);
     };
     fails_with(&["vae-x"], 2, "invalid value 'vae-x'");
-    run(&["--backend", "cuda"], 2, "invalid value 'cuda'");
+    fails_with(
+        &["dense-ae", "--backend", "cuda"],
+        2,
+        "invalid value 'cuda'",
+    );
     run(&["--batch-size", "0"], 1, "batch size must be at least 1");
     run(&["--epochs", "0"], 1, "epochs must be at least 1");
     run(&["--lr", "0"], 1, "learning rate must be a positive number");
-    run(&["--lr", "-0.1"], 1, "learning rate must be a positive number");
+    run(
+        &["--lr", "-0.1"],
+        1,
+        "learning rate must be a positive number",
+    );
     run(&["--latent-dim", "0"], 1, "latent_dim must be at least 1");
     run(&["--limit", "0"], 1, "--limit must be at least 1");
-    run(&["--config", "/nonexistent/c.json"], 1, "cannot read config file /nonexistent/c.json");
+    run(
+        &["--config", "/nonexistent/c.json"],
+        1,
+        "cannot read config file /nonexistent/c.json",
+    );
     fails_with(
         &["conv-ae", "--latent-dim", "8", "--backend", "flex"],
         1,
         "--latent-dim applies to dense models",
     );
     fails_with(
-        &["dense-ae", "--backend", "flex", "--data-dir", "/nonexistent-data", "--out", o],
+        &[
+            "dense-ae",
+            "--backend",
+            "flex",
+            "--data-dir",
+            "/nonexistent-data",
+            "--out",
+            o,
+        ],
         1,
         "--data-dir /nonexistent-data: no mnist files",
     );
     let a_file = root.join("a-file");
     std::fs::write(&a_file, "x").unwrap();
     fails_with(
-        &["dense-ae", "--backend", "flex", "--data-dir", d, "--out", a_file.to_str().unwrap()],
+        &[
+            "dense-ae",
+            "--backend",
+            "flex",
+            "--data-dir",
+            d,
+            "--out",
+            a_file.to_str().unwrap(),
+        ],
         1,
         "exists and is not a folder",
     );
     let wrong_model = root.join("conv.json");
-    std::fs::write(&wrong_model, autoencoders::config::ModelName::ConvAe.default_config_text())
-        .unwrap();
-    run(&["--config", wrong_model.to_str().unwrap()], 1, "configures conv-ae, not dense-ae");
+    std::fs::write(
+        &wrong_model,
+        autoencoders::config::ModelName::ConvAe.default_config_text(),
+    )
+    .unwrap();
+    run(
+        &["--config", wrong_model.to_str().unwrap()],
+        1,
+        "configures conv-ae, not dense-ae",
+    );
 
     // A finished run is not overwritten by accident.
     let ok = base(&["--epochs", "1", "--no-dashboard"]);
     let ok: Vec<&str> = ok.iter().map(String::as_str).collect();
     assert_success(&train(&ok));
-    run(&["--epochs", "1", "--no-dashboard"], 1, "already holds a run; pass --overwrite");
+    run(
+        &["--epochs", "1", "--no-dashboard"],
+        1,
+        "already holds a run; pass --overwrite",
+    );
     let mut again = ok.clone();
     again.push("--overwrite");
     assert_success(&train(&again));

@@ -39,7 +39,10 @@ pub fn backends() -> &'static [BackendChoice] {
 pub fn covers(backend: BackendChoice, test: &str) -> bool {
     let yes = backends().contains(&backend);
     if !yes {
-        eprintln!("NOTE: {test} on {} left out (not in this run's backend list)", backend.as_str());
+        eprintln!(
+            "NOTE: {test} on {} left out (not in this run's backend list)",
+            backend.as_str()
+        );
     }
     yes
 }
@@ -47,7 +50,12 @@ pub fn covers(backend: BackendChoice, test: &str) -> bool {
 /// The device of `backend`.
 pub fn device(backend: BackendChoice) -> Device {
     backend::resolve(backend)
-        .unwrap_or_else(|e| panic!("backend {} is in the list but unusable: {e:#}", backend.as_str()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "backend {} is in the list but unusable: {e:#}",
+                backend.as_str()
+            )
+        })
         .device
 }
 
@@ -123,9 +131,16 @@ pub fn tiny_dataset(dir: &Path, n_train: usize, n_test: usize) -> PathBuf {
     for (prefix, n) in [("train", n_train), ("t10k", n_test)] {
         let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
         let pixels: Vec<u8> = (0..n).flat_map(|i| synthetic_image(i % 10, i)).collect();
-        let write = |stem: String, bytes: Vec<u8>| std::fs::write(set_dir.join(stem), bytes).unwrap();
-        write(format!("{prefix}-images-idx3-ubyte"), idx::encode(&[n as u32, 28, 28], &pixels));
-        write(format!("{prefix}-labels-idx1-ubyte"), idx::encode(&[n as u32], &labels));
+        let write =
+            |stem: String, bytes: Vec<u8>| std::fs::write(set_dir.join(stem), bytes).unwrap();
+        write(
+            format!("{prefix}-images-idx3-ubyte"),
+            idx::encode(&[n as u32, 28, 28], &pixels),
+        );
+        write(
+            format!("{prefix}-labels-idx1-ubyte"),
+            idx::encode(&[n as u32], &labels),
+        );
     }
     dir.to_path_buf()
 }

@@ -48,7 +48,7 @@ backend_test!(fn loss_goes_down_over_a_few_adam_steps(backend) {
         for _ in 0..8 {
             let out = TrainStep::step(&ae, batch.clone());
             losses.push(out.item.loss.total.clone().into_scalar::<f32>());
-            ae = ae.optimize(&mut optim, 3e-3.into(), out.grads);
+            ae = ae.optimize(&mut optim, 1e-2.into(), out.grads);
         }
         let (first, last) = (losses[0], *losses.last().unwrap());
         assert!(last < 0.9 * first, "{model}: loss {losses:?} did not go down");
@@ -80,7 +80,8 @@ fn weights_of_another_model_are_refused_with_a_clear_error() {
     run.save_config(&cfg).unwrap();
     run.save_weights(&ae).unwrap();
     // The same folder now claims to hold a conv-ae.
-    run.save_config(&ModelName::ConvAe.default_config()).unwrap();
+    run.save_config(&ModelName::ConvAe.default_config())
+        .unwrap();
     let err = format!("{:#}", run.load_model(&dev).unwrap_err());
     assert!(err.contains("does not fit the conv-ae"), "{err}");
 }

@@ -15,14 +15,29 @@ fn conv_ae_reaches_its_bound_after_one_epoch_on_real_mnist() {
     };
     let out = temp_dir("quality").join("conv-ae");
     let o = Command::new(env!("CARGO_BIN_EXE_train"))
-        .args(["conv-ae", "--backend", "flex", "--epochs", "1", "--no-dashboard", "--out"])
+        .args([
+            "conv-ae",
+            "--backend",
+            "flex",
+            "--epochs",
+            "1",
+            "--no-dashboard",
+            "--out",
+        ])
         .arg(&out)
         .env("AE_DATA_DIR", data)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let loss = last_test_loss(&out);
     eprintln!("QUALITY conv-ae, 1 epoch, flex, real MNIST: test BCE {loss:.4} ({stdout})");
-    assert!(loss < 0.17, "conv-ae test BCE after 1 epoch is {loss:.4}, bound 0.17");
+    assert!(
+        loss < 0.17,
+        "conv-ae test BCE after 1 epoch is {loss:.4}, bound 0.17"
+    );
 }

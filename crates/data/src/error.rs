@@ -57,7 +57,9 @@ pub enum DataError {
         detail: String,
     },
     /// A downloaded file's content is not the expected one; it was deleted.
-    #[error("download of {url}: checksum mismatch (expected sha256 {expected}, got {actual}); the file was discarded")]
+    #[error(
+        "download of {url}: checksum mismatch (expected sha256 {expected}, got {actual}); the file was discarded"
+    )]
     Checksum {
         /// The address.
         url: String,

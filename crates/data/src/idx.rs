@@ -178,28 +178,52 @@ mod tests {
         assert_eq!(defect(&[], 1), IdxDefect::Empty);
         assert_eq!(
             defect(&[0, 0, 8], 1),
-            IdxDefect::TruncatedHeader { needed: 4, found: 3 }
+            IdxDefect::TruncatedHeader {
+                needed: 4,
+                found: 3
+            }
         );
-        assert_eq!(defect(&[1, 2, 8, 1, 0, 0, 0, 0], 1), IdxDefect::BadMagic(0x0102_0801));
-        assert_eq!(defect(&[0, 0, 0x0d, 1, 0, 0, 0, 0], 1), IdxDefect::UnsupportedType(0x0d));
+        assert_eq!(
+            defect(&[1, 2, 8, 1, 0, 0, 0, 0], 1),
+            IdxDefect::BadMagic(0x0102_0801)
+        );
+        assert_eq!(
+            defect(&[0, 0, 0x0d, 1, 0, 0, 0, 0], 1),
+            IdxDefect::UnsupportedType(0x0d)
+        );
         assert_eq!(
             defect(&encode(&[1, 1], &[0]), 3),
-            IdxDefect::WrongRank { expected: 3, found: 2 }
+            IdxDefect::WrongRank {
+                expected: 3,
+                found: 2
+            }
         );
         assert_eq!(
             defect(&[0, 0, 8, 3, 0, 0, 0, 1, 0, 0], 3),
-            IdxDefect::TruncatedHeader { needed: 16, found: 10 }
+            IdxDefect::TruncatedHeader {
+                needed: 16,
+                found: 10
+            }
         );
         assert_eq!(
             defect(&encode(&[u32::MAX, u32::MAX, u32::MAX], &[]), 3),
             IdxDefect::BadDims(vec![u32::MAX; 3])
         );
-        assert_eq!(defect(&encode(&[2, 0, 28], &[]), 3), IdxDefect::BadDims(vec![2, 0, 28]));
+        assert_eq!(
+            defect(&encode(&[2, 0, 28], &[]), 3),
+            IdxDefect::BadDims(vec![2, 0, 28])
+        );
         assert_eq!(
             defect(&encode(&[2, 2, 2], &[0; 7]), 3),
-            IdxDefect::TruncatedData { expected: 8, found: 7 }
+            IdxDefect::TruncatedData {
+                expected: 8,
+                found: 7
+            }
         );
-        assert_eq!(defect(&encode(&[3], &[0; 5]), 1), IdxDefect::TrailingBytes(2));
+        assert_eq!(
+            defect(&encode(&[3], &[0; 5]), 1),
+            IdxDefect::TrailingBytes(2)
+        );
     }
 
     #[test]

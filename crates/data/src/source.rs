@@ -66,7 +66,11 @@ impl Sources {
                 file_list(&files)
             )));
         }
-        let candidates = [self.env_dir.as_ref(), self.cache_dir.as_ref(), Some(&self.system_dir)];
+        let candidates = [
+            self.env_dir.as_ref(),
+            self.cache_dir.as_ref(),
+            Some(&self.system_dir),
+        ];
         for dir in candidates.into_iter().flatten() {
             let cand = dir.join(dataset.as_str());
             if complete(&cand) {

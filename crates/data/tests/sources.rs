@@ -82,7 +82,11 @@ fn a_server_that_is_gone_gives_a_clear_error() {
     let dir = temp_dir("gone");
     let err = download(&url, "00", &dir.join("labels.gz")).unwrap_err();
     assert!(matches!(err, DataError::Download { .. }), "{err}");
-    assert!(err.to_string().starts_with(&format!("download of {url} failed")), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("download of {url} failed")),
+        "{err}"
+    );
     assert!(leftovers(&dir).is_empty());
 }
 
@@ -122,7 +126,10 @@ fn offline_with_no_files_lists_every_way_to_provide_them() {
 fn an_explicit_data_dir_without_the_files_is_an_error_not_a_fallback() {
     let mut sources = offline_sources(temp_dir("explicit-cache"));
     sources.data_dir = Some(temp_dir("explicit"));
-    let msg = sources.locate(DatasetName::FashionMnist).unwrap_err().to_string();
+    let msg = sources
+        .locate(DatasetName::FashionMnist)
+        .unwrap_err()
+        .to_string();
     assert!(msg.starts_with("--data-dir"), "{msg}");
     assert!(msg.contains("fashion-mnist"), "{msg}");
 }
@@ -130,13 +137,21 @@ fn an_explicit_data_dir_without_the_files_is_an_error_not_a_fallback() {
 /// Writes a tiny made-up data set (`n` images of 2x2) into `dir`.
 fn write_tiny_set(dir: &Path, n_images: u32, n_labels: u32) {
     for (stem, dims, len) in [
-        ("train-images-idx3-ubyte", vec![n_images, 2, 2], n_images * 4),
+        (
+            "train-images-idx3-ubyte",
+            vec![n_images, 2, 2],
+            n_images * 4,
+        ),
         ("train-labels-idx1-ubyte", vec![n_labels], n_labels),
         ("t10k-images-idx3-ubyte", vec![1, 2, 2], 4),
         ("t10k-labels-idx1-ubyte", vec![1], 1),
     ] {
         let data: Vec<u8> = (0..len).map(|i| (i % 10) as u8).collect();
-        std::fs::write(dir.join(format!("{stem}.gz")), gz(&idx::encode(&dims, &data))).unwrap();
+        std::fs::write(
+            dir.join(format!("{stem}.gz")),
+            gz(&idx::encode(&dims, &data)),
+        )
+        .unwrap();
     }
 }
 
@@ -169,7 +184,11 @@ fn real_data_sets_load_when_available() {
         eprintln!("SKIPPED real_data_sets_load_when_available: AE_DATA_DIR is not set");
         return;
     };
-    assert!(root.join("mnist").exists(), "AE_DATA_DIR={} has no mnist/", root.display());
+    assert!(
+        root.join("mnist").exists(),
+        "AE_DATA_DIR={} has no mnist/",
+        root.display()
+    );
     for dataset in DatasetName::ALL {
         let start = std::time::Instant::now();
         let train = ae_data::load(dataset, Split::Train, &sources).unwrap();

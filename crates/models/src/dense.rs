@@ -33,7 +33,12 @@ pub struct Mlp {
 
 impl Mlp {
     /// Layers `widths[0] -> widths[1] -> ...`.
-    pub fn new(widths: &[usize], activation: Activation, activate_last: bool, device: &Device) -> Self {
+    pub fn new(
+        widths: &[usize],
+        activation: Activation,
+        activate_last: bool,
+        device: &Device,
+    ) -> Self {
         let layers = widths
             .windows(2)
             .map(|w| LinearConfig::new(w[0], w[1]).init(device))

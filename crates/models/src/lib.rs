@@ -18,4 +18,3 @@ pub use dense::DenseAeConfig;
 pub use loss::ReconLoss;
 pub use model::{Autoencoder, ConfigError, LossTerms, Net, Network, NetworkConfig};
 pub use step::{AeBatch, AeOutput};
-

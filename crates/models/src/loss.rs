@@ -65,7 +65,10 @@ mod tests {
         // z = 40, t = 0: ln(1 + e^40) = 40 (no overflow).
         let z = Tensor::<1>::from_floats([0.0, 2.0, -3.0, 40.0], &dev);
         let t = Tensor::<1>::from_floats([1.0, 1.0, 0.25, 0.0], &dev);
-        let v: Vec<f32> = bce_with_logits(z.clone(), t.clone()).into_data().to_vec().unwrap();
+        let v: Vec<f32> = bce_with_logits(z.clone(), t.clone())
+            .into_data()
+            .to_vec()
+            .unwrap();
         for (got, want) in v.iter().zip([0.693147, 0.126928, 0.798587, 40.0]) {
             close(*got, want);
         }
