@@ -58,9 +58,12 @@ pub struct Adapter {
 pub fn wgpu_adapters() -> &'static [Adapter] {
     static ADAPTERS: std::sync::OnceLock<Vec<Adapter>> = std::sync::OnceLock::new();
     ADAPTERS.get_or_init(|| {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: wgpu::Backends::PRIMARY,
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
         let found =
-            futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+            futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
         let mut adapters: Vec<Adapter> = found
             .iter()
             .map(|a| {

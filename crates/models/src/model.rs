@@ -53,6 +53,10 @@ impl LossTerms {
 
 /// The network of one autoencoder kind.
 #[derive(Module, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one network per process, built once; boxing would only add indirection"
+)]
 pub enum Network {
     /// Fully connected, shallow or deep.
     Dense(DenseAe),
