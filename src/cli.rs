@@ -177,9 +177,10 @@ pub fn run_train(args: &TrainArgs) -> Result<TrainReport> {
     let secs: Vec<f64> = report.epochs.iter().map(|r| r.seconds).collect();
     let mean = secs.iter().sum::<f64>() / secs.len().max(1) as f64;
     println!(
-        "{}: {} epochs, test {} loss {:.4} (per pixel), {mean:.1} s/epoch; run folder {}",
+        "{}: {} epoch{}, test {} loss {:.4} (per pixel), {mean:.1} s/epoch; run folder {}",
         cfg.model,
         report.epochs.len(),
+        if report.epochs.len() == 1 { "" } else { "s" },
         cfg.loss.as_str(),
         report.test_loss,
         report.out.display()
