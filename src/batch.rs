@@ -1,30 +1,37 @@
-//! From an `ImageSet` in memory to tensor batches on the device.
+//! From [`Samples`] in memory to tensor batches on the device: corrupted inputs for denoising,
+//! and the KL warm-up factor of each training batch.
 
-use ae_data::ImageSet;
+use ae_data::{Noise, Rng, Samples};
 use ae_models::AeBatch;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::{Dataset, DatasetError};
 use burn::prelude::*;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// An image set as a Burn dataset whose items are image indices (no pixel copies per item).
+/// A data set as a Burn dataset whose items are sample indices (no copies per item).
 #[derive(Debug, Clone)]
-pub struct ImageIndices {
+pub struct SampleIndices {
     len: usize,
 }
 
-impl ImageIndices {
-    /// All the images of `set`.
-    pub fn of(set: &ImageSet) -> Self {
-        ImageIndices { len: set.len() }
+impl SampleIndices {
+    /// All the samples of `set`.
+    pub fn of(set: &Samples) -> Self {
+        SampleIndices { len: set.len() }
     }
 }
 
-impl Dataset<usize> for ImageIndices {
+impl Dataset<usize> for SampleIndices {
     fn get(&self, index: usize) -> Result<usize, DatasetError> {
-        // Burn's convention: an index past the end is a caller bug, like slice indexing.
-        assert!(index < self.len, "image {index} of {}", self.len);
-        Ok(index)
+        if index < self.len {
+            Ok(index)
+        } else {
+            Err(DatasetError::new(std::io::Error::other(format!(
+                "sample {index} of {}",
+                self.len
+            ))))
+        }
     }
 
     fn len(&self) -> usize {
@@ -32,40 +39,147 @@ impl Dataset<usize> for ImageIndices {
     }
 }
 
-/// Turns image indices into an [`AeBatch`]: pixels scaled to [0, 1], the image as its own target.
-#[derive(Debug, Clone)]
-pub struct ImageBatcher {
-    set: Arc<ImageSet>,
-}
-
-impl ImageBatcher {
-    /// A batcher over `set`.
-    pub fn new(set: Arc<ImageSet>) -> Self {
-        ImageBatcher { set }
-    }
-}
-
-/// `[n, 1, rows, cols]` images in [0, 1] from the given indices of `set`.
-pub fn images_tensor(set: &ImageSet, indices: &[usize], device: &Device) -> Tensor<4> {
-    let mut pixels = Vec::with_capacity(indices.len() * set.image_size());
+/// `[n, c, h, w]` samples from the given indices of `set`.
+pub fn samples_tensor(set: &Samples, indices: &[usize], device: &Device) -> Tensor<4> {
+    let mut values = Vec::with_capacity(indices.len() * set.sample_size());
     for &i in indices {
-        pixels.extend(set.image(i).iter().map(|&p| f32::from(p) / 255.0));
+        set.push_sample(i, &mut values);
     }
-    let data = TensorData::new(pixels, [indices.len(), 1, set.rows, set.cols]);
-    Tensor::from_data(data, device)
+    let [c, h, w] = set.shape();
+    Tensor::from_data(TensorData::new(values, [indices.len(), c, h, w]), device)
 }
 
-impl Batcher<usize, AeBatch> for ImageBatcher {
-    fn batch(&self, indices: Vec<usize>, device: &Device) -> AeBatch {
-        let images = images_tensor(&self.set, &indices, device);
-        let labels: Vec<i64> = indices
-            .iter()
-            .map(|&i| i64::from(self.set.labels[i]))
-            .collect();
-        AeBatch {
-            input: images.clone(),
-            target: images,
-            labels: Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
+/// The samples of `indices` corrupted by `noise`: sample `i` always gets the noise of stream
+/// `(seed, i)`, so a test set is corrupted the same way every epoch and on every backend.
+pub fn corrupted_tensor(
+    set: &Samples,
+    indices: &[usize],
+    noise: &Noise,
+    seed: u64,
+    device: &Device,
+) -> Tensor<4> {
+    let size = set.sample_size();
+    let mut values = Vec::with_capacity(indices.len() * size);
+    for &i in indices {
+        let start = values.len();
+        set.push_sample(i, &mut values);
+        noise.apply(&mut values[start..], &mut Rng::stream(seed, i as u64));
+    }
+    let [c, h, w] = set.shape();
+    Tensor::from_data(TensorData::new(values, [indices.len(), c, h, w]), device)
+}
+
+/// How a batcher corrupts its inputs.
+#[derive(Debug, Clone, Copy)]
+pub enum Corruption {
+    /// Inputs are the clean samples.
+    None,
+    /// New noise for every batch (training).
+    Fresh(Noise),
+    /// The same noise for a sample every time (testing).
+    Fixed(Noise),
+}
+
+/// Turns sample indices into an [`AeBatch`]: the (possibly corrupted) input, the clean target,
+/// the labels, and the regulariser's warm-up factor.
+#[derive(Debug, Clone)]
+pub struct SampleBatcher {
+    set: Arc<Samples>,
+    corruption: Corruption,
+    seed: u64,
+    /// Batches per epoch, and epochs of warm-up (0: none).
+    warmup: (usize, usize),
+    batches: Arc<AtomicUsize>,
+}
+
+impl SampleBatcher {
+    /// A batcher of clean batches over `set`.
+    pub fn new(set: Arc<Samples>, seed: u64) -> Self {
+        SampleBatcher {
+            set,
+            corruption: Corruption::None,
+            seed,
+            warmup: (1, 0),
+            batches: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Corrupts the inputs.
+    pub fn with_corruption(mut self, corruption: Corruption) -> Self {
+        self.corruption = corruption;
+        self
+    }
+
+    /// Raises the regulariser's factor linearly from 0 to 1 over `epochs` epochs of
+    /// `batches_per_epoch` batches (counted as batches are made).
+    pub fn with_warmup(mut self, epochs: usize, batches_per_epoch: usize) -> Self {
+        self.warmup = (batches_per_epoch.max(1), epochs);
+        self
+    }
+
+    fn anneal(&self, batch: usize) -> f32 {
+        let (per_epoch, epochs) = self.warmup;
+        if epochs == 0 {
+            return 1.0;
+        }
+        ((batch + 1) as f64 / (per_epoch * epochs) as f64).min(1.0) as f32
+    }
+}
+
+impl Batcher<usize, AeBatch> for SampleBatcher {
+    fn batch(&self, indices: Vec<usize>, device: &Device) -> AeBatch {
+        let batch = self.batches.fetch_add(1, Ordering::Relaxed);
+        let target = samples_tensor(&self.set, &indices, device);
+        let input = match self.corruption {
+            Corruption::None => target.clone(),
+            Corruption::Fixed(noise) => {
+                corrupted_tensor(&self.set, &indices, &noise, self.seed, device)
+            }
+            Corruption::Fresh(noise) => {
+                // A stream per batch made: different noise every epoch, reproducible per seed.
+                let seed = Rng::stream(self.seed, batch as u64).next_u64();
+                corrupted_tensor(&self.set, &indices, &noise, seed, device)
+            }
+        };
+        let labels: Vec<i64> = indices.iter().map(|&i| i64::from(self.set.label(i))).collect();
+        AeBatch {
+            input,
+            target,
+            labels: Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
+            anneal: self.anneal(batch),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_up_rises_linearly_then_stays_at_one() {
+        let set = Arc::new(Samples::Vectors(ae_data::synthetic::onehot4(1)));
+        let b = SampleBatcher::new(set.clone(), 1).with_warmup(2, 5);
+        let f: Vec<f32> = (0..12).map(|i| b.anneal(i)).collect();
+        assert!((f[0] - 0.1).abs() < 1e-6 && (f[4] - 0.5).abs() < 1e-6, "{f:?}");
+        assert!(f[9..].iter().all(|&x| x == 1.0), "{f:?}");
+        assert_eq!(SampleBatcher::new(set, 1).anneal(0), 1.0);
+    }
+
+    #[test]
+    fn fixed_noise_is_the_same_every_time_fresh_noise_is_not() {
+        let dev = Device::flex();
+        let set = Arc::new(Samples::Vectors(ae_data::synthetic::onehot4(4)));
+        let noise = Noise::Gaussian { std: 0.3 };
+        let read = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();
+        let fixed = SampleBatcher::new(set.clone(), 9).with_corruption(Corruption::Fixed(noise));
+        let a = read(fixed.batch(vec![0, 1, 2], &dev).input);
+        let b = read(fixed.batch(vec![0, 1, 2], &dev).input);
+        assert_eq!(a, b);
+        let fresh = SampleBatcher::new(set, 9).with_corruption(Corruption::Fresh(noise));
+        let c = fresh.batch(vec![0, 1, 2], &dev);
+        let d = read(fresh.batch(vec![0, 1, 2], &dev).input);
+        assert_ne!(read(c.input), d);
+        // The target stays clean.
+        assert_eq!(read(c.target)[..4], [1.0, 0.0, 0.0, 0.0]);
     }
 }

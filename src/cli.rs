@@ -1,7 +1,7 @@
-//! The `train` command line: a model, and flags that override its config.
+//! The `train` command line: a model, and flags that override its config (`overrides`).
 
 use crate::backend::BackendChoice;
-use crate::config::{DatasetArg, ModelName, RunConfig};
+use crate::config::{DatasetArg, ModelName};
 use crate::train::{TrainOptions, TrainReport};
 use ae_models::ReconLoss;
 use anyhow::Result;
@@ -11,9 +11,9 @@ use std::path::PathBuf;
 /// Loss names for clap.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum LossArg {
-    /// Binary cross-entropy (per-pixel mean).
+    /// Binary cross-entropy.
     Bce,
-    /// Mean squared error (per-pixel mean).
+    /// Squared error.
     Mse,
 }
 
@@ -26,11 +26,38 @@ impl From<LossArg> for ReconLoss {
     }
 }
 
-/// Train an autoencoder on MNIST or Fashion-MNIST with Burn.
+/// Sparsity penalties for clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SparsityArg {
+    /// L1 on the code activations (--l1-weight).
+    L1,
+    /// KL divergence of each unit's mean activation from rho (--rho, --beta).
+    Kl,
+}
+
+/// Noise kinds for clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoiseArg {
+    /// Add N(0, std^2) and clip to [0, 1] (--noise-std).
+    Gaussian,
+    /// Set a fraction of the pixels to 0 (--drop).
+    Masking,
+}
+
+/// Network bodies for clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArchArg {
+    /// The conv-ae's convolution blocks.
+    Conv,
+    /// Fully connected layers.
+    Dense,
+}
+
+/// Train an autoencoder on MNIST, Fashion-MNIST or a generated toy set with Burn.
 ///
 /// Defaults come from config/<model>.json; --config replaces them with a complete file of your
 /// own, and every flag given overrides both. The run folder gets config.json, model.bpk,
-/// metrics.csv (per-epoch train and test loss) and reconstructions.png.
+/// metrics.csv (per-epoch losses and their terms) and the model's pictures.
 #[derive(Debug, Parser)]
 #[command(name = "train", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct TrainArgs {
@@ -42,7 +69,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendChoice,
 
-    /// The data set [default: from the config, mnist].
+    /// The data set [default: from the config: mnist; onehot4 for binary-ae].
     #[arg(long, value_enum)]
     pub dataset: Option<DatasetArg>,
 
@@ -51,11 +78,11 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Passes over the training set [default: from the config: 50].
+    /// Passes over the training set [default: from the config].
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
 
-    /// Images per optimiser step [default: from the config: 128 conv-ae, 256 dense-ae].
+    /// Samples per optimiser step [default: from the config].
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
 
@@ -63,23 +90,68 @@ pub struct TrainArgs {
     #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub lr: Option<f64>,
 
-    /// Seed of the initial weights and of the shuffling [default: from the config: 42].
+    /// Seed of the weights, the shuffling, the noise and generated data [default: 42].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Units in the code of a dense model [default: from the config: 32].
+    /// Units in the code (dense, deep, sparse, linear, binary models and the VAE).
     #[arg(long, value_name = "N")]
     pub latent_dim: Option<usize>,
 
-    /// Reconstruction loss [default: from the config: bce].
+    /// Hidden widths of the encoder, outermost first, e.g. 128,64 ("none" for no hidden
+    /// layer); the decoder mirrors them.
+    #[arg(long, value_name = "W,W,..")]
+    pub hidden: Option<String>,
+
+    /// Allow a code at least as wide as the input (refused otherwise).
+    #[arg(long)]
+    pub overcomplete: bool,
+
+    /// Reconstruction loss [default: from the config: bce; mse for linear-ae].
     #[arg(long, value_enum)]
     pub loss: Option<LossArg>,
 
-    /// Train on the first N training images only (quick runs).
+    /// The body of denoising-ae or vae.
+    #[arg(long, value_enum)]
+    pub arch: Option<ArchArg>,
+
+    /// sparse-ae's penalty [default: kl].
+    #[arg(long, value_enum)]
+    pub sparsity: Option<SparsityArg>,
+
+    /// Weight of the L1 penalty (sparse-ae --sparsity l1) [default: 1e-5].
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub l1_weight: Option<f64>,
+
+    /// Target mean activation of each code unit (sparse-ae --sparsity kl) [default: 0.05].
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub rho: Option<f64>,
+
+    /// Weight of the KL term: the sparsity penalty (sparse-ae) or the KL to N(0, I) (vae).
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub beta: Option<f64>,
+
+    /// vae: epochs over which the KL weight rises from 0 to beta [default: 0, none].
+    #[arg(long, value_name = "N")]
+    pub warmup: Option<usize>,
+
+    /// denoising-ae's corruption [default: gaussian].
+    #[arg(long, value_enum)]
+    pub noise: Option<NoiseArg>,
+
+    /// Standard deviation of the Gaussian noise, in pixel units [default: 0.5].
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub noise_std: Option<f32>,
+
+    /// Fraction of pixels the masking noise sets to 0 [default: 0.3].
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub drop: Option<f32>,
+
+    /// Train on the first N training samples only (quick runs).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
 
-    /// Test on the first N test images only (quick runs).
+    /// Test on the first N test samples only (quick runs).
     #[arg(long, value_name = "N")]
     pub test_limit: Option<usize>,
 
@@ -102,59 +174,15 @@ pub struct TrainArgs {
 
 const AFTER_HELP: &str = "Examples:
   train conv-ae --backend wgpu
-  train dense-ae --epochs 5 --latent-dim 64 --out runs/dense64
-  train conv-ae --backend flex --limit 2000 --epochs 1 --out runs/quick
+  train deep-ae --hidden 256,128 --latent-dim 16 --epochs 20
+  train sparse-ae --sparsity kl --rho 0.05 --beta 0.01
+  train denoising-ae --arch dense --noise masking --drop 0.3
+  train vae --latent-dim 2 --warmup 5 --out runs/vae2d
+  train linear-ae --dataset plane3d
+  train binary-ae
 Environment: AE_DATA_DIR=DIR (DIR/<dataset>/ holds the IDX files)";
 
 impl TrainArgs {
-    /// The config this command line asks for: defaults or `--config`, then the flags.
-    pub fn config(&self) -> Result<RunConfig> {
-        let mut cfg = match &self.config {
-            Some(path) => {
-                let cfg = RunConfig::load(path)?;
-                if cfg.model != self.model {
-                    anyhow::bail!(
-                        "{} configures {}, not {}",
-                        path.display(),
-                        cfg.model,
-                        self.model
-                    );
-                }
-                cfg
-            }
-            None => self.model.default_config(),
-        };
-        if let Some(d) = self.dataset {
-            cfg.dataset = d;
-        }
-        if let Some(n) = self.epochs {
-            cfg.epochs = n;
-        }
-        if let Some(n) = self.batch_size {
-            cfg.batch_size = n;
-        }
-        if let Some(lr) = self.lr {
-            cfg.lr = lr;
-        }
-        if let Some(s) = self.seed {
-            cfg.seed = s;
-        }
-        if let Some(l) = self.loss {
-            cfg.loss = l.into();
-        }
-        if let Some(n) = self.latent_dim {
-            cfg.set_latent_dim(n)?;
-        }
-        if self.limit.is_some() {
-            cfg.limit = self.limit;
-        }
-        if self.test_limit.is_some() {
-            cfg.test_limit = self.test_limit;
-        }
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
     /// How to run it.
     pub fn options(&self) -> TrainOptions {
         TrainOptions {
@@ -177,12 +205,13 @@ pub fn run_train(args: &TrainArgs) -> Result<TrainReport> {
     let secs: Vec<f64> = report.epochs.iter().map(|r| r.seconds).collect();
     let mean = secs.iter().sum::<f64>() / secs.len().max(1) as f64;
     println!(
-        "{}: {} epoch{}, test {} loss {:.4} (per pixel), {mean:.1} s/epoch; run folder {}",
+        "{}: {} epoch{}, test {} loss {:.4} ({}), {mean:.1} s/epoch; run folder {}",
         cfg.model,
         report.epochs.len(),
         if report.epochs.len() == 1 { "" } else { "s" },
         cfg.loss.as_str(),
         report.test_loss,
+        cfg.loss_unit(),
         report.out.display()
     );
     Ok(report)

@@ -1,7 +1,7 @@
 //! A run's complete configuration: the defaults of each model (`config/<model>.json`, compiled
-//! in), a `--config` file, and flags on top, validated before anything is built.
+//! in), a `--config` file, and flags on top (see `overrides`), validated before anything is built.
 
-use ae_data::DatasetName;
+use ae_data::{DatasetName, Noise};
 use ae_models::{NetworkConfig, ReconLoss};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -11,21 +11,48 @@ use std::path::Path;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelName {
-    /// Convolutional autoencoder (Keras blog): 3 conv + pool down to 8x4x4, 3 conv + upsample back.
+    /// Convolutional (Keras blog): 3 conv + pool down to 8x4x4, 3 conv + upsample back.
     ConvAe,
-    /// Shallow dense autoencoder: 784-32-784, ReLU code, sigmoid output.
+    /// Shallow dense: 784-32-784, ReLU code, sigmoid output.
     DenseAe,
+    /// Deep dense: 784-128-64-32-64-128-784 (widths: --hidden).
+    DeepAe,
+    /// Dense with a sigmoid code and a sparsity penalty (KL to rho, or L1).
+    SparseAe,
+    /// Trained on corrupted inputs against clean targets (conv or dense net).
+    DenoisingAe,
+    /// Variational: Gaussian code, reparameterisation, KL to N(0, I); 784-400-20.
+    Vae,
+    /// No activations, MSE: lands on PCA's subspace.
+    LinearAe,
+    /// The 4-bit one-hot -> 2-bit sigmoid code -> 4-bit toy.
+    BinaryAe,
 }
 
 impl ModelName {
     /// Every model, in the order shown to users.
-    pub const ALL: [ModelName; 2] = [ModelName::ConvAe, ModelName::DenseAe];
+    pub const ALL: [ModelName; 8] = [
+        ModelName::ConvAe,
+        ModelName::DenseAe,
+        ModelName::DeepAe,
+        ModelName::SparseAe,
+        ModelName::DenoisingAe,
+        ModelName::Vae,
+        ModelName::LinearAe,
+        ModelName::BinaryAe,
+    ];
 
     /// The command-line name.
     pub fn as_str(self) -> &'static str {
         match self {
             ModelName::ConvAe => "conv-ae",
             ModelName::DenseAe => "dense-ae",
+            ModelName::DeepAe => "deep-ae",
+            ModelName::SparseAe => "sparse-ae",
+            ModelName::DenoisingAe => "denoising-ae",
+            ModelName::Vae => "vae",
+            ModelName::LinearAe => "linear-ae",
+            ModelName::BinaryAe => "binary-ae",
         }
     }
 
@@ -34,6 +61,12 @@ impl ModelName {
         match self {
             ModelName::ConvAe => include_str!("../config/conv-ae.json"),
             ModelName::DenseAe => include_str!("../config/dense-ae.json"),
+            ModelName::DeepAe => include_str!("../config/deep-ae.json"),
+            ModelName::SparseAe => include_str!("../config/sparse-ae.json"),
+            ModelName::DenoisingAe => include_str!("../config/denoising-ae.json"),
+            ModelName::Vae => include_str!("../config/vae.json"),
+            ModelName::LinearAe => include_str!("../config/linear-ae.json"),
+            ModelName::BinaryAe => include_str!("../config/binary-ae.json"),
         }
     }
 
@@ -42,6 +75,20 @@ impl ModelName {
         // The files are checked by a test; a broken one is a build defect, not a user error.
         RunConfig::parse(self.default_config_text(), "built-in default")
             .expect("the built-in config files parse")
+    }
+
+    /// Whether `network` is a kind of network this model is.
+    pub fn accepts(self, network: &NetworkConfig) -> bool {
+        use NetworkConfig as N;
+        match self {
+            ModelName::ConvAe => matches!(network, N::Conv(_)),
+            ModelName::DenoisingAe => matches!(network, N::Conv(_) | N::Dense(_)),
+            ModelName::SparseAe => matches!(network, N::Sparse(_)),
+            ModelName::Vae => matches!(network, N::Vae(_)),
+            ModelName::DenseAe | ModelName::DeepAe | ModelName::LinearAe | ModelName::BinaryAe => {
+                matches!(network, N::Dense(_))
+            }
+        }
     }
 }
 
@@ -55,18 +102,54 @@ impl std::fmt::Display for ModelName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetArg {
-    /// Handwritten digits.
+    /// Handwritten digits (28x28).
     Mnist,
-    /// Zalando's clothing images.
+    /// Zalando's clothing images (28x28).
     FashionMnist,
+    /// Generated: 3-D points near a plane (the linear autoencoder's PCA case).
+    Plane3d,
+    /// Generated: the four one-hot 4-bit vectors (the binary-code toy).
+    Onehot4,
 }
 
-impl From<DatasetArg> for DatasetName {
-    fn from(d: DatasetArg) -> Self {
-        match d {
-            DatasetArg::Mnist => DatasetName::Mnist,
-            DatasetArg::FashionMnist => DatasetName::FashionMnist,
+impl DatasetArg {
+    /// The name as typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetArg::Mnist => "mnist",
+            DatasetArg::FashionMnist => "fashion-mnist",
+            DatasetArg::Plane3d => "plane3d",
+            DatasetArg::Onehot4 => "onehot4",
         }
+    }
+
+    /// The image data set behind this name, if it is one.
+    pub fn images(self) -> Option<DatasetName> {
+        match self {
+            DatasetArg::Mnist => Some(DatasetName::Mnist),
+            DatasetArg::FashionMnist => Some(DatasetName::FashionMnist),
+            DatasetArg::Plane3d | DatasetArg::Onehot4 => None,
+        }
+    }
+
+    /// `[channels, height, width]` of one sample (a vector of `d` numbers is `[1, 1, d]`).
+    pub fn shape(self) -> [usize; 3] {
+        match self {
+            DatasetArg::Mnist | DatasetArg::FashionMnist => [1, 28, 28],
+            DatasetArg::Plane3d => [1, 1, 3],
+            DatasetArg::Onehot4 => [1, 1, 4],
+        }
+    }
+
+    /// The code size the lecture notes use on a generated set (2 for both).
+    pub fn natural_code(self) -> Option<usize> {
+        self.images().is_none().then_some(2)
+    }
+}
+
+impl std::fmt::Display for DatasetArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -77,23 +160,26 @@ impl From<DatasetArg> for DatasetName {
 pub struct RunConfig {
     /// Which model this is.
     pub model: ModelName,
-    /// The network's shape.
+    /// The network's shape (and its regulariser).
     pub network: NetworkConfig,
     /// The reconstruction loss.
     pub loss: ReconLoss,
+    /// How training and test inputs are corrupted (`null`: not at all; denoising-ae only).
+    #[serde(default)]
+    pub noise: Option<Noise>,
     /// The data set trained and tested on.
     pub dataset: DatasetArg,
     /// Passes over the training set.
     pub epochs: usize,
-    /// Images per optimiser step.
+    /// Samples per optimiser step.
     pub batch_size: usize,
     /// Adam's learning rate.
     pub lr: f64,
-    /// Seed of the weight initialisation and the shuffling.
+    /// Seed of the weight initialisation, the shuffling, the noise and generated data.
     pub seed: u64,
-    /// Train on the first `limit` training images only (`null`: all).
+    /// Train on the first `limit` training samples only (`null`: all).
     pub limit: Option<usize>,
-    /// Test on the first `test_limit` test images only (`null`: all).
+    /// Test on the first `test_limit` test samples only (`null`: all).
     pub test_limit: Option<usize>,
 }
 
@@ -115,20 +201,29 @@ impl RunConfig {
         serde_json::to_string_pretty(self).expect("a config always serialises")
     }
 
-    /// Sets the code size of a dense model; other models have no such knob.
-    pub fn set_latent_dim(&mut self, latent: usize) -> Result<()> {
-        match &mut self.network {
-            NetworkConfig::Dense(c) => c.latent_dim = latent,
-            NetworkConfig::Conv(_) => bail!(
-                "--latent-dim applies to dense models; {}'s code is fixed by its channels (8x4x4)",
-                self.model
-            ),
-        }
-        Ok(())
+    /// `[channels, height, width]` of the samples.
+    pub fn sample_shape(&self) -> [usize; 3] {
+        self.dataset.shape()
     }
 
-    /// Checks every number a user can set; the network checks its own sizes when built.
+    /// The unit of the loss figures: per pixel, or summed per image (nats for BCE).
+    pub fn loss_unit(&self) -> &'static str {
+        match (self.network.loss_per_sample(), self.loss) {
+            (false, _) => "per pixel",
+            (true, ReconLoss::Bce) => "nats per image",
+            (true, ReconLoss::Mse) => "per image",
+        }
+    }
+
+    /// Checks every number a user can set; the network checks its own sizes.
     pub fn validate(&self) -> Result<()> {
+        if !self.model.accepts(&self.network) {
+            bail!(
+                "{} cannot use a network of this kind; start from config/{}.json",
+                self.model,
+                self.model
+            );
+        }
         if self.epochs == 0 {
             bail!("epochs must be at least 1");
         }
@@ -144,8 +239,25 @@ impl RunConfig {
         if self.test_limit == Some(0) {
             bail!("--test-limit must be at least 1");
         }
+        match (self.model, &self.noise) {
+            (ModelName::DenoisingAe, None) => {
+                bail!("denoising-ae needs a noise (--noise gaussian or --noise masking)")
+            }
+            (ModelName::DenoisingAe, Some(n)) => n.validate().map_err(anyhow::Error::msg)?,
+            (_, Some(_)) => bail!("noise applies to denoising-ae only, not {}", self.model),
+            (_, None) => {}
+        }
+        if self.loss == ReconLoss::Bce && self.network.output() != ae_models::Activation::Sigmoid {
+            bail!(
+                "binary cross-entropy needs a sigmoid output; {} has a linear one: use --loss mse",
+                self.model
+            );
+        }
+        if self.dataset.images().is_none() && matches!(self.network, NetworkConfig::Conv(_)) {
+            bail!("the {} data set holds vectors, not images: use --arch dense", self.dataset);
+        }
         self.network
-            .validate([1, 28, 28])
+            .validate(self.sample_shape())
             .map_err(anyhow::Error::from)
     }
 }
@@ -163,12 +275,12 @@ mod tests {
             let cfg = RunConfig::load(&path).unwrap();
             cfg.validate().unwrap();
             let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
-            assert_eq!(
-                cfg.model.as_str(),
-                stem,
-                "{} names another model",
-                path.display()
-            );
+            assert_eq!(cfg.model.as_str(), stem, "{} names another model", path.display());
+            // Complete: writing it back gives every field the file has, and no more.
+            let back: serde_json::Value = serde_json::from_str(&cfg.to_json()).unwrap();
+            let file: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert_eq!(back, file, "{} is not complete", path.display());
             seen.push(cfg.model);
         }
         for model in ModelName::ALL {
@@ -201,8 +313,14 @@ mod tests {
         check(&|c| c.batch_size = 0, "batch size");
         check(&|c| c.lr = -1.0, "learning rate");
         check(&|c| c.lr = f64::NAN, "learning rate");
-        check(&|c| c.set_latent_dim(0).unwrap(), "latent_dim");
-        let mut conv = ModelName::ConvAe.default_config();
-        assert!(conv.set_latent_dim(4).is_err());
+        check(&|c| c.network.dense_mut().unwrap().latent_dim = 0, "latent_dim");
+        check(&|c| c.network.dense_mut().unwrap().latent_dim = 800, "--overcomplete");
+        check(&|c| c.noise = Some(Noise::Gaussian { std: 0.5 }), "denoising-ae only");
+        check(&|c| c.network = ModelName::ConvAe.default_config().network, "cannot use");
+        let mut d = ModelName::DenoisingAe.default_config();
+        d.noise = Some(Noise::Masking { drop: 1.5 });
+        assert!(d.validate().unwrap_err().to_string().contains("drop"));
+        d.noise = None;
+        assert!(d.validate().unwrap_err().to_string().contains("needs a noise"));
     }
 }

@@ -5,9 +5,12 @@ pub mod backend;
 pub mod batch;
 pub mod cli;
 pub mod config;
+pub mod data;
 pub mod metrics;
+pub mod overrides;
 pub mod picture;
 pub mod render;
+pub mod report;
 pub mod run_dir;
 pub mod train;
 

@@ -83,15 +83,33 @@ impl Grid {
 
 /// Interleaves rows of `cols` originals with rows of their reconstructions.
 pub fn pairs(originals: Grid, reconstructions: Grid) -> Grid {
-    let cols = originals.cols;
+    interleave(vec![originals, reconstructions])
+}
+
+/// Interleaves the grids row by row: row 1 of each, then row 2 of each, and so on, while every
+/// grid has a row left. The tile size, columns and scale are the first grid's.
+pub fn interleave(grids: Vec<Grid>) -> Grid {
+    let mut grids = grids.into_iter();
+    let Some(first) = grids.next() else {
+        return Grid {
+            tile: [1, 1],
+            cols: 1,
+            tiles: Vec::new(),
+            scale: 1,
+        };
+    };
+    let cols = first.cols.max(1);
+    let all: Vec<Vec<Vec<f32>>> = std::iter::once(first.tiles.clone())
+        .chain(grids.map(|g| g.tiles))
+        .collect();
+    let rows = all.iter().map(|t| t.len() / cols).min().unwrap_or(0);
     let mut tiles = Vec::new();
-    let mut o = originals.tiles.chunks(cols);
-    let mut r = reconstructions.tiles.chunks(cols);
-    while let (Some(a), Some(b)) = (o.next(), r.next()) {
-        tiles.extend_from_slice(a);
-        tiles.extend_from_slice(b);
+    for r in 0..rows {
+        for t in &all {
+            tiles.extend_from_slice(&t[r * cols..(r + 1) * cols]);
+        }
     }
-    Grid { tiles, ..originals }
+    Grid { tiles, ..first }
 }
 
 #[cfg(test)]
@@ -126,5 +144,11 @@ mod tests {
         let p = pairs(g(0.0), g(1.0));
         let firsts: Vec<f32> = p.tiles.iter().map(|t| t[0]).collect();
         assert_eq!(firsts, vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]);
+        // Three grids, the shortest deciding how many rows.
+        let mut short = g(2.0);
+        short.tiles.truncate(2);
+        let p = interleave(vec![g(0.0), g(1.0), short]);
+        let firsts: Vec<f32> = p.tiles.iter().map(|t| t[0]).collect();
+        assert_eq!(firsts, vec![0.0, 0.0, 1.0, 1.0, 2.0, 2.0]);
     }
 }

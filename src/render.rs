@@ -67,7 +67,7 @@ pub fn to_csv(rows: &[EpochRow]) -> String {
     let mut out = String::from("epoch");
     for split in ["train", "test"] {
         for n in &names {
-            out.push_str(&format!(",{split}_{}", n.to_lowercase()));
+            out.push_str(&format!(",{split}_{}", n.to_lowercase().replace(' ', "_")));
         }
     }
     out.push_str(",seconds\n");

@@ -18,6 +18,14 @@ pub const WEIGHTS: &str = "model.bpk";
 pub const METRICS: &str = "metrics.csv";
 /// Originals above, reconstructions below.
 pub const RECONSTRUCTIONS: &str = "reconstructions.png";
+/// Corrupted inputs, their reconstructions and the clean images (denoising-ae).
+pub const DENOISING: &str = "denoising.png";
+/// Decodes of codes drawn from the prior (vae).
+pub const SAMPLES: &str = "samples.png";
+/// The linear autoencoder against PCA (linear-ae).
+pub const PCA: &str = "pca.json";
+/// The codes of the one-hot inputs (onehot4).
+pub const CODES: &str = "codes.csv";
 
 /// What a run leaves in its folder, removed by `--overwrite` (and nothing else).
 const RUN_ENTRIES: &[&str] = &[
@@ -25,6 +33,10 @@ const RUN_ENTRIES: &[&str] = &[
     WEIGHTS,
     METRICS,
     RECONSTRUCTIONS,
+    DENOISING,
+    SAMPLES,
+    PCA,
+    CODES,
     "checkpoint",
     "train",
     "valid",
@@ -135,7 +147,7 @@ impl RunDir {
     /// Rebuilds the model from the folder's config and weights on `device`.
     pub fn load_model(&self, device: &Device) -> Result<(RunConfig, Autoencoder)> {
         let config = self.load_config()?;
-        let model = Autoencoder::new(&config.network, config.loss, [1, 28, 28], device)?;
+        let model = Autoencoder::new(&config.network, config.loss, config.sample_shape(), device)?;
         let path = self.file(WEIGHTS);
         let record = ModuleRecord::load(&path)
             .map_err(|e| anyhow::anyhow!("cannot read weights {}: {e}", path.display()))?;

@@ -1,15 +1,14 @@
 //! Training wiring: data, device, model, Burn's Learner and dashboard, and the run folder.
 
 use crate::backend::{self, BackendChoice};
-use crate::batch::{ImageBatcher, ImageIndices, images_tensor};
+use crate::batch::{Corruption, SampleBatcher, SampleIndices, corrupted_tensor, samples_tensor};
 use crate::config::RunConfig;
 use crate::metrics::{LOSS, TermMetric};
-use crate::picture::{Grid, pairs};
 use crate::render::{EpochLog, EpochRow, RunRenderer};
 use crate::run_dir::{self, RunDir};
-use ae_data::{ImageSet, Sources, Split};
-use ae_models::{Autoencoder, LossTerms};
-use anyhow::{Context, Result, bail};
+use ae_data::Samples;
+use ae_models::Autoencoder;
+use anyhow::{Result, bail};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
@@ -45,32 +44,10 @@ pub struct TrainReport {
     pub backend_note: String,
     /// Per-epoch averages.
     pub epochs: Vec<EpochRow>,
-    /// Test loss of the final model (per-pixel mean for BCE and MSE).
+    /// Test loss of the final model (in [`RunConfig::loss_unit`]).
     pub test_loss: f64,
     /// Seconds spent loading the data.
     pub load_seconds: f64,
-}
-
-/// Both splits of the configured data set, limited as configured.
-pub fn load_data(cfg: &RunConfig, data_dir: Option<PathBuf>) -> Result<(ImageSet, ImageSet)> {
-    let sources = Sources::from_env(data_dir);
-    let dataset = cfg.dataset.into();
-    let mut train = ae_data::load(dataset, Split::Train, &sources)?;
-    let mut test = ae_data::load(dataset, Split::Test, &sources)?;
-    if let Some(n) = cfg.limit {
-        train.truncate(n);
-    }
-    if let Some(n) = cfg.test_limit {
-        test.truncate(n);
-    }
-    if (train.rows, train.cols) != (28, 28) {
-        bail!(
-            "{dataset}: images are {}x{}, the models take 28x28",
-            train.rows,
-            train.cols
-        );
-    }
-    Ok((train, test))
 }
 
 /// Trains the model `cfg` describes and fills the run folder.
@@ -81,39 +58,57 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     eprintln!("{}", resolved.note);
 
     let started = Instant::now();
-    let (train_set, test_set) = load_data(cfg, opts.data_dir.clone())?;
+    let (train_set, test_set) = crate::data::load(cfg, opts.data_dir.clone())?;
     let load_seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "data: {} training and {} test images of {} ({load_seconds:.2} s)",
+        "data: {} training and {} test samples of {} ({load_seconds:.2} s)",
         train_set.len(),
         test_set.len(),
-        ae_data::DatasetName::from(cfg.dataset)
+        cfg.dataset
     );
+    if let Some(noise) = &cfg.noise {
+        eprintln!("inputs corrupted by {noise}; targets clean");
+    }
     run.save_config(cfg)?;
 
     let device = resolved.device;
     device.seed(cfg.seed);
     let ad = device.clone().autodiff();
     ad.seed(cfg.seed);
-    let model = Autoencoder::new(&cfg.network, cfg.loss, [1, 28, 28], &ad)?;
+    let model = Autoencoder::new(&cfg.network, cfg.loss, cfg.sample_shape(), &ad)?;
 
     let (train_set, test_set) = (Arc::new(train_set), Arc::new(test_set));
-    let train_loader = DataLoaderBuilder::new(ImageBatcher::new(train_set.clone()))
+    let batches_per_epoch = train_set.len().div_ceil(cfg.batch_size);
+    let (fresh, fixed) = match cfg.noise {
+        Some(n) => (Corruption::Fresh(n), Corruption::Fixed(n)),
+        None => (Corruption::None, Corruption::None),
+    };
+    let train_batcher = SampleBatcher::new(train_set.clone(), cfg.seed)
+        .with_corruption(fresh)
+        .with_warmup(cfg.network.warmup_epochs(), batches_per_epoch);
+    let test_batcher = SampleBatcher::new(test_set.clone(), test_seed(cfg)).with_corruption(fixed);
+    let train_loader = DataLoaderBuilder::new(train_batcher)
         .batch_size(cfg.batch_size)
         .shuffle(cfg.seed)
         .set_device(ad.clone())
-        .build(ImageIndices::of(&train_set));
-    let test_loader = DataLoaderBuilder::new(ImageBatcher::new(test_set.clone()))
+        .build(SampleIndices::of(&train_set));
+    let test_loader = DataLoaderBuilder::new(test_batcher)
         .batch_size(cfg.batch_size)
         .set_device(device.clone())
-        .build(ImageIndices::of(&test_set));
+        .build(SampleIndices::of(&test_set));
 
     let optimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let learner = Learner::new(model, optimizer, cfg.lr);
     let log = EpochLog::default();
-    let training = SupervisedTraining::new(&run.path, train_loader, test_loader)
+    let mut training = SupervisedTraining::new(&run.path, train_loader, test_loader)
         .metric_train_numeric(TermMetric::new(LOSS))
-        .metric_valid_numeric(TermMetric::new(LOSS))
+        .metric_valid_numeric(TermMetric::new(LOSS));
+    for term in cfg.network.term_names() {
+        training = training
+            .metric_train_numeric(TermMetric::new(term))
+            .metric_valid_numeric(TermMetric::new(term));
+    }
+    let training = training
         .with_default_checkpointers()
         .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
         .num_epochs(cfg.epochs);
@@ -130,17 +125,12 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     }
     let model = result.model.valid();
     run.save_weights(&model)?;
-    save_reconstructions(
-        &model,
-        &test_set,
-        &run.file(run_dir::RECONSTRUCTIONS),
-        &device,
-    )?;
+    crate::report::after_training(cfg, &model, &train_set, &test_set, &run, &device)?;
 
     let epochs = log.rows();
     let test_loss = match epochs.last().and_then(|r| r.test.get(LOSS)) {
         Some(v) => *v,
-        None => evaluate(&model, &test_set, cfg.batch_size, &device)?,
+        None => evaluate(&model, &test_set, cfg, &device)?,
     };
     if let Some(i) = &result.interrupted {
         eprintln!(
@@ -157,40 +147,27 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     })
 }
 
-/// The model's mean loss over `set` (per pixel for BCE and MSE), in batches of `batch_size`.
-pub fn evaluate(
-    model: &Autoencoder,
-    set: &ImageSet,
-    batch_size: usize,
-    device: &Device,
-) -> Result<f64> {
+/// The seed of the test set's fixed corruption (another stream than training's).
+pub fn test_seed(cfg: &RunConfig) -> u64 {
+    cfg.seed ^ 0x7E57_5E7
+}
+
+/// The model's mean loss over `set` (corrupted as the run's test set is), in batches.
+pub fn evaluate(model: &Autoencoder, set: &Samples, cfg: &RunConfig, device: &Device) -> Result<f64> {
     let indices: Vec<usize> = (0..set.len()).collect();
     let mut sum = 0.0;
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let images = images_tensor(set, chunk, device);
-        let LossTerms { total, .. } = model.forward_loss(images.clone(), images);
-        let value: f64 = total
+    for chunk in indices.chunks(cfg.batch_size.max(1)) {
+        let target = samples_tensor(set, chunk, device);
+        let input = match &cfg.noise {
+            Some(n) => corrupted_tensor(set, chunk, n, test_seed(cfg), device),
+            None => target.clone(),
+        };
+        let value: f64 = model
+            .forward_loss(input, target, 1.0)
+            .total
             .try_into_scalar::<f64>()
             .map_err(|e| anyhow::anyhow!("cannot read the loss back from the device: {e:?}"))?;
         sum += value * chunk.len() as f64;
     }
     Ok(sum / set.len().max(1) as f64)
-}
-
-/// Writes the first 20 test images above their reconstructions, 10 to a row, 3x upscaled.
-pub fn save_reconstructions(
-    model: &Autoencoder,
-    set: &ImageSet,
-    path: &std::path::Path,
-    device: &Device,
-) -> Result<()> {
-    let indices: Vec<usize> = (0..set.len().min(20)).collect();
-    let images = images_tensor(set, &indices, device);
-    let recon = model.reconstruct(images.clone());
-    let grid = pairs(
-        Grid::from_tensor(images, 10, 3)?,
-        Grid::from_tensor(recon, 10, 3)?,
-    );
-    grid.save_png(path)
-        .with_context(|| format!("cannot save {}", path.display()))
 }

@@ -1,4 +1,5 @@
-//! The classic Keras convolutional autoencoder for 28x28 images.
+//! The classic Keras convolutional autoencoder for 28x28 images, as two blocks that the
+//! convolutional VAE reuses.
 //!
 //! Encoder: three 3x3 'same' convolutions (16, 8, 8 channels, ReLU), each followed by a 2x2
 //! max-pool that rounds up (28 -> 14 -> 7 -> 4): a `[8, 4, 4]` code, 128 numbers.
@@ -6,6 +7,7 @@
 //! (4 -> 8 -> 16, then a 'valid' convolution 16 -> 14, -> 28), and a last 1-channel convolution
 //! whose sigmoid is the image.
 
+use crate::model::ConfigError;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
@@ -24,41 +26,87 @@ pub struct ConvAeConfig {
     pub kernel_size: usize,
 }
 
-/// The convolutional autoencoder.
+/// The convolution + pooling half: images -> flat codes.
 #[derive(Module, Debug)]
-pub struct ConvAe {
-    enc: Vec<Conv2d>,
-    dec: Vec<Conv2d>,
-    out: Conv2d,
+pub struct ConvEncoder {
+    convs: Vec<Conv2d>,
     pool: MaxPool2d,
+}
+
+/// The convolution + upsampling half: flat codes -> image logits.
+#[derive(Module, Debug)]
+pub struct ConvDecoder {
+    convs: Vec<Conv2d>,
+    out: Conv2d,
     up: Interpolate2d,
     #[module(skip)]
     code_shape: [usize; 3],
 }
 
+/// The convolutional autoencoder.
+#[derive(Module, Debug)]
+pub struct ConvAe {
+    encoder: ConvEncoder,
+    decoder: ConvDecoder,
+}
+
 impl ConvAeConfig {
-    /// Builds the model with freshly initialised weights on `device`.
-    pub fn init(&self, device: &Device) -> ConvAe {
-        let k = [self.kernel_size, self.kernel_size];
-        let conv = |i, o, padding| {
-            Conv2dConfig::new([i, o], k)
-                .with_padding(padding)
-                .init(device)
-        };
+    /// Numbers in one code: last channels x 4 x 4.
+    pub fn code_dim(&self) -> usize {
+        self.channels[2] * 16
+    }
+
+    /// Checks the sizes against `image`, `[channels, height, width]` of the data.
+    pub fn validate(&self, image: [usize; 3]) -> Result<(), ConfigError> {
+        if self.channels.contains(&0) || self.in_channels == 0 {
+            return Err(ConfigError("every channel count must be at least 1".into()));
+        }
+        if self.kernel_size % 2 == 0 {
+            return Err(ConfigError(format!(
+                "kernel_size must be odd, not {}",
+                self.kernel_size
+            )));
+        }
+        if self.in_channels != image[0] || image[1..] != [28, 28] {
+            return Err(ConfigError(format!(
+                "the convolutional networks take {}x28x28 images, the data is {}x{}x{}",
+                self.in_channels, image[0], image[1], image[2]
+            )));
+        }
+        Ok(())
+    }
+
+    fn conv(&self, i: usize, o: usize, padding: PaddingConfig2d, device: &Device) -> Conv2d {
+        Conv2dConfig::new([i, o], [self.kernel_size, self.kernel_size])
+            .with_padding(padding)
+            .init(device)
+    }
+
+    /// The encoder half.
+    pub fn init_encoder(&self, device: &Device) -> ConvEncoder {
         let [c1, c2, c3] = self.channels;
-        ConvAe {
-            enc: vec![
-                conv(self.in_channels, c1, PaddingConfig2d::Same),
-                conv(c1, c2, PaddingConfig2d::Same),
-                conv(c2, c3, PaddingConfig2d::Same),
+        let same = || PaddingConfig2d::Same;
+        ConvEncoder {
+            convs: vec![
+                self.conv(self.in_channels, c1, same(), device),
+                self.conv(c1, c2, same(), device),
+                self.conv(c2, c3, same(), device),
             ],
-            dec: vec![
-                conv(c3, c3, PaddingConfig2d::Same),
-                conv(c3, c2, PaddingConfig2d::Same),
-                conv(c2, c1, PaddingConfig2d::Valid),
-            ],
-            out: conv(c1, self.in_channels, PaddingConfig2d::Same),
             pool: MaxPool2dConfig::new([2, 2]).with_ceil_mode(true).init(),
+        }
+    }
+
+    /// The decoder half.
+    pub fn init_decoder(&self, device: &Device) -> ConvDecoder {
+        let [c1, c2, c3] = self.channels;
+        let same = || PaddingConfig2d::Same;
+        ConvDecoder {
+            convs: vec![
+                self.conv(c3, c3, same(), device),
+                self.conv(c3, c2, same(), device),
+                self.conv(c2, c1, PaddingConfig2d::Valid, device),
+            ],
+            out: self.conv(c1, self.in_channels, same(), device),
             up: Interpolate2dConfig::new()
                 .with_scale_factor(Some([2.0, 2.0]))
                 .with_mode(InterpolateMode::Nearest)
@@ -66,31 +114,48 @@ impl ConvAeConfig {
             code_shape: [c3, 4, 4],
         }
     }
+
+    /// Builds the model with freshly initialised weights on `device`.
+    pub fn init(&self, device: &Device) -> ConvAe {
+        ConvAe {
+            encoder: self.init_encoder(device),
+            decoder: self.init_decoder(device),
+        }
+    }
 }
 
-impl ConvAe {
-    /// Numbers in one code: channels x 4 x 4.
-    pub fn code_dim(&self) -> usize {
-        self.code_shape.iter().product()
-    }
-
-    /// `[batch, c, 28, 28]` images -> `[batch, code_dim]` codes.
-    pub fn encode(&self, images: Tensor<4>) -> Tensor<2> {
+impl ConvEncoder {
+    /// `[batch, c, 28, 28]` images -> `[batch, channels * 4 * 4]` codes.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
-        for conv in &self.enc {
+        for conv in &self.convs {
             x = self.pool.forward(relu(conv.forward(x))); // 28 -> 14 -> 7 -> 4
         }
         x.flatten(1, 3) // [batch, 8 * 4 * 4]
     }
+}
 
-    /// `[batch, code_dim]` codes -> `[batch, c, 28, 28]` logits.
-    pub fn decode_logits(&self, codes: Tensor<2>) -> Tensor<4> {
+impl ConvDecoder {
+    /// `[batch, channels * 4 * 4]` codes -> `[batch, c, 28, 28]` logits.
+    pub fn forward(&self, codes: Tensor<2>) -> Tensor<4> {
         let [batch, _] = codes.dims();
         let [c, h, w] = self.code_shape;
         let mut x = codes.reshape([batch, c, h, w]);
-        for conv in &self.dec {
+        for conv in &self.convs {
             x = self.up.forward(relu(conv.forward(x))); // 4 -> 8 -> 16 -> (14) -> 28
         }
         self.out.forward(x)
+    }
+}
+
+impl ConvAe {
+    /// `[batch, c, 28, 28]` images -> `[batch, code_dim]` codes.
+    pub fn encode(&self, images: Tensor<4>) -> Tensor<2> {
+        self.encoder.forward(images)
+    }
+
+    /// `[batch, code_dim]` codes -> `[batch, c, 28, 28]` logits.
+    pub fn decode_raw(&self, codes: Tensor<2>) -> Tensor<4> {
+        self.decoder.forward(codes)
     }
 }

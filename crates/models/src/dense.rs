@@ -1,73 +1,33 @@
-//! Fully connected autoencoders: `784 -> hidden.. -> latent -> ..hidden -> 784`.
+//! Fully connected autoencoders: `input -> hidden.. -> code -> ..hidden -> input`.
 //!
-//! `hidden = []` is the shallow `dense-ae` (784-32-784); `hidden = [128, 64]` the `deep-ae`.
-//! Hidden layers and the code use `activation`; the output is a sigmoid (logits are returned to
-//! the loss, which applies it in a numerically stable way).
+//! One config covers the shallow `dense-ae` (784-32-784, ReLU code), the `deep-ae`
+//! (784-128-64-32-64-128-784), the `linear-ae` (identity everywhere: PCA's subspace) and the
+//! `binary-ae` toy (4-2-4, sigmoid code). The decoder mirrors the encoder; the network returns
+//! raw outputs and the loss applies `output` (a sigmoid in a numerically stable way).
 
 use crate::activation::Activation;
-use burn::nn::{Linear, LinearConfig};
+use crate::mlp::Mlp;
+use crate::model::ConfigError;
 use burn::prelude::*;
 
 /// Configuration of a fully connected autoencoder.
 #[derive(Config, Debug)]
 pub struct DenseAeConfig {
-    /// Inputs (and outputs) per image: pixels, 784 for 28x28.
+    /// Inputs (and outputs) per sample: 784 for 28x28 images.
     pub input_dim: usize,
     /// Widths of the encoder's hidden layers, outermost first; the decoder mirrors them.
     pub hidden: Vec<usize>,
     /// Units in the code (the "thought vector").
     pub latent_dim: usize,
-    /// Activation of the hidden layers and of the code.
+    /// Activation after each hidden layer.
     pub activation: Activation,
-}
-
-/// A stack of linear layers with an activation after each but (optionally) the last.
-#[derive(Module, Debug)]
-pub struct Mlp {
-    layers: Vec<Linear>,
-    #[module(skip)]
-    activation: Activation,
-    #[module(skip)]
-    activate_last: bool,
-}
-
-impl Mlp {
-    /// Layers `widths[0] -> widths[1] -> ...`.
-    pub fn new(
-        widths: &[usize],
-        activation: Activation,
-        activate_last: bool,
-        device: &Device,
-    ) -> Self {
-        let layers = widths
-            .windows(2)
-            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
-            .collect();
-        Mlp {
-            layers,
-            activation,
-            activate_last,
-        }
-    }
-
-    /// `[batch, widths[0]] -> [batch, widths.last()]`.
-    pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
-        let n = self.layers.len();
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
-            if i + 1 < n || self.activate_last {
-                x = self.activation.apply(x);
-            }
-        }
-        x
-    }
-}
-
-/// A fully connected autoencoder.
-#[derive(Module, Debug)]
-pub struct DenseAe {
-    encoder: Mlp,
-    decoder: Mlp,
+    /// Activation of the code layer.
+    pub code_activation: Activation,
+    /// Activation of the output layer (`sigmoid` for pixels in [0, 1]).
+    pub output: Activation,
+    /// Allows a code at least as wide as the input (it can learn the identity unless
+    /// regularised), which is refused otherwise.
+    pub overcomplete: bool,
 }
 
 impl DenseAeConfig {
@@ -79,28 +39,72 @@ impl DenseAeConfig {
         w
     }
 
+    /// Checks every size against the `inputs` numbers per sample of the data.
+    pub fn validate(&self, inputs: usize) -> Result<(), ConfigError> {
+        let err = |m: String| Err(ConfigError(m));
+        if self.latent_dim == 0 {
+            return err("latent_dim must be at least 1".into());
+        }
+        if let Some(i) = self.hidden.iter().position(|&h| h == 0) {
+            return err(format!("hidden layer {} has width 0", i + 1));
+        }
+        if self.input_dim != inputs {
+            return err(format!(
+                "input_dim is {} but the samples have {inputs} numbers",
+                self.input_dim
+            ));
+        }
+        if self.latent_dim >= self.input_dim && !self.overcomplete {
+            return err(format!(
+                "a code of {} units is not smaller than the {} inputs (overcomplete: it can \
+                 learn the identity); pass --overcomplete to ask for it",
+                self.latent_dim, self.input_dim
+            ));
+        }
+        Ok(())
+    }
+
     /// Builds the model with freshly initialised weights on `device`.
     pub fn init(&self, device: &Device) -> DenseAe {
         let enc = self.encoder_widths();
         let dec: Vec<usize> = enc.iter().rev().copied().collect();
         DenseAe {
-            encoder: Mlp::new(&enc, self.activation, true, device),
-            decoder: Mlp::new(&dec, self.activation, false, device),
+            encoder: Mlp::new(&enc, self.activation, self.code_activation, device),
+            decoder: Mlp::new(&dec, self.activation, Activation::Identity, device),
+            output: self.output,
         }
     }
 }
 
+/// A fully connected autoencoder.
+#[derive(Module, Debug)]
+pub struct DenseAe {
+    encoder: Mlp,
+    decoder: Mlp,
+    #[module(skip)]
+    output: Activation,
+}
+
 impl DenseAe {
-    /// `[batch, 1, h, w]` images -> `[batch, latent_dim]` codes.
-    pub fn encode(&self, images: Tensor<4>) -> Tensor<2> {
-        self.encoder.forward(images.flatten(1, 3))
+    /// `[batch, c, h, w]` samples -> `[batch, latent_dim]` codes.
+    pub fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+        self.encoder.forward(x.flatten(1, 3))
     }
 
-    /// `[batch, latent_dim]` codes -> `[batch, 1, h, w]` logits, for images of `shape`.
-    pub fn decode_logits(&self, codes: Tensor<2>, shape: [usize; 2]) -> Tensor<4> {
+    /// `[batch, latent_dim]` codes -> `[batch, c, h, w]` raw outputs, for samples of `shape`.
+    pub fn decode_raw(&self, codes: Tensor<2>, shape: [usize; 3]) -> Tensor<4> {
         let [batch, _] = codes.dims();
-        self.decoder
-            .forward(codes)
-            .reshape([batch, 1, shape[0], shape[1]])
+        let [c, h, w] = shape;
+        self.decoder.forward(codes).reshape([batch, c, h, w])
+    }
+
+    /// The activation of the output layer.
+    pub fn output(&self) -> Activation {
+        self.output
+    }
+
+    /// The encoder's layers, input side first (the first one's weights are the features).
+    pub fn encoder(&self) -> &Mlp {
+        &self.encoder
     }
 }

@@ -1,40 +1,54 @@
-//! The one contract every autoencoder shares, and the enum that picks one at run time.
+//! The one contract every autoencoder shares, and the enums that pick one at run time.
 
+use crate::activation::Activation;
 use crate::conv::{ConvAe, ConvAeConfig};
 use crate::dense::{DenseAe, DenseAeConfig};
 use crate::loss::ReconLoss;
+use crate::sparse::{SparseAe, SparseAeConfig};
+use crate::vae::{Vae, VaeConfig};
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 use serde::{Deserialize, Serialize};
+
+/// What a loss needs besides the network: the reconstruction loss, the sample shape, and the
+/// factor on the regulariser for this batch (a warm-up; 1 otherwise).
+#[derive(Debug, Clone, Copy)]
+pub struct LossContext {
+    /// The reconstruction loss.
+    pub recon: ReconLoss,
+    /// `[channels, height, width]` of a sample.
+    pub image: [usize; 3],
+    /// Multiplies the regulariser (the VAE's KL warm-up), in [0, 1].
+    pub anneal: f32,
+}
 
 /// What every autoencoder network does.
 pub trait Net {
-    /// `[batch, c, h, w]` images in [0, 1] -> `[batch, code_dim]` codes.
-    fn encode(&self, images: Tensor<4>) -> Tensor<2>;
+    /// `[batch, c, h, w]` samples -> `[batch, code_dim]` codes.
+    fn encode(&self, x: Tensor<4>) -> Tensor<2>;
 
-    /// `[batch, code_dim]` codes -> `[batch, c, h, w]` logits of images of shape `image`.
-    fn decode_logits(&self, codes: Tensor<2>, image: [usize; 3]) -> Tensor<4>;
+    /// `[batch, code_dim]` codes -> `[batch, c, h, w]` raw outputs (before [`Net::output`]).
+    fn decode_raw(&self, codes: Tensor<2>, image: [usize; 3]) -> Tensor<4>;
 
-    /// The loss of reconstructing `target` from `input`, with its terms itemised.
-    /// Plain autoencoders have one term, the reconstruction; regularised ones add theirs.
-    fn forward_loss(
-        &self,
-        input: Tensor<4>,
-        target: Tensor<4>,
-        loss: ReconLoss,
-        image: [usize; 3],
-    ) -> LossTerms {
-        let logits = self.decode_logits(self.encode(input), image);
-        LossTerms::reconstruction_only(loss.mean(logits, target))
+    /// The activation that turns raw outputs into reconstructions.
+    fn output(&self) -> Activation {
+        Activation::Sigmoid
+    }
+
+    /// The loss of reconstructing `target` from `input`, with its terms itemised. Plain
+    /// autoencoders have one term, the per-element mean reconstruction loss.
+    fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
+        let raw = self.decode_raw(self.encode(input), ctx.image);
+        LossTerms::reconstruction_only(ctx.recon.mean(raw, target, self.output()))
     }
 }
 
-/// A total loss and the named terms it is made of, each a `[1]` tensor.
+/// A total loss and the named figures shown beside it, each a `[1]` tensor: the terms that
+/// make up the total (`"Reconstruction"` first), then any monitored quantity.
 #[derive(Debug, Clone)]
 pub struct LossTerms {
     /// What the optimiser minimises.
     pub total: Tensor<1>,
-    /// Named parts, shown on the dashboard (`"Reconstruction"` always comes first).
+    /// Named figures, shown on the dashboard and in `metrics.csv`.
     pub terms: Vec<(&'static str, Tensor<1>)>,
 }
 
@@ -51,6 +65,54 @@ impl LossTerms {
     }
 }
 
+impl Net for DenseAe {
+    fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+        DenseAe::encode(self, x)
+    }
+    fn decode_raw(&self, codes: Tensor<2>, image: [usize; 3]) -> Tensor<4> {
+        DenseAe::decode_raw(self, codes, image)
+    }
+    fn output(&self) -> Activation {
+        DenseAe::output(self)
+    }
+}
+
+impl Net for ConvAe {
+    fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+        ConvAe::encode(self, x)
+    }
+    fn decode_raw(&self, codes: Tensor<2>, _image: [usize; 3]) -> Tensor<4> {
+        ConvAe::decode_raw(self, codes)
+    }
+}
+
+impl Net for SparseAe {
+    fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+        self.net().encode(x)
+    }
+    fn decode_raw(&self, codes: Tensor<2>, image: [usize; 3]) -> Tensor<4> {
+        self.net().decode_raw(codes, image)
+    }
+    fn output(&self) -> Activation {
+        self.net().output()
+    }
+    fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
+        SparseAe::forward_loss(self, input, target, ctx)
+    }
+}
+
+impl Net for Vae {
+    fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+        Vae::encode(self, x)
+    }
+    fn decode_raw(&self, codes: Tensor<2>, image: [usize; 3]) -> Tensor<4> {
+        Vae::decode_raw(self, codes, image)
+    }
+    fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
+        Vae::forward_loss(self, input, target, ctx)
+    }
+}
+
 /// The network of one autoencoder kind.
 #[derive(Module, Debug)]
 #[allow(
@@ -58,25 +120,39 @@ impl LossTerms {
     reason = "one network per process, built once; boxing would only add indirection"
 )]
 pub enum Network {
-    /// Fully connected, shallow or deep.
+    /// Fully connected: shallow, deep, linear, binary.
     Dense(DenseAe),
     /// Convolutional.
     Conv(ConvAe),
+    /// Fully connected with a sparsity penalty.
+    Sparse(SparseAe),
+    /// Variational.
+    Vae(Vae),
+}
+
+impl Network {
+    fn net(&self) -> &dyn Net {
+        match self {
+            Network::Dense(m) => m,
+            Network::Conv(m) => m,
+            Network::Sparse(m) => m,
+            Network::Vae(m) => m,
+        }
+    }
 }
 
 impl Net for Network {
-    fn encode(&self, images: Tensor<4>) -> Tensor<2> {
-        match self {
-            Network::Dense(m) => m.encode(images),
-            Network::Conv(m) => m.encode(images),
-        }
+    fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+        self.net().encode(x)
     }
-
-    fn decode_logits(&self, codes: Tensor<2>, image: [usize; 3]) -> Tensor<4> {
-        match self {
-            Network::Dense(m) => m.decode_logits(codes, [image[1], image[2]]),
-            Network::Conv(m) => m.decode_logits(codes),
-        }
+    fn decode_raw(&self, codes: Tensor<2>, image: [usize; 3]) -> Tensor<4> {
+        self.net().decode_raw(codes, image)
+    }
+    fn output(&self) -> Activation {
+        self.net().output()
+    }
+    fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
+        self.net().forward_loss(input, target, ctx)
     }
 }
 
@@ -88,6 +164,10 @@ pub enum NetworkConfig {
     Dense(DenseAeConfig),
     /// The convolutional autoencoder.
     Conv(ConvAeConfig),
+    /// A fully connected autoencoder with a sparsity penalty.
+    Sparse(SparseAeConfig),
+    /// The variational autoencoder.
+    Vae(VaeConfig),
 }
 
 /// A configuration that cannot build a model.
@@ -98,39 +178,13 @@ pub struct ConfigError(pub String);
 impl NetworkConfig {
     /// Checks every size; `image` is `[channels, height, width]` of the data.
     pub fn validate(&self, image: [usize; 3]) -> Result<(), ConfigError> {
-        let err = |m: String| Err(ConfigError(m));
+        let inputs = image.iter().product();
         match self {
-            NetworkConfig::Dense(c) => {
-                if c.latent_dim == 0 {
-                    return err("latent_dim must be at least 1".into());
-                }
-                if let Some(i) = c.hidden.iter().position(|&h| h == 0) {
-                    return err(format!("hidden layer {i} has width 0"));
-                }
-                let pixels = image.iter().product::<usize>();
-                if c.input_dim != pixels {
-                    return err(format!(
-                        "input_dim is {} but the images have {pixels} pixels",
-                        c.input_dim
-                    ));
-                }
-            }
-            NetworkConfig::Conv(c) => {
-                if c.channels.contains(&0) || c.in_channels == 0 {
-                    return err("every channel count must be at least 1".into());
-                }
-                if c.kernel_size % 2 == 0 {
-                    return err(format!("kernel_size must be odd, not {}", c.kernel_size));
-                }
-                if c.in_channels != image[0] || image[1..] != [28, 28] {
-                    return err(format!(
-                        "the convolutional autoencoder takes {}x28x28 images, the data is {}x{}x{}",
-                        c.in_channels, image[0], image[1], image[2]
-                    ));
-                }
-            }
+            NetworkConfig::Dense(c) => c.validate(inputs),
+            NetworkConfig::Conv(c) => c.validate(image),
+            NetworkConfig::Sparse(c) => c.validate(inputs),
+            NetworkConfig::Vae(c) => c.validate(image),
         }
-        Ok(())
     }
 
     /// Builds the network with fresh weights on `device`.
@@ -138,11 +192,73 @@ impl NetworkConfig {
         match self {
             NetworkConfig::Dense(c) => Network::Dense(c.init(device)),
             NetworkConfig::Conv(c) => Network::Conv(c.init(device)),
+            NetworkConfig::Sparse(c) => Network::Sparse(c.init(device)),
+            NetworkConfig::Vae(c) => Network::Vae(c.init(device)),
+        }
+    }
+
+    /// The fully connected part, where there is one.
+    pub fn dense(&self) -> Option<&DenseAeConfig> {
+        match self {
+            NetworkConfig::Dense(c) => Some(c),
+            NetworkConfig::Sparse(c) => Some(&c.dense),
+            _ => None,
+        }
+    }
+
+    /// Mutable access to the fully connected part, where there is one.
+    pub fn dense_mut(&mut self) -> Option<&mut DenseAeConfig> {
+        match self {
+            NetworkConfig::Dense(c) => Some(c),
+            NetworkConfig::Sparse(c) => Some(&mut c.dense),
+            _ => None,
+        }
+    }
+
+    /// Numbers in one code.
+    pub fn code_dim(&self) -> usize {
+        match self {
+            NetworkConfig::Dense(c) => c.latent_dim,
+            NetworkConfig::Sparse(c) => c.dense.latent_dim,
+            NetworkConfig::Conv(c) => c.code_dim(),
+            NetworkConfig::Vae(c) => c.latent_dim,
+        }
+    }
+
+    /// The activation of the output layer.
+    pub fn output(&self) -> Activation {
+        self.dense().map_or(Activation::Sigmoid, |d| d.output)
+    }
+
+    /// The names of the figures the loss reports beside its total.
+    pub fn term_names(&self) -> Vec<&'static str> {
+        match self {
+            NetworkConfig::Dense(_) | NetworkConfig::Conv(_) => vec![],
+            NetworkConfig::Sparse(_) => vec![
+                LossTerms::RECONSTRUCTION,
+                SparseAe::PENALTY,
+                SparseAe::CODE_MEAN,
+            ],
+            NetworkConfig::Vae(_) => vec![LossTerms::RECONSTRUCTION, Vae::KL],
+        }
+    }
+
+    /// Whether the loss is summed over each sample's elements (nats per image: the VAE) rather
+    /// than averaged over them (per pixel).
+    pub fn loss_per_sample(&self) -> bool {
+        matches!(self, NetworkConfig::Vae(_))
+    }
+
+    /// Epochs of KL warm-up (VAE), else 0.
+    pub fn warmup_epochs(&self) -> usize {
+        match self {
+            NetworkConfig::Vae(c) => c.warmup_epochs,
+            _ => 0,
         }
     }
 }
 
-/// An autoencoder ready to train or use: a network, its loss and the image shape it works on.
+/// An autoencoder ready to train or use: a network, its loss and the sample shape it works on.
 #[derive(Module, Debug)]
 pub struct Autoencoder {
     net: Network,
@@ -161,6 +277,13 @@ impl Autoencoder {
         device: &Device,
     ) -> Result<Self, ConfigError> {
         config.validate(image)?;
+        if loss == ReconLoss::Bce && config.output() != Activation::Sigmoid {
+            return Err(ConfigError(
+                "binary cross-entropy needs a sigmoid output; a linear output trains with \
+                 --loss mse"
+                    .into(),
+            ));
+        }
         Ok(Autoencoder {
             net: config.init(device),
             loss,
@@ -168,28 +291,39 @@ impl Autoencoder {
         })
     }
 
-    /// `[channels, height, width]` of the images.
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// `[channels, height, width]` of the samples.
     pub fn image_shape(&self) -> [usize; 3] {
         self.image
     }
 
-    /// `[batch, c, h, w]` images in [0, 1] -> `[batch, code_dim]` codes.
-    pub fn encode(&self, images: Tensor<4>) -> Tensor<2> {
-        self.net.encode(images)
+    /// `[batch, c, h, w]` samples -> `[batch, code_dim]` codes (the VAE's posterior means).
+    pub fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+        self.net.encode(x)
     }
 
-    /// `[batch, code_dim]` codes -> `[batch, c, h, w]` images in [0, 1].
+    /// `[batch, code_dim]` codes -> `[batch, c, h, w]` reconstructions.
     pub fn decode(&self, codes: Tensor<2>) -> Tensor<4> {
-        sigmoid(self.net.decode_logits(codes, self.image))
+        self.net.output().apply(self.net.decode_raw(codes, self.image))
     }
 
-    /// Images -> their reconstructions.
-    pub fn reconstruct(&self, images: Tensor<4>) -> Tensor<4> {
-        self.decode(self.encode(images))
+    /// Samples -> their reconstructions.
+    pub fn reconstruct(&self, x: Tensor<4>) -> Tensor<4> {
+        self.decode(self.encode(x))
     }
 
-    /// The loss of reconstructing `target` from `input` (the same images, unless denoising).
-    pub fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>) -> LossTerms {
-        self.net.forward_loss(input, target, self.loss, self.image)
+    /// The loss of reconstructing `target` from `input` (the same samples, unless denoising);
+    /// `anneal` multiplies the regulariser (1 outside a warm-up).
+    pub fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, anneal: f32) -> LossTerms {
+        let ctx = LossContext {
+            recon: self.loss,
+            image: self.image,
+            anneal,
+        };
+        self.net.forward_loss(input, target, ctx)
     }
 }

@@ -14,6 +14,8 @@ pub struct AeBatch {
     pub target: Tensor<4>,
     /// `[batch]` class labels (not used by the loss; for pictures and probes).
     pub labels: Tensor<1, Int>,
+    /// Factor on the regulariser for this batch, in [0, 1]: rises during a KL warm-up, else 1.
+    pub anneal: f32,
 }
 
 /// The result of one step: the loss and its terms, each `[1]`.
@@ -52,7 +54,7 @@ impl TrainStep for Autoencoder {
 
     fn step(&self, batch: AeBatch) -> TrainOutput<AeOutput> {
         let batch_size = batch.input.dims()[0];
-        let loss = self.forward_loss(batch.input, batch.target);
+        let loss = self.forward_loss(batch.input, batch.target, batch.anneal);
         let grads = loss.total.backward();
         TrainOutput::new(self, grads, AeOutput { loss, batch_size })
     }
@@ -65,7 +67,7 @@ impl InferenceStep for Autoencoder {
     fn step(&self, batch: AeBatch) -> AeOutput {
         let batch_size = batch.input.dims()[0];
         AeOutput {
-            loss: self.forward_loss(batch.input, batch.target),
+            loss: self.forward_loss(batch.input, batch.target, batch.anneal),
             batch_size,
         }
     }

@@ -1,0 +1,193 @@
+//! The variational autoencoder (Kingma and Welling 2013): the encoder gives the mean and the
+//! log-variance of a Gaussian over codes, a code is drawn from it by reparameterisation
+//! (`z = mu + exp(logvar / 2) * eps`, `eps ~ N(0, I)`), and the loss is the negative ELBO per
+//! image: reconstruction summed over pixels plus `beta * KL(q(z|x) || N(0, I))`, in nats.
+//!
+//! Dense: 784-400-(20, 20), decoder 20-400-784, as pytorch/examples. Conv: the conv-ae's
+//! encoder and decoder blocks around linear heads.
+
+use crate::activation::Activation;
+use crate::conv::{ConvAeConfig, ConvDecoder, ConvEncoder};
+use crate::loss::gaussian_kl;
+use crate::mlp::Mlp;
+use crate::model::{ConfigError, LossContext, LossTerms};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+/// The body around the Gaussian code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum VaeArch {
+    /// Fully connected: `input -> hidden.. -> (mu, logvar)`, decoder mirrored.
+    Dense {
+        /// Inputs per sample (784 for 28x28 images).
+        input_dim: usize,
+        /// Hidden widths of the encoder, outermost first (`[400]` as pytorch/examples).
+        hidden: Vec<usize>,
+    },
+    /// The conv-ae's convolution blocks, with linear heads to and from the code.
+    Conv(ConvAeConfig),
+}
+
+/// Configuration of the variational autoencoder.
+#[derive(Config, Debug)]
+pub struct VaeConfig {
+    /// The body.
+    pub arch: VaeArch,
+    /// Dimensions of the Gaussian code.
+    pub latent_dim: usize,
+    /// Weight of the KL term: 1 is the ELBO, other values a beta-VAE.
+    pub beta: f64,
+    /// Training epochs over which the KL weight rises linearly from 0 to `beta` (0: none).
+    pub warmup_epochs: usize,
+}
+
+impl VaeConfig {
+    /// Checks the sizes against `image`, `[channels, height, width]` of the data.
+    pub fn validate(&self, image: [usize; 3]) -> Result<(), ConfigError> {
+        let err = |m: String| Err(ConfigError(m));
+        if self.latent_dim == 0 {
+            return err("latent_dim must be at least 1".into());
+        }
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            return err(format!("beta must be a non-negative number, not {}", self.beta));
+        }
+        match &self.arch {
+            VaeArch::Dense { input_dim, hidden } => {
+                let pixels: usize = image.iter().product();
+                if *input_dim != pixels {
+                    return err(format!(
+                        "input_dim is {input_dim} but the samples have {pixels} numbers"
+                    ));
+                }
+                if let Some(i) = hidden.iter().position(|&h| h == 0) {
+                    return err(format!("hidden layer {} has width 0", i + 1));
+                }
+                Ok(())
+            }
+            VaeArch::Conv(c) => c.validate(image),
+        }
+    }
+
+    /// Builds the model with freshly initialised weights on `device`.
+    pub fn init(&self, device: &Device) -> Vae {
+        let k = self.latent_dim;
+        let (body, feature_dim, decoder) = match &self.arch {
+            VaeArch::Dense { input_dim, hidden } => {
+                let mut enc = vec![*input_dim];
+                enc.extend(hidden);
+                let features = *enc.last().unwrap_or(input_dim);
+                let mut dec = vec![k];
+                dec.extend(hidden.iter().rev());
+                dec.push(*input_dim);
+                let relu = Activation::Relu;
+                (
+                    VaeBody::Dense(Mlp::new(&enc, relu, relu, device)),
+                    features,
+                    VaeDecoder::Dense(Mlp::new(&dec, relu, Activation::Identity, device)),
+                )
+            }
+            VaeArch::Conv(c) => (
+                VaeBody::Conv(c.init_encoder(device)),
+                c.code_dim(),
+                VaeDecoder::Conv(ConvHead {
+                    fc: LinearConfig::new(k, c.code_dim()).init(device),
+                    conv: c.init_decoder(device),
+                }),
+            ),
+        };
+        Vae {
+            body,
+            mu: LinearConfig::new(feature_dim, k).init(device),
+            logvar: LinearConfig::new(feature_dim, k).init(device),
+            decoder,
+            beta: self.beta,
+        }
+    }
+}
+
+/// The encoder's body, before the two heads.
+#[derive(Module, Debug)]
+pub enum VaeBody {
+    /// Fully connected.
+    Dense(Mlp),
+    /// Convolutional.
+    Conv(ConvEncoder),
+}
+
+/// From a code to the conv decoder's input.
+#[derive(Module, Debug)]
+pub struct ConvHead {
+    fc: Linear,
+    conv: ConvDecoder,
+}
+
+/// The decoder.
+#[derive(Module, Debug)]
+pub enum VaeDecoder {
+    /// Fully connected.
+    Dense(Mlp),
+    /// A linear layer, then the conv-ae's decoder.
+    Conv(ConvHead),
+}
+
+/// The variational autoencoder.
+#[derive(Module, Debug)]
+pub struct Vae {
+    body: VaeBody,
+    mu: Linear,
+    logvar: Linear,
+    decoder: VaeDecoder,
+    #[module(skip)]
+    beta: f64,
+}
+
+impl Vae {
+    /// The name of the KL term.
+    pub const KL: &'static str = "KL";
+
+    /// `[batch, c, h, w]` -> the posterior's mean and log-variance, each `[batch, latent]`.
+    pub fn posterior(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+        let features = match &self.body {
+            VaeBody::Dense(m) => m.forward(x.flatten(1, 3)),
+            VaeBody::Conv(c) => c.forward(x),
+        };
+        (self.mu.forward(features.clone()), self.logvar.forward(features))
+    }
+
+    /// The code of an input: the posterior mean (deterministic).
+    pub fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+        self.posterior(x).0
+    }
+
+    /// `[batch, latent]` codes -> `[batch, c, h, w]` logits, for samples of `shape`.
+    pub fn decode_raw(&self, z: Tensor<2>, shape: [usize; 3]) -> Tensor<4> {
+        let [batch, _] = z.dims();
+        match &self.decoder {
+            VaeDecoder::Dense(m) => {
+                let [c, h, w] = shape;
+                m.forward(z).reshape([batch, c, h, w])
+            }
+            VaeDecoder::Conv(head) => head.conv.forward(relu(head.fc.forward(z))),
+        }
+    }
+
+    /// The negative ELBO per image, as reconstruction and KL (both in nats per image); the
+    /// total weights the KL by `beta` times the warm-up factor `ctx.anneal`.
+    pub fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
+        let (mu, logvar) = self.posterior(input);
+        let eps = mu.random_like(Distribution::Normal(0.0, 1.0));
+        let z = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
+        let raw = self.decode_raw(z, ctx.image);
+        let recon = ctx.recon.per_sample_sum(raw, target, Activation::Sigmoid).mean();
+        let kl = gaussian_kl(mu, logvar).mean();
+        let weight = self.beta * f64::from(ctx.anneal);
+        LossTerms {
+            total: recon.clone() + kl.clone().mul_scalar(weight),
+            terms: vec![(LossTerms::RECONSTRUCTION, recon), (Self::KL, kl)],
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! From a command line to a complete run config: the defaults (or `--config`), then each flag
+//! given, each checked against the model it applies to.
+
+use crate::cli::{ArchArg, NoiseArg, SparsityArg, TrainArgs};
+use crate::config::{DatasetArg, ModelName, RunConfig};
+use ae_data::Noise;
+use ae_models::{NetworkConfig, Sparsity, VaeArch};
+use anyhow::{Context, Result, bail};
+
+/// The L1 weight `--sparsity l1` starts from (the lecture notes' Keras example).
+const DEFAULT_L1_WEIGHT: f64 = 1e-5;
+/// The standard deviation `--noise gaussian` starts from (the Keras blog's noise factor).
+const DEFAULT_NOISE_STD: f32 = 0.5;
+/// The fraction `--noise masking` starts from.
+const DEFAULT_DROP: f32 = 0.3;
+
+/// Parses `--hidden`: `128,64`, or `none` / empty for no hidden layer.
+pub fn parse_hidden(text: &str) -> Result<Vec<usize>> {
+    let text = text.trim();
+    if text.is_empty() || text == "none" {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|w| {
+            w.trim()
+                .parse::<usize>()
+                .with_context(|| format!("--hidden {text}: '{}' is not a width", w.trim()))
+        })
+        .collect()
+}
+
+impl TrainArgs {
+    /// The config this command line asks for: defaults or `--config`, then the flags.
+    pub fn config(&self) -> Result<RunConfig> {
+        let mut cfg = match &self.config {
+            Some(path) => {
+                let cfg = RunConfig::load(path)?;
+                if cfg.model != self.model {
+                    bail!("{} configures {}, not {}", path.display(), cfg.model, self.model);
+                }
+                cfg
+            }
+            None => self.model.default_config(),
+        };
+        self.apply_arch(&mut cfg)?;
+        if let Some(d) = self.dataset {
+            set_dataset(&mut cfg, d, self.latent_dim.is_some());
+        }
+        self.apply_sizes(&mut cfg)?;
+        self.apply_sparsity(&mut cfg)?;
+        self.apply_vae(&mut cfg)?;
+        self.apply_noise(&mut cfg)?;
+        if let Some(n) = self.epochs {
+            cfg.epochs = n;
+        }
+        if let Some(n) = self.batch_size {
+            cfg.batch_size = n;
+        }
+        if let Some(lr) = self.lr {
+            cfg.lr = lr;
+        }
+        if let Some(s) = self.seed {
+            cfg.seed = s;
+        }
+        if let Some(l) = self.loss {
+            cfg.loss = l.into();
+        }
+        if self.limit.is_some() {
+            cfg.limit = self.limit;
+        }
+        if self.test_limit.is_some() {
+            cfg.test_limit = self.test_limit;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn apply_arch(&self, cfg: &mut RunConfig) -> Result<()> {
+        let Some(arch) = self.arch else {
+            return Ok(());
+        };
+        let conv = || ModelName::ConvAe.default_config().network;
+        let dense = || ModelName::DenseAe.default_config().network;
+        match (cfg.model, &mut cfg.network, arch) {
+            (ModelName::DenoisingAe, net, ArchArg::Conv) => *net = conv(),
+            (ModelName::DenoisingAe, net, ArchArg::Dense) => *net = dense(),
+            (ModelName::Vae, NetworkConfig::Vae(v), ArchArg::Conv) => {
+                let NetworkConfig::Conv(c) = conv() else {
+                    unreachable!("conv-ae's default network is convolutional")
+                };
+                v.arch = VaeArch::Conv(c);
+            }
+            (ModelName::Vae, NetworkConfig::Vae(v), ArchArg::Dense) => {
+                let pixels = cfg.dataset.shape().iter().product();
+                v.arch = VaeArch::Dense {
+                    input_dim: pixels,
+                    hidden: vec![400],
+                };
+            }
+            (model, _, _) => bail!("--arch applies to denoising-ae and vae, not {model}"),
+        }
+        Ok(())
+    }
+
+    fn apply_sizes(&self, cfg: &mut RunConfig) -> Result<()> {
+        let model = cfg.model;
+        let hidden = self.hidden.as_deref().map(parse_hidden).transpose()?;
+        match &mut cfg.network {
+            NetworkConfig::Vae(v) => {
+                if let Some(n) = self.latent_dim {
+                    v.latent_dim = n;
+                }
+                if let Some(h) = hidden {
+                    match &mut v.arch {
+                        VaeArch::Dense { hidden, .. } => *hidden = h,
+                        VaeArch::Conv(_) => bail!("--hidden applies to the dense vae, not --arch conv"),
+                    }
+                }
+                if self.overcomplete {
+                    bail!("--overcomplete applies to the dense autoencoders, not {model}");
+                }
+            }
+            net => {
+                let Some(d) = net.dense_mut() else {
+                    if self.latent_dim.is_some() || hidden.is_some() || self.overcomplete {
+                        bail!(
+                            "--latent-dim, --hidden and --overcomplete apply to dense models and \
+                             the vae; {model}'s code is fixed by its channels (8x4x4)"
+                        );
+                    }
+                    return Ok(());
+                };
+                if let Some(n) = self.latent_dim {
+                    d.latent_dim = n;
+                }
+                if let Some(h) = hidden {
+                    d.hidden = h;
+                }
+                d.overcomplete |= self.overcomplete;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_sparsity(&self, cfg: &mut RunConfig) -> Result<()> {
+        let NetworkConfig::Sparse(s) = &mut cfg.network else {
+            if self.sparsity.is_some() || self.l1_weight.is_some() || self.rho.is_some() {
+                bail!("--sparsity, --l1-weight and --rho apply to sparse-ae, not {}", cfg.model);
+            }
+            if self.beta.is_some() && cfg.model != ModelName::Vae {
+                bail!("--beta applies to sparse-ae and vae, not {}", cfg.model);
+            }
+            return Ok(());
+        };
+        let default_kl = ModelName::SparseAe.default_config().network;
+        let kl = match default_kl {
+            NetworkConfig::Sparse(d) => d.sparsity,
+            _ => unreachable!("sparse-ae's default network is sparse"),
+        };
+        match (self.sparsity, s.sparsity) {
+            (Some(SparsityArg::L1), Sparsity::Kl { .. }) => {
+                s.sparsity = Sparsity::L1 {
+                    weight: DEFAULT_L1_WEIGHT,
+                }
+            }
+            (Some(SparsityArg::Kl), Sparsity::L1 { .. }) => s.sparsity = kl,
+            _ => {}
+        }
+        match &mut s.sparsity {
+            Sparsity::L1 { weight } => {
+                if self.rho.is_some() || self.beta.is_some() {
+                    bail!("--rho and --beta apply to --sparsity kl; L1 takes --l1-weight");
+                }
+                if let Some(w) = self.l1_weight {
+                    *weight = w;
+                }
+            }
+            Sparsity::Kl { rho, beta } => {
+                if self.l1_weight.is_some() {
+                    bail!("--l1-weight applies to --sparsity l1; KL takes --rho and --beta");
+                }
+                if let Some(r) = self.rho {
+                    *rho = r;
+                }
+                if let Some(b) = self.beta {
+                    *beta = b;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_vae(&self, cfg: &mut RunConfig) -> Result<()> {
+        let NetworkConfig::Vae(v) = &mut cfg.network else {
+            if self.warmup.is_some() {
+                bail!("--warmup applies to vae, not {}", cfg.model);
+            }
+            return Ok(());
+        };
+        if let Some(b) = self.beta {
+            v.beta = b;
+        }
+        if let Some(w) = self.warmup {
+            v.warmup_epochs = w;
+        }
+        Ok(())
+    }
+
+    fn apply_noise(&self, cfg: &mut RunConfig) -> Result<()> {
+        if cfg.model != ModelName::DenoisingAe {
+            if self.noise.is_some() || self.noise_std.is_some() || self.drop.is_some() {
+                bail!("--noise, --noise-std and --drop apply to denoising-ae, not {}", cfg.model);
+            }
+            return Ok(());
+        }
+        let current = cfg.noise.unwrap_or(Noise::Gaussian {
+            std: DEFAULT_NOISE_STD,
+        });
+        let mut noise = match (self.noise, current) {
+            (Some(NoiseArg::Gaussian), Noise::Masking { .. }) => Noise::Gaussian {
+                std: DEFAULT_NOISE_STD,
+            },
+            (Some(NoiseArg::Masking), Noise::Gaussian { .. }) => Noise::Masking { drop: DEFAULT_DROP },
+            (_, n) => n,
+        };
+        match &mut noise {
+            Noise::Gaussian { std } => {
+                if self.drop.is_some() {
+                    bail!("--drop applies to --noise masking; gaussian noise takes --noise-std");
+                }
+                if let Some(s) = self.noise_std {
+                    *std = s;
+                }
+            }
+            Noise::Masking { drop } => {
+                if self.noise_std.is_some() {
+                    bail!("--noise-std applies to --noise gaussian; masking takes --drop");
+                }
+                if let Some(d) = self.drop {
+                    *drop = d;
+                }
+            }
+        }
+        cfg.noise = Some(noise);
+        Ok(())
+    }
+}
+
+/// Switches the data set; a fully connected network follows its sample size, and on a generated
+/// set a code not smaller than the input shrinks to the set's natural size (2) unless
+/// `--latent-dim` was given.
+fn set_dataset(cfg: &mut RunConfig, dataset: DatasetArg, latent_given: bool) {
+    cfg.dataset = dataset;
+    let inputs: usize = dataset.shape().iter().product();
+    let natural = dataset.natural_code();
+    let shrink = |latent: &mut usize| {
+        if let Some(n) = natural
+            && !latent_given
+            && *latent >= inputs
+        {
+            *latent = n;
+        }
+    };
+    match &mut cfg.network {
+        NetworkConfig::Vae(v) => {
+            if let VaeArch::Dense { input_dim, .. } = &mut v.arch {
+                *input_dim = inputs;
+                shrink(&mut v.latent_dim);
+            }
+        }
+        net => {
+            if let Some(d) = net.dense_mut() {
+                d.input_dim = inputs;
+                shrink(&mut d.latent_dim);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &str) -> Result<RunConfig> {
+        let argv = std::iter::once("train").chain(args.split_whitespace());
+        TrainArgs::try_parse_from(argv).unwrap().config()
+    }
+
+    fn err(args: &str) -> String {
+        format!("{:#}", config(args).unwrap_err())
+    }
+
+    #[test]
+    fn hidden_widths_parse() {
+        assert_eq!(parse_hidden("128,64").unwrap(), vec![128, 64]);
+        assert_eq!(parse_hidden(" 5 ").unwrap(), vec![5]);
+        assert!(parse_hidden("none").unwrap().is_empty());
+        assert!(parse_hidden("12,x").unwrap_err().to_string().contains("'x'"));
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let c = config("deep-ae --hidden 256,128 --latent-dim 16").unwrap();
+        let d = c.network.dense().unwrap();
+        assert_eq!((d.hidden.clone(), d.latent_dim), (vec![256, 128], 16));
+        let c = config("linear-ae --dataset plane3d").unwrap();
+        let d = c.network.dense().unwrap();
+        assert_eq!((d.input_dim, d.latent_dim), (3, 2));
+        let c = config("sparse-ae --sparsity l1 --l1-weight 0.001").unwrap();
+        assert!(matches!(c.network, NetworkConfig::Sparse(ref s) if s.sparsity == Sparsity::L1 { weight: 0.001 }));
+        let c = config("denoising-ae --arch dense --noise masking --drop 0.25").unwrap();
+        assert_eq!(c.noise, Some(Noise::Masking { drop: 0.25 }));
+        assert!(matches!(c.network, NetworkConfig::Dense(_)));
+        let c = config("vae --arch conv --latent-dim 2 --beta 4 --warmup 3").unwrap();
+        let NetworkConfig::Vae(v) = c.network else { panic!("not a vae") };
+        assert!(matches!(v.arch, VaeArch::Conv(_)));
+        assert_eq!((v.latent_dim, v.beta, v.warmup_epochs), (2, 4.0, 3));
+        let c = config("deep-ae --latent-dim 1000 --overcomplete").unwrap();
+        assert!(c.network.dense().unwrap().overcomplete);
+    }
+
+    #[test]
+    fn flags_for_another_model_are_refused_by_name() {
+        assert!(err("conv-ae --latent-dim 4").contains("--latent-dim"));
+        assert!(err("dense-ae --rho 0.1").contains("apply to sparse-ae"));
+        assert!(err("dense-ae --beta 2").contains("--beta applies to sparse-ae and vae"));
+        assert!(err("vae --noise gaussian").contains("apply to denoising-ae"));
+        assert!(err("conv-ae --arch dense").contains("--arch applies"));
+        assert!(err("sparse-ae --l1-weight 1").contains("--sparsity l1"));
+        assert!(err("sparse-ae --sparsity l1 --rho 0.1").contains("--rho and --beta"));
+        assert!(err("denoising-ae --drop 0.2").contains("--noise masking"));
+        assert!(err("dense-ae --warmup 2").contains("--warmup applies to vae"));
+        assert!(err("deep-ae --latent-dim 1000").contains("--overcomplete"));
+        assert!(err("sparse-ae --rho 1.5").contains("rho"));
+        assert!(err("linear-ae --loss bce").contains("sigmoid output"));
+        assert!(err("conv-ae --dataset onehot4").contains("--arch dense"));
+    }
+}
