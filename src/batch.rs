@@ -141,7 +141,10 @@ impl Batcher<usize, AeBatch> for SampleBatcher {
                 corrupted_tensor(&self.set, &indices, &noise, seed, device)
             }
         };
-        let labels: Vec<i64> = indices.iter().map(|&i| i64::from(self.set.label(i))).collect();
+        let labels: Vec<i64> = indices
+            .iter()
+            .map(|&i| i64::from(self.set.label(i)))
+            .collect();
         AeBatch {
             input,
             target,
@@ -160,7 +163,10 @@ mod tests {
         let set = Arc::new(Samples::Vectors(ae_data::synthetic::onehot4(1)));
         let b = SampleBatcher::new(set.clone(), 1).with_warmup(2, 5);
         let f: Vec<f32> = (0..12).map(|i| b.anneal(i)).collect();
-        assert!((f[0] - 0.1).abs() < 1e-6 && (f[4] - 0.5).abs() < 1e-6, "{f:?}");
+        assert!(
+            (f[0] - 0.1).abs() < 1e-6 && (f[4] - 0.5).abs() < 1e-6,
+            "{f:?}"
+        );
         assert!(f[9..].iter().all(|&x| x == 1.0), "{f:?}");
         assert_eq!(SampleBatcher::new(set, 1).anneal(0), 1.0);
     }

@@ -254,7 +254,10 @@ impl RunConfig {
             );
         }
         if self.dataset.images().is_none() && matches!(self.network, NetworkConfig::Conv(_)) {
-            bail!("the {} data set holds vectors, not images: use --arch dense", self.dataset);
+            bail!(
+                "the {} data set holds vectors, not images: use --arch dense",
+                self.dataset
+            );
         }
         self.network
             .validate(self.sample_shape())
@@ -275,7 +278,12 @@ mod tests {
             let cfg = RunConfig::load(&path).unwrap();
             cfg.validate().unwrap();
             let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
-            assert_eq!(cfg.model.as_str(), stem, "{} names another model", path.display());
+            assert_eq!(
+                cfg.model.as_str(),
+                stem,
+                "{} names another model",
+                path.display()
+            );
             // Complete: writing it back gives every field the file has, and no more.
             let back: serde_json::Value = serde_json::from_str(&cfg.to_json()).unwrap();
             let file: serde_json::Value =
@@ -313,14 +321,31 @@ mod tests {
         check(&|c| c.batch_size = 0, "batch size");
         check(&|c| c.lr = -1.0, "learning rate");
         check(&|c| c.lr = f64::NAN, "learning rate");
-        check(&|c| c.network.dense_mut().unwrap().latent_dim = 0, "latent_dim");
-        check(&|c| c.network.dense_mut().unwrap().latent_dim = 800, "--overcomplete");
-        check(&|c| c.noise = Some(Noise::Gaussian { std: 0.5 }), "denoising-ae only");
-        check(&|c| c.network = ModelName::ConvAe.default_config().network, "cannot use");
+        check(
+            &|c| c.network.dense_mut().unwrap().latent_dim = 0,
+            "latent_dim",
+        );
+        check(
+            &|c| c.network.dense_mut().unwrap().latent_dim = 800,
+            "--overcomplete",
+        );
+        check(
+            &|c| c.noise = Some(Noise::Gaussian { std: 0.5 }),
+            "denoising-ae only",
+        );
+        check(
+            &|c| c.network = ModelName::ConvAe.default_config().network,
+            "cannot use",
+        );
         let mut d = ModelName::DenoisingAe.default_config();
         d.noise = Some(Noise::Masking { drop: 1.5 });
         assert!(d.validate().unwrap_err().to_string().contains("drop"));
         d.noise = None;
-        assert!(d.validate().unwrap_err().to_string().contains("needs a noise"));
+        assert!(
+            d.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("needs a noise")
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Loading the data set a run asks for: MNIST-like images from their files, or a generated
 //! toy set, as [`Samples`] for training and testing.
 
-use crate::config::RunConfig;
 use crate::config::DatasetArg;
+use crate::config::RunConfig;
 use ae_data::{Samples, Sources, Split, synthetic};
 use anyhow::{Result, bail};
 use std::path::PathBuf;

@@ -30,7 +30,11 @@ pub fn after_training(
         let first: Vec<usize> = (0..test.len().min(2 * COLS)).collect();
         let clean = samples_tensor(test, &first, device);
         let recon = model.reconstruct(clean.clone());
-        save(run, run_dir::RECONSTRUCTIONS, vec![grid(clean.clone(), 3)?, grid(recon, 3)?])?;
+        save(
+            run,
+            run_dir::RECONSTRUCTIONS,
+            vec![grid(clean.clone(), 3)?, grid(recon, 3)?],
+        )?;
         if let Some(noise) = &cfg.noise {
             let noisy = corrupted_tensor(test, &first, noise, test_seed(cfg), device);
             let denoised = model.reconstruct(noisy.clone());
@@ -154,7 +158,10 @@ pub fn decoder_directions(model: &Autoencoder, k: usize, device: &Device) -> Res
 }
 
 fn bits(values: &[f32]) -> String {
-    values.iter().map(|&v| if v >= 0.5 { '1' } else { '0' }).collect()
+    values
+        .iter()
+        .map(|&v| if v >= 0.5 { '1' } else { '0' })
+        .collect()
 }
 
 /// Prints (and writes to `codes.csv`) the code of each test sample rounded to bits, and its

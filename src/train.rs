@@ -153,7 +153,12 @@ pub fn test_seed(cfg: &RunConfig) -> u64 {
 }
 
 /// The model's mean loss over `set` (corrupted as the run's test set is), in batches.
-pub fn evaluate(model: &Autoencoder, set: &Samples, cfg: &RunConfig, device: &Device) -> Result<f64> {
+pub fn evaluate(
+    model: &Autoencoder,
+    set: &Samples,
+    cfg: &RunConfig,
+    device: &Device,
+) -> Result<f64> {
     let indices: Vec<usize> = (0..set.len()).collect();
     let mut sum = 0.0;
     for chunk in indices.chunks(cfg.batch_size.max(1)) {

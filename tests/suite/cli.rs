@@ -15,20 +15,28 @@ pub fn train(args: &[&str]) -> Output {
         .expect("the train binary runs")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The test loss of the last epoch in a run folder's metrics.csv.
-pub fn last_test_loss(out: &Path) -> f64 {
+/// The value of `column` in the last epoch of a run folder's metrics.csv.
+pub fn last_value(out: &Path, column: &str) -> f64 {
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let col = header.iter().position(|h| *h == "test_loss").unwrap();
+    let col = header
+        .iter()
+        .position(|h| *h == column)
+        .unwrap_or_else(|| panic!("no column {column} in {header:?}"));
     let last: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
     last[col].parse().unwrap()
 }
 
-fn quick_run(
+/// The test loss of the last epoch in a run folder's metrics.csv.
+pub fn last_test_loss(out: &Path) -> f64 {
+    last_value(out, "test_loss")
+}
+
+pub fn quick_run(
     backend: &str,
     model: &str,
     name: &str,
@@ -55,7 +63,7 @@ fn quick_run(
     (train(&args), out)
 }
 
-fn assert_success(o: &Output) {
+pub fn assert_success(o: &Output) {
     assert!(
         o.status.success(),
         "train failed:\nstdout: {}\nstderr: {}",

@@ -1,8 +1,10 @@
 //! The end-to-end suite, one test binary (each binary links all of Burn): models on every
-//! backend, the `train` command, and a quality check on real MNIST.
+//! backend, the `train` command, the toy sets and pictures of the model family, and quality
+//! checks on real MNIST.
 
 mod common;
 
 mod cli;
+mod family;
 mod models;
 mod quality;

@@ -57,7 +57,9 @@ impl std::fmt::Display for Noise {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Noise::Gaussian { std } => write!(f, "gaussian noise, std {std}, clipped to [0, 1]"),
-            Noise::Masking { drop } => write!(f, "masking noise, {:.0}% of pixels dropped", drop * 100.0),
+            Noise::Masking { drop } => {
+                write!(f, "masking noise, {:.0}% of pixels dropped", drop * 100.0)
+            }
         }
     }
 }
@@ -73,7 +75,10 @@ mod tests {
         assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
         let mean = v.iter().sum::<f32>() / v.len() as f32;
         let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / v.len() as f32).sqrt();
-        assert!((mean - 0.5).abs() < 0.01 && (sd - 0.1).abs() < 0.01, "{mean} {sd}");
+        assert!(
+            (mean - 0.5).abs() < 0.01 && (sd - 0.1).abs() < 0.01,
+            "{mean} {sd}"
+        );
         let mut w = vec![1.0f32; 1000];
         Noise::Gaussian { std: 5.0 }.apply(&mut w, &mut Rng::new(1));
         assert!(w.contains(&0.0) && w.contains(&1.0), "clipped at both ends");
@@ -90,9 +95,19 @@ mod tests {
 
     #[test]
     fn bad_numbers_are_named() {
-        assert!(Noise::Gaussian { std: -1.0 }.validate().unwrap_err().contains("std"));
+        assert!(
+            Noise::Gaussian { std: -1.0 }
+                .validate()
+                .unwrap_err()
+                .contains("std")
+        );
         assert!(Noise::Gaussian { std: f32::NAN }.validate().is_err());
-        assert!(Noise::Masking { drop: 1.0 }.validate().unwrap_err().contains("drop"));
+        assert!(
+            Noise::Masking { drop: 1.0 }
+                .validate()
+                .unwrap_err()
+                .contains("drop")
+        );
         assert!(Noise::Masking { drop: 0.0 }.validate().is_ok());
     }
 }

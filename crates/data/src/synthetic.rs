@@ -102,9 +102,15 @@ mod tests {
             })
             .sum::<f32>()
             / a.len() as f32;
-        assert!((off.sqrt() - 0.1).abs() < 0.01, "rms off-plane {}", off.sqrt());
+        assert!(
+            (off.sqrt() - 0.1).abs() < 0.01,
+            "rms off-plane {}",
+            off.sqrt()
+        );
         let xs: Vec<f32> = (0..a.len()).map(|i| a.vector(i)[0]).collect();
-        let (lo, hi) = xs.iter().fold((f32::MAX, f32::MIN), |(l, h), &x| (l.min(x), h.max(x)));
+        let (lo, hi) = xs
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(l, h), &x| (l.min(x), h.max(x)));
         assert!(hi - lo > 1.5, "the band spans {lo}..{hi}");
         assert!(a.labels.iter().all(|&l| l < PLANE3D_CLASSES));
     }

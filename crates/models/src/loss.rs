@@ -59,7 +59,12 @@ impl ReconLoss {
 
     /// Sum over each sample's elements: `[batch, c, h, w]` -> `[batch]` (the per-image figure,
     /// in nats for BCE).
-    pub fn per_sample_sum(self, raw: Tensor<4>, target: Tensor<4>, output: Activation) -> Tensor<1> {
+    pub fn per_sample_sum(
+        self,
+        raw: Tensor<4>,
+        target: Tensor<4>,
+        output: Activation,
+    ) -> Tensor<1> {
         let batch = raw.dims()[0];
         self.elementwise(raw, target, output)
             .reshape([batch as i64, -1])
@@ -102,7 +107,10 @@ pub fn bernoulli_kl_sum(rho: f32, codes: Tensor<2>) -> Tensor<1> {
     let rho_hat = codes.mean_dim(0).clamp(EPS, 1.0 - EPS); // [1, k]
     let one_minus = rho_hat.clone().neg().add_scalar(1.0);
     let kl = rho_hat.log().mul_scalar(-rho).add_scalar(rho * rho.ln())
-        + one_minus.log().mul_scalar(-(1.0 - rho)).add_scalar((1.0 - rho) * (1.0 - rho).ln());
+        + one_minus
+            .log()
+            .mul_scalar(-(1.0 - rho))
+            .add_scalar((1.0 - rho) * (1.0 - rho).ln());
     kl.sum()
 }
 
@@ -137,10 +145,15 @@ mod tests {
         let z = Tensor::<1>::from_floats([0.0, 2.0, -3.0, 40.0], &dev);
         let t = Tensor::<1>::from_floats([1.0, 1.0, 0.25, 0.0], &dev);
         let want = [0.693147, 0.126928, 0.798587, 40.0];
-        for (got, want) in values(bce_with_logits(z.clone(), t.clone())).iter().zip(want) {
+        for (got, want) in values(bce_with_logits(z.clone(), t.clone()))
+            .iter()
+            .zip(want)
+        {
             close(*got, want);
         }
-        let mean: f32 = ReconLoss::Bce.mean(z.clone(), t.clone(), Activation::Sigmoid).into_scalar();
+        let mean: f32 = ReconLoss::Bce
+            .mean(z.clone(), t.clone(), Activation::Sigmoid)
+            .into_scalar();
         close(mean, want.iter().sum::<f32>() / 4.0);
         // The same from probabilities, for the finite logits.
         let p = sigmoid(z.slice([0..3]));
@@ -155,10 +168,14 @@ mod tests {
         // sigmoid(0) = 0.5 against 1 -> 0.25; sigmoid(ln 3) = 0.75 against 0.25 -> 0.25.
         let z = Tensor::<1>::from_floats([0.0, 3f32.ln()], &dev);
         let t = Tensor::<1>::from_floats([1.0, 0.25], &dev);
-        let mean: f32 = ReconLoss::Mse.mean(z.clone(), t.clone(), Activation::Sigmoid).into_scalar();
+        let mean: f32 = ReconLoss::Mse
+            .mean(z.clone(), t.clone(), Activation::Sigmoid)
+            .into_scalar();
         close(mean, 0.25);
         // A linear output is compared as it is: (0 - 1)^2 and (ln 3 - 0.25)^2 = 0.720143.
-        let mean: f32 = ReconLoss::Mse.mean(z, t, Activation::Identity).into_scalar();
+        let mean: f32 = ReconLoss::Mse
+            .mean(z, t, Activation::Identity)
+            .into_scalar();
         close(mean, (1.0 + 0.720143) / 2.0);
     }
 

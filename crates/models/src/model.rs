@@ -308,7 +308,9 @@ impl Autoencoder {
 
     /// `[batch, code_dim]` codes -> `[batch, c, h, w]` reconstructions.
     pub fn decode(&self, codes: Tensor<2>) -> Tensor<4> {
-        self.net.output().apply(self.net.decode_raw(codes, self.image))
+        self.net
+            .output()
+            .apply(self.net.decode_raw(codes, self.image))
     }
 
     /// Samples -> their reconstructions.

@@ -60,7 +60,10 @@ fn samples(data: &[f32], dim: usize, device: &Device) -> Result<Tensor<2>, PcaEr
         });
     }
     let n = data.len() / dim;
-    Ok(Tensor::from_data(TensorData::new(data.to_vec(), [n, dim]), device))
+    Ok(Tensor::from_data(
+        TensorData::new(data.to_vec(), [n, dim]),
+        device,
+    ))
 }
 
 impl Pca {
@@ -94,7 +97,12 @@ impl Pca {
     /// Mean squared error per number of reconstructing `data` from its projection onto the
     /// first `k` components (plus the mean): the best any rank-`k` linear autoencoder can do
     /// on the data PCA was fitted to.
-    pub fn reconstruction_mse(&self, data: &[f32], k: usize, device: &Device) -> Result<f64, PcaError> {
+    pub fn reconstruction_mse(
+        &self,
+        data: &[f32],
+        k: usize,
+        device: &Device,
+    ) -> Result<f64, PcaError> {
         let comps: Vec<f32> = self.components(k)?.into_iter().map(|v| v as f32).collect();
         let x = samples(data, self.dim, device)?;
         let mean = Tensor::<1>::from_data(TensorData::new(self.mean.clone(), [self.dim]), device)
@@ -203,7 +211,10 @@ mod tests {
     #[test]
     fn too_little_data_is_an_error() {
         let dev = Device::flex();
-        assert!(matches!(Pca::fit(&[1.0, 2.0], 2, &dev), Err(PcaError::Shape { .. })));
+        assert!(matches!(
+            Pca::fit(&[1.0, 2.0], 2, &dev),
+            Err(PcaError::Shape { .. })
+        ));
         let pca = Pca::fit(&[0.0, 1.0, 1.0, 0.0], 2, &dev).unwrap();
         assert!(matches!(pca.components(3), Err(PcaError::TooMany { .. })));
     }

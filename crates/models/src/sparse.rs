@@ -45,9 +45,9 @@ impl SparseAeConfig {
         self.dense.validate(inputs)?;
         let err = |m: String| Err(ConfigError(m));
         match self.sparsity {
-            Sparsity::L1 { weight } if !(weight.is_finite() && weight >= 0.0) => {
-                err(format!("the L1 weight must be a non-negative number, not {weight}"))
-            }
+            Sparsity::L1 { weight } if !(weight.is_finite() && weight >= 0.0) => err(format!(
+                "the L1 weight must be a non-negative number, not {weight}"
+            )),
             Sparsity::Kl { rho, .. } if !(rho > 0.0 && rho < 1.0) => {
                 err(format!("rho must be strictly between 0 and 1, not {rho}"))
             }

@@ -53,7 +53,10 @@ impl VaeConfig {
             return err("latent_dim must be at least 1".into());
         }
         if !(self.beta.is_finite() && self.beta >= 0.0) {
-            return err(format!("beta must be a non-negative number, not {}", self.beta));
+            return err(format!(
+                "beta must be a non-negative number, not {}",
+                self.beta
+            ));
         }
         match &self.arch {
             VaeArch::Dense { input_dim, hidden } => {
@@ -155,7 +158,10 @@ impl Vae {
             VaeBody::Dense(m) => m.forward(x.flatten(1, 3)),
             VaeBody::Conv(c) => c.forward(x),
         };
-        (self.mu.forward(features.clone()), self.logvar.forward(features))
+        (
+            self.mu.forward(features.clone()),
+            self.logvar.forward(features),
+        )
     }
 
     /// The code of an input: the posterior mean (deterministic).
@@ -182,7 +188,10 @@ impl Vae {
         let eps = mu.random_like(Distribution::Normal(0.0, 1.0));
         let z = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
         let raw = self.decode_raw(z, ctx.image);
-        let recon = ctx.recon.per_sample_sum(raw, target, Activation::Sigmoid).mean();
+        let recon = ctx
+            .recon
+            .per_sample_sum(raw, target, Activation::Sigmoid)
+            .mean();
         let kl = gaussian_kl(mu, logvar).mean();
         let weight = self.beta * f64::from(ctx.anneal);
         LossTerms {
