@@ -254,8 +254,13 @@ impl RunConfig {
             );
         }
         if self.dataset.images().is_none() && matches!(self.network, NetworkConfig::Conv(_)) {
+            let fix = if self.model == ModelName::ConvAe {
+                "train a dense model (dense-ae, deep-ae, linear-ae, binary-ae) on it"
+            } else {
+                "use --arch dense"
+            };
             bail!(
-                "the {} data set holds vectors, not images: use --arch dense",
+                "the {} data set holds vectors, not images: {fix}",
                 self.dataset
             );
         }

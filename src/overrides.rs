@@ -369,6 +369,7 @@ mod tests {
         assert!(err("deep-ae --latent-dim 1000").contains("--overcomplete"));
         assert!(err("sparse-ae --rho 1.5").contains("rho"));
         assert!(err("linear-ae --loss bce").contains("sigmoid output"));
-        assert!(err("conv-ae --dataset onehot4").contains("--arch dense"));
+        assert!(err("conv-ae --dataset onehot4").contains("train a dense model"));
+        assert!(err("denoising-ae --dataset plane3d").contains("--arch dense"));
     }
 }

@@ -149,7 +149,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
 
 /// The seed of the test set's fixed corruption (another stream than training's).
 pub fn test_seed(cfg: &RunConfig) -> u64 {
-    cfg.seed ^ 0x7E57_5E7
+    cfg.seed ^ 0x07E5_75E7
 }
 
 /// The model's mean loss over `set` (corrupted as the run's test set is), in batches.

@@ -61,7 +61,7 @@ impl ConvAeConfig {
         if self.channels.contains(&0) || self.in_channels == 0 {
             return Err(ConfigError("every channel count must be at least 1".into()));
         }
-        if self.kernel_size % 2 == 0 {
+        if self.kernel_size.is_multiple_of(2) {
             return Err(ConfigError(format!(
                 "kernel_size must be odd, not {}",
                 self.kernel_size

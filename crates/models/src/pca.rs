@@ -53,7 +53,7 @@ fn read(t: Tensor<2>) -> Result<Vec<f32>, PcaError> {
 }
 
 fn samples(data: &[f32], dim: usize, device: &Device) -> Result<Tensor<2>, PcaError> {
-    if dim == 0 || data.len() % dim != 0 || data.len() / dim < 2 {
+    if dim == 0 || !data.len().is_multiple_of(dim) || data.len() / dim < 2 {
         return Err(PcaError::Shape {
             dim,
             len: data.len(),

@@ -114,6 +114,10 @@ impl VaeConfig {
 
 /// The encoder's body, before the two heads.
 #[derive(Module, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one encoder body per model, built once; boxing would only add indirection"
+)]
 pub enum VaeBody {
     /// Fully connected.
     Dense(Mlp),
@@ -130,6 +134,10 @@ pub struct ConvHead {
 
 /// The decoder.
 #[derive(Module, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one decoder per model, built once; boxing would only add indirection"
+)]
 pub enum VaeDecoder {
     /// Fully connected.
     Dense(Mlp),
