@@ -179,7 +179,7 @@ fn bad_input_gives_one_clear_error_and_a_non_zero_exit() {
     fails_with(
         &["conv-ae", "--latent-dim", "8", "--backend", "flex"],
         1,
-        "--latent-dim applies to dense models",
+        "--latent-dim, --hidden and --overcomplete apply to dense models",
     );
     fails_with(
         &[
@@ -193,6 +193,27 @@ fn bad_input_gives_one_clear_error_and_a_non_zero_exit() {
         ],
         1,
         "--data-dir /nonexistent-data: no mnist files",
+    );
+    run(
+        &["--hidden", "12,x"],
+        1,
+        "--hidden 12,x: 'x' is not a width",
+    );
+    run(&["--latent-dim", "900"], 1, "pass --overcomplete");
+    run(
+        &["--noise", "gaussian"],
+        1,
+        "apply to denoising-ae, not dense-ae",
+    );
+    fails_with(
+        &["sparse-ae", "--rho", "1.5", "--backend", "flex"],
+        1,
+        "rho must be strictly between 0 and 1",
+    );
+    fails_with(
+        &["linear-ae", "--loss", "bce", "--backend", "flex"],
+        1,
+        "binary cross-entropy needs a sigmoid output",
     );
     let a_file = root.join("a-file");
     std::fs::write(&a_file, "x").unwrap();
