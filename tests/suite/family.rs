@@ -3,7 +3,7 @@
 
 use crate::cli::{assert_success, last_value, quick_run, text, train};
 use crate::common::temp_dir;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn pca_json(out: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("pca.json")).unwrap()).unwrap()
@@ -15,17 +15,23 @@ fn num(v: &serde_json::Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
-#[test]
-fn binary_ae_gives_four_distinct_codes_and_reconstructs_every_input() {
-    let out = temp_dir("binary").join("run");
-    let o = train(&[
-        "binary-ae",
+/// Runs `train` with `args` on flex, quietly, into a fresh folder named after `name`.
+fn train_flex(name: &str, args: &[&str]) -> (std::process::Output, PathBuf) {
+    let out = temp_dir(name).join("run");
+    let mut all = args.to_vec();
+    all.extend([
         "--backend",
         "flex",
         "--no-dashboard",
         "--out",
         out.to_str().unwrap(),
     ]);
+    (train(&all), out)
+}
+
+#[test]
+fn binary_ae_gives_four_distinct_codes_and_reconstructs_every_input() {
+    let (o, out) = train_flex("binary", &["binary-ae"]);
     assert_success(&o);
     let stdout = text(&o.stdout);
     assert!(stdout.contains("codes of the 4 inputs"), "{stdout}");
@@ -53,17 +59,7 @@ fn binary_ae_gives_four_distinct_codes_and_reconstructs_every_input() {
 
 #[test]
 fn linear_ae_on_plane3d_finds_pcas_plane() {
-    let out = temp_dir("plane3d").join("run");
-    let o = train(&[
-        "linear-ae",
-        "--dataset",
-        "plane3d",
-        "--backend",
-        "flex",
-        "--no-dashboard",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (o, out) = train_flex("plane3d", &["linear-ae", "--dataset", "plane3d"]);
     assert_success(&o);
     assert!(
         text(&o.stdout).contains("linear-ae vs PCA at k = 2"),
@@ -81,7 +77,7 @@ fn linear_ae_on_plane3d_finds_pcas_plane() {
 }
 
 /// Trains `model` (with `extra` flags) for 2 epochs on a tiny made-up set; returns the folder.
-fn tiny_run(model: &str, name: &str, extra: &[&str]) -> std::path::PathBuf {
+fn tiny_run(model: &str, name: &str, extra: &[&str]) -> PathBuf {
     let (o, out) = quick_run("flex", model, name, extra);
     assert_success(&o);
     let dev = autoencoders::backend::resolve(autoencoders::backend::BackendChoice::Flex)
