@@ -41,12 +41,7 @@ impl Dataset<usize> for SampleIndices {
 
 /// `[n, c, h, w]` samples from the given indices of `set`.
 pub fn samples_tensor(set: &Samples, indices: &[usize], device: &Device) -> Tensor<4> {
-    let mut values = Vec::with_capacity(indices.len() * set.sample_size());
-    for &i in indices {
-        set.push_sample(i, &mut values);
-    }
-    let [c, h, w] = set.shape();
-    Tensor::from_data(TensorData::new(values, [indices.len(), c, h, w]), device)
+    gather(set, indices, None, device)
 }
 
 /// The samples of `indices` corrupted by `noise`: sample `i` always gets the noise of stream
@@ -58,15 +53,32 @@ pub fn corrupted_tensor(
     seed: u64,
     device: &Device,
 ) -> Tensor<4> {
-    let size = set.sample_size();
-    let mut values = Vec::with_capacity(indices.len() * size);
+    gather(set, indices, Some((noise, seed)), device)
+}
+
+fn gather(
+    set: &Samples,
+    indices: &[usize],
+    noise: Option<(&Noise, u64)>,
+    device: &Device,
+) -> Tensor<4> {
+    let mut values = Vec::with_capacity(indices.len() * set.sample_size());
     for &i in indices {
         let start = values.len();
         set.push_sample(i, &mut values);
-        noise.apply(&mut values[start..], &mut Rng::stream(seed, i as u64));
+        if let Some((noise, seed)) = noise {
+            noise.apply(&mut values[start..], &mut Rng::stream(seed, i as u64));
+        }
     }
     let [c, h, w] = set.shape();
     Tensor::from_data(TensorData::new(values, [indices.len(), c, h, w]), device)
+}
+
+/// Reads a tensor back from the device; `what` names it in the error.
+pub fn read_f32<const D: usize>(t: Tensor<D>, what: &str) -> anyhow::Result<Vec<f32>> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("cannot read {what} back from the device: {e:?}"))
 }
 
 /// How a batcher corrupts its inputs.

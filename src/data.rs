@@ -16,20 +16,8 @@ pub const ONEHOT4_REPEATS: usize = 250;
 
 /// Both splits of the configured data set, limited as configured.
 pub fn load(cfg: &RunConfig, data_dir: Option<PathBuf>) -> Result<(Samples, Samples)> {
-    let (mut train, mut test) = match cfg.dataset {
-        DatasetArg::Plane3d => (
-            Samples::Vectors(synthetic::plane3d(PLANE3D_TRAIN, cfg.seed)),
-            // Held out: the same distribution, another stream.
-            Samples::Vectors(synthetic::plane3d(PLANE3D_TEST, cfg.seed ^ 0x7E57)),
-        ),
-        DatasetArg::Onehot4 => (
-            Samples::Vectors(synthetic::onehot4(ONEHOT4_REPEATS)),
-            Samples::Vectors(synthetic::onehot4(1)),
-        ),
-        DatasetArg::Mnist | DatasetArg::FashionMnist => {
-            let Some(name) = cfg.dataset.images() else {
-                unreachable!("mnist and fashion-mnist are image sets")
-            };
+    let (mut train, mut test) = match cfg.dataset.images() {
+        Some(name) => {
             let sources = Sources::from_env(data_dir);
             let train = ae_data::load(name, Split::Train, &sources)?;
             let test = ae_data::load(name, Split::Test, &sources)?;
@@ -42,6 +30,15 @@ pub fn load(cfg: &RunConfig, data_dir: Option<PathBuf>) -> Result<(Samples, Samp
             }
             (Samples::Images(train), Samples::Images(test))
         }
+        None if cfg.dataset == DatasetArg::Plane3d => (
+            Samples::Vectors(synthetic::plane3d(PLANE3D_TRAIN, cfg.seed)),
+            // Held out: the same distribution, another stream.
+            Samples::Vectors(synthetic::plane3d(PLANE3D_TEST, cfg.seed ^ 0x7E57)),
+        ),
+        None => (
+            Samples::Vectors(synthetic::onehot4(ONEHOT4_REPEATS)),
+            Samples::Vectors(synthetic::onehot4(1)),
+        ),
     };
     if let Some(n) = cfg.limit {
         train.truncate(n);

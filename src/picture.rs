@@ -29,10 +29,7 @@ impl Grid {
     /// A grid of the images in `t` (`[n, 1, h, w]`), `cols` to a row.
     pub fn from_tensor(t: Tensor<4>, cols: usize, scale: u32) -> Result<Grid> {
         let [n, _, h, w] = t.dims();
-        let data: Vec<f32> = t
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("cannot read images back: {e:?}"))?;
+        let data = crate::batch::read_f32(t, "images")?;
         let tiles = data.chunks(h * w).take(n).map(<[f32]>::to_vec).collect();
         Ok(Grid {
             tile: [h, w],

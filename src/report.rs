@@ -2,7 +2,7 @@
 //! samples) and the figures the lecture notes promise (the linear autoencoder against PCA, the
 //! binary codes of the one-hot toy), printed and written to the run folder.
 
-use crate::batch::{corrupted_tensor, samples_tensor};
+use crate::batch::{corrupted_tensor, read_f32, samples_tensor};
 use crate::config::{DatasetArg, ModelName, RunConfig};
 use crate::picture::{Grid, interleave};
 use crate::run_dir::{self, RunDir, write_atomic};
@@ -150,10 +150,7 @@ pub fn decoder_directions(model: &Autoencoder, k: usize, device: &Device) -> Res
     let [c, h, w] = model.image_shape();
     let out = model.decode(eye).reshape([k, c * h * w]);
     let origin = model.decode(zero).reshape([1, c * h * w]);
-    let rows: Vec<f32> = (out - origin)
-        .into_data()
-        .try_into_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("cannot read the decoder back: {e:?}"))?;
+    let rows = read_f32(out - origin, "the decoder")?;
     Ok(rows.into_iter().map(f64::from).collect())
 }
 
@@ -169,15 +166,10 @@ fn bits(values: &[f32]) -> String {
 fn report_codes(model: &Autoencoder, test: &Samples, run: &RunDir, device: &Device) -> Result<()> {
     let indices: Vec<usize> = (0..test.len()).collect();
     let x = samples_tensor(test, &indices, device);
-    let read = |t: Tensor<2>| -> Result<Vec<f32>> {
-        t.into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("cannot read codes back: {e:?}"))
-    };
     let n = test.len();
-    let codes = read(model.encode(x.clone()))?;
-    let outputs = read(model.reconstruct(x.clone()).reshape([n as i64, -1]))?;
-    let inputs = read(x.reshape([n as i64, -1]))?;
+    let codes = read_f32(model.encode(x.clone()), "codes")?;
+    let outputs = read_f32(model.reconstruct(x.clone()), "reconstructions")?;
+    let inputs = read_f32(x, "inputs")?;
     let (k, d) = (codes.len() / n.max(1), inputs.len() / n.max(1));
     let mut csv = String::from("input,code,bits,output\n");
     println!("codes of the {n} inputs (rounded to bits):");
