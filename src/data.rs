@@ -16,35 +16,43 @@ pub const ONEHOT4_REPEATS: usize = 250;
 
 /// Both splits of the configured data set, limited as configured.
 pub fn load(cfg: &RunConfig, data_dir: Option<PathBuf>) -> Result<(Samples, Samples)> {
-    let (mut train, mut test) = match cfg.dataset.images() {
-        Some(name) => {
-            let sources = Sources::from_env(data_dir);
-            let train = ae_data::load(name, Split::Train, &sources)?;
-            let test = ae_data::load(name, Split::Test, &sources)?;
-            if (train.rows, train.cols) != (28, 28) || (test.rows, test.cols) != (28, 28) {
+    Ok((
+        load_split(cfg, Split::Train, data_dir.clone())?,
+        load_split(cfg, Split::Test, data_dir)?,
+    ))
+}
+
+/// One split of the configured data set, limited as configured (`limit` for training,
+/// `test_limit` for test).
+pub fn load_split(cfg: &RunConfig, split: Split, data_dir: Option<PathBuf>) -> Result<Samples> {
+    let mut set = match (cfg.dataset.images(), split) {
+        (Some(name), _) => {
+            let set = ae_data::load(name, split, &Sources::from_env(data_dir))?;
+            if (set.rows, set.cols) != (28, 28) {
                 bail!(
                     "{name}: images are {}x{}, the models take 28x28",
-                    train.rows,
-                    train.cols
+                    set.rows,
+                    set.cols
                 );
             }
-            (Samples::Images(train), Samples::Images(test))
+            Samples::Images(set)
         }
-        None if cfg.dataset == DatasetArg::Plane3d => (
-            Samples::Vectors(synthetic::plane3d(PLANE3D_TRAIN, cfg.seed)),
-            // Held out: the same distribution, another stream.
-            Samples::Vectors(synthetic::plane3d(PLANE3D_TEST, cfg.seed ^ 0x7E57)),
-        ),
-        None => (
-            Samples::Vectors(synthetic::onehot4(ONEHOT4_REPEATS)),
-            Samples::Vectors(synthetic::onehot4(1)),
-        ),
+        (None, Split::Train) if cfg.dataset == DatasetArg::Plane3d => {
+            Samples::Vectors(synthetic::plane3d(PLANE3D_TRAIN, cfg.seed))
+        }
+        // Held out: the same distribution, another stream.
+        (None, Split::Test) if cfg.dataset == DatasetArg::Plane3d => {
+            Samples::Vectors(synthetic::plane3d(PLANE3D_TEST, cfg.seed ^ 0x7E57))
+        }
+        (None, Split::Train) => Samples::Vectors(synthetic::onehot4(ONEHOT4_REPEATS)),
+        (None, Split::Test) => Samples::Vectors(synthetic::onehot4(1)),
     };
-    if let Some(n) = cfg.limit {
-        train.truncate(n);
+    let limit = match split {
+        Split::Train => cfg.limit,
+        Split::Test => cfg.test_limit,
+    };
+    if let Some(n) = limit {
+        set.truncate(n);
     }
-    if let Some(n) = cfg.test_limit {
-        test.truncate(n);
-    }
-    Ok((train, test))
+    Ok(set)
 }

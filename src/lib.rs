@@ -1,6 +1,7 @@
 //! `autoencoders`: the application around `ae-data` and `ae-models`: the command line, the
 //! choice of backend, training with Burn's Learner and dashboard, the run folder and pictures.
 
+pub mod ae;
 pub mod backend;
 pub mod batch;
 pub mod cli;

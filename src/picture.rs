@@ -19,7 +19,7 @@ pub struct Grid {
     pub tile: [usize; 2],
     /// Tiles per row.
     pub cols: usize,
-    /// Each tile's pixels in [0, 1], row-major.
+    /// Each tile's pixels in [0, 1], row-major; an empty tile is left blank.
     pub tiles: Vec<Vec<f32>>,
     /// Screen pixels per source pixel.
     pub scale: u32,
@@ -54,6 +54,9 @@ impl Grid {
         let height = rows * th + (rows + 1) * GAP;
         let mut img = GrayImage::from_pixel(width, height, Luma([GAP_SHADE]));
         for (k, tile) in self.tiles.iter().enumerate() {
+            if tile.is_empty() {
+                continue;
+            }
             let (r, c) = ((k / self.cols) as u32, (k % self.cols) as u32);
             let (x0, y0) = (GAP + c * (tw + GAP), GAP + r * (th + GAP));
             for y in 0..th {
@@ -84,7 +87,8 @@ pub fn pairs(originals: Grid, reconstructions: Grid) -> Grid {
 }
 
 /// Interleaves the grids row by row: row 1 of each, then row 2 of each, and so on, while every
-/// grid has a row left. The tile size, columns and scale are the first grid's.
+/// grid has a row left (a partial last row is padded with blank tiles). The tile size, columns
+/// and scale are the first grid's.
 pub fn interleave(grids: Vec<Grid>) -> Grid {
     let mut grids = grids.into_iter();
     let Some(first) = grids.next() else {
@@ -99,11 +103,17 @@ pub fn interleave(grids: Vec<Grid>) -> Grid {
     let all: Vec<Vec<Vec<f32>>> = std::iter::once(first.tiles.clone())
         .chain(grids.map(|g| g.tiles))
         .collect();
-    let rows = all.iter().map(|t| t.len() / cols).min().unwrap_or(0);
+    let rows = all
+        .iter()
+        .map(|t| t.len().div_ceil(cols))
+        .min()
+        .unwrap_or(0);
     let mut tiles = Vec::new();
     for r in 0..rows {
         for t in &all {
-            tiles.extend_from_slice(&t[r * cols..(r + 1) * cols]);
+            let row = &t[r * cols..((r + 1) * cols).min(t.len())];
+            tiles.extend_from_slice(row);
+            tiles.extend(std::iter::repeat_n(Vec::new(), cols - row.len()));
         }
     }
     Grid { tiles, ..first }
@@ -147,5 +157,13 @@ mod tests {
         let p = interleave(vec![g(0.0), g(1.0), short]);
         let firsts: Vec<f32> = p.tiles.iter().map(|t| t[0]).collect();
         assert_eq!(firsts, vec![0.0, 0.0, 1.0, 1.0, 2.0, 2.0]);
+        // A partial last row is padded with blank tiles, which render as gaps.
+        let mut three = g(0.0);
+        three.tiles.truncate(3);
+        let p = pairs(three.clone(), three);
+        assert_eq!(p.tiles.len(), 8);
+        assert!(p.tiles[5].is_empty() && p.tiles[7].is_empty() && !p.tiles[6].is_empty());
+        let img = p.render().unwrap();
+        assert_eq!(img.get_pixel(2 + 1 + 2, 2 + 2 * 3).0, [GAP_SHADE]);
     }
 }

@@ -38,6 +38,8 @@ const RUN_ENTRIES: &[&str] = &[
     PCA,
     CODES,
     "checkpoint",
+    // What `ae` wrote from the old weights.
+    crate::ae::session::AE_DIR,
     "train",
     "valid",
     "experiment.log",

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod ae;
 mod cli;
 mod family;
 mod models;

@@ -1,0 +1,118 @@
+//! `ae ood`: autoencoders are data-specific. The reconstruction error of a model on its own
+//! test set against another data set's, and how well that error alone tells them apart.
+
+use super::RunArgs;
+use super::plot::{Series, histograms};
+use super::session::{BATCH, Session};
+use super::stats::{mean, roc_auc};
+use crate::batch::{read_f32, samples_tensor};
+use crate::config::DatasetArg;
+use crate::run_dir::write_atomic;
+use ae_data::{Samples, Split};
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// `ae ood`.
+#[derive(Debug, clap::Args)]
+pub struct OodArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The other data set [default: fashion-mnist for an MNIST model, mnist otherwise].
+    #[arg(long, value_enum)]
+    pub against: Option<DatasetArg>,
+    /// Use the first N test images of each set.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// The histogram PNG to write (ood.json goes beside it) [default: <run>/ae/ood.png].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// What `ae ood` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct OodReport {
+    /// The model's own data set.
+    pub own: String,
+    /// The other one.
+    pub against: String,
+    /// Images of each.
+    pub own_images: usize,
+    /// Images of the other.
+    pub against_images: usize,
+    /// Mean squared error per pixel on the model's own test images.
+    pub own_mean_mse: f64,
+    /// On the other set's.
+    pub against_mean_mse: f64,
+    /// ROC AUC of the error as a score for "from the other set" (0.5: no better than chance).
+    pub auc: f64,
+}
+
+/// Mean squared error per pixel of each image's reconstruction.
+fn errors(s: &Session, set: &Samples) -> Result<Vec<f64>> {
+    let indices: Vec<usize> = (0..set.len()).collect();
+    let mut out = Vec::with_capacity(set.len());
+    let d = set.sample_size();
+    for chunk in indices.chunks(BATCH) {
+        let x = samples_tensor(set, chunk, &s.device);
+        let per_image = (s.model.reconstruct(x.clone()) - x)
+            .square()
+            .reshape([chunk.len(), d])
+            .mean_dim(1);
+        out.extend(read_f32(per_image, "errors")?.into_iter().map(f64::from));
+    }
+    Ok(out)
+}
+
+/// Measures, prints and draws the two error distributions.
+pub fn ood(a: &OodArgs) -> Result<()> {
+    let s = Session::open(&a.run)?;
+    s.need_images("ood")?;
+    let own = s.cfg.dataset;
+    let against = a.against.unwrap_or(match own {
+        DatasetArg::Mnist => DatasetArg::FashionMnist,
+        _ => DatasetArg::Mnist,
+    });
+    if against == own {
+        bail!("--against {against}: that is the model's own data set; name another one");
+    }
+    if against.shape() != own.shape() {
+        bail!("--against {against}: its samples are not {own}'s 28x28 images");
+    }
+    let own_set = s.load(Split::Test, a.limit)?;
+    let other_set = s.load_dataset(against, Split::Test, a.limit)?;
+    let own_err = errors(&s, &own_set)?;
+    let other_err = errors(&s, &other_set)?;
+    let auc =
+        roc_auc(&own_err, &other_err).context("reconstruction errors that are not numbers")?;
+    let report = OodReport {
+        own: own.to_string(),
+        against: against.to_string(),
+        own_images: own_err.len(),
+        against_images: other_err.len(),
+        own_mean_mse: mean(&own_err),
+        against_mean_mse: mean(&other_err),
+        auc,
+    };
+    let path = s.output(a.out.as_deref(), "ood.png")?;
+    let series = [(own, &own_err), (against, &other_err)].map(|(name, e)| Series {
+        name: format!("{name} test ({} images)", e.len()),
+        points: e.iter().map(|&v| (v, 0.0)).collect(),
+    });
+    let title = format!("{} trained on {own}: reconstruction error", s.cfg.model);
+    histograms(&title, "mean squared error per pixel", &series, 60, &path)?;
+    let json = path.with_extension("json");
+    write_atomic(&json, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    println!(
+        "mean squared error per pixel: {own} {:.5}, {against} {:.5} ({:.1}x)",
+        report.own_mean_mse,
+        report.against_mean_mse,
+        report.against_mean_mse / report.own_mean_mse.max(1e-12)
+    );
+    println!(
+        "ROC AUC of the error as an out-of-distribution score: {auc:.4} (1: always tells \
+         {against} from {own}; 0.5: chance)"
+    );
+    println!("wrote {} and {}", path.display(), json.display());
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! `ae <command> <run>`: uses a trained autoencoder (see `ae --help`).
+
+use autoencoders::ae::{AeArgs, run};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = AeArgs::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => autoencoders::report_error(&err),
+    }
+}
