@@ -17,11 +17,13 @@ mkdir -p assets runs
 
 $ae reconstruct runs/dense-ae "${b[@]}" --out assets/reconstruct.png
 $ae encode runs/dense-ae "${b[@]}"
-printf 'z0,z1,z2,z3,z4,z5,z6,z7,z8,z9,z10,z11,z12,z13,z14,z15,z16,z17,z18,z19\n' > runs/thought.csv
-for i in 0 1 2 3 4 5 6 7 8 9; do
-  row=$(for j in $(seq 0 19); do if [ "$j" -eq "$((2 * i))" ]; then printf '2.5'; else printf '0'; fi; [ "$j" -lt 19 ] && printf ','; done)
-  echo "$row" >> runs/thought.csv
-done
+# Made-up thought vectors for the 20-D VAE: code axis 2i set to 2.5, the rest 0, for i = 0..9.
+{
+  seq -s, 0 19 | sed 's/[0-9]*/z&/g'
+  for i in $(seq 0 9); do
+    seq 0 19 | awk -v k=$((2 * i)) '{ printf "%s%s", (NR > 1 ? "," : ""), ($1 == k ? "2.5" : "0") } END { print "" }'
+  done
+} > runs/thought.csv
 $ae decode runs/vae runs/thought.csv "${b[@]}" --out assets/decode.png
 $ae sample runs/vae "${b[@]}" --out assets/sample.png
 $ae interpolate runs/vae --from 3 --to 2 --steps 10 "${b[@]}" --out assets/interpolate.png

@@ -241,11 +241,12 @@ pub fn compress(a: &CompressArgs) -> Result<()> {
             r.method, r.bytes, r.payload_bytes, r.psnr_db
         );
     }
-    let decoder_bytes = 4 * s.model.num_params();
+    let decoder_bytes = 4 * s.model.num_params(); // encoder and decoder, f32
     println!(
-        "The code needs the decoder on both sides ({} bytes of weights, sent once, as JPEG's \
-         tables are in every file). JPEG could not reach the code's PSNR for {} images, and \
-         was bigger than the code even at quality 1 for {} images.",
+        "The code also needs the model: the encoder where images are compressed, the decoder \
+         where they are read ({} bytes of weights for both, shared once, as JPEG's tables could \
+         be). JPEG could not reach the code's PSNR for {} images, and its data was bigger than \
+         the code even at quality 1 for {} images.",
         decoder_bytes, sums.unreached, sums.oversize
     );
     let [orig, ae, same_psnr, same_size] = shown;
@@ -262,7 +263,7 @@ pub fn compress(a: &CompressArgs) -> Result<()> {
         "model": s.cfg.model.as_str(),
         "images": n,
         "rows": rows,
-        "decoder_bytes": decoder_bytes,
+        "model_bytes": decoder_bytes,
         "jpeg_below_code_psnr": sums.unreached,
         "jpeg_larger_than_code_at_quality_1": sums.oversize,
     });

@@ -7,7 +7,7 @@ use super::session::Session;
 use super::stats::normal_quantile;
 use crate::batch::read_f32;
 use crate::picture::Grid;
-use ae_data::Rng;
+use ae_data::{Rng, Split};
 use ae_models::Network;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
@@ -178,8 +178,10 @@ pub struct FeaturesArgs {
 }
 
 /// Draws each first-layer unit's input weights `w / |w|`: of all inputs with norm 1, the one
-/// that drives the unit hardest (Ng's sparse autoencoder notes). Each tile is scaled from its
-/// own minimum (black) to maximum (white).
+/// that drives the unit hardest (Ng's sparse autoencoder notes). Each tile is scaled by its own
+/// largest weight: mid-grey is 0, white positive, black negative. Pixels lit in fewer than 1% of
+/// the training images are drawn grey: their weights get (almost) no gradient and keep their
+/// random initial values, which would otherwise frame every tile in noise.
 pub fn features(a: &FeaturesArgs) -> Result<()> {
     if a.count == 0 {
         bail!("--count 0: nothing to draw");
@@ -199,6 +201,18 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
             s.cfg.model
         );
     };
+    let train = s.load(Split::Train, None)?;
+    let mut lit = vec![0usize; train.sample_size()];
+    let mut pixels = Vec::with_capacity(lit.len());
+    for i in 0..train.len() {
+        pixels.clear();
+        train.push_sample(i, &mut pixels);
+        for (l, v) in lit.iter_mut().zip(&pixels) {
+            *l += usize::from(*v > 0.0);
+        }
+    }
+    let live: Vec<bool> = lit.iter().map(|&c| c * 100 >= train.len()).collect();
+    drop(train);
     let weights = layer.weight.val(); // [inputs, units]
     let [inputs, units] = weights.dims();
     let rows = read_f32(weights.transpose(), "weights")?;
@@ -207,15 +221,11 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
         .chunks(inputs)
         .take(n)
         .map(|w| {
-            let norm = w.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            let x: Vec<f32> = w.iter().map(|v| v / norm).collect();
-            let (lo, hi) = x
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
-                    (l.min(v), h.max(v))
-                });
-            let span = (hi - lo).max(1e-12);
-            x.iter().map(|v| (v - lo) / span).collect()
+            let live_w = w.iter().zip(&live).map(|(v, &l)| if l { *v } else { 0.0 });
+            let x: Vec<f32> = live_w.collect();
+            let norm = x.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            let top = x.iter().map(|v| (v / norm).abs()).fold(0.0, f32::max).max(1e-12);
+            x.iter().map(|v| 0.5 + 0.5 * (v / norm) / top).collect()
         })
         .collect();
     let [_, h, w] = s.cfg.sample_shape();
