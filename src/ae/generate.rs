@@ -224,7 +224,11 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
             let live_w = w.iter().zip(&live).map(|(v, &l)| if l { *v } else { 0.0 });
             let x: Vec<f32> = live_w.collect();
             let norm = x.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            let top = x.iter().map(|v| (v / norm).abs()).fold(0.0, f32::max).max(1e-12);
+            let top = x
+                .iter()
+                .map(|v| (v / norm).abs())
+                .fold(0.0, f32::max)
+                .max(1e-12);
             x.iter().map(|v| 0.5 + 0.5 * (v / norm) / top).collect()
         })
         .collect();
