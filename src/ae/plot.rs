@@ -5,6 +5,8 @@
 use crate::run_dir::write_atomic;
 use anyhow::{Context, Result, anyhow};
 use image::{ImageFormat, RgbImage};
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::io::Cursor;
 use std::path::Path;
@@ -70,6 +72,50 @@ fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     lo - pad..hi + pad
 }
 
+/// A chart of `f64` against `f64` in a bitmap.
+type Chart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The common frame: a white background, a title, labelled axes, no minor grid.
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    title: &str,
+    ranges: (std::ops::Range<f64>, std::ops::Range<f64>),
+    axes: (&str, &str),
+) -> Result<Chart<'a, 'b>> {
+    let err = draw_err(title);
+    root.fill(&WHITE).map_err(&err)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(64)
+        .build_cartesian_2d(ranges.0, ranges.1)
+        .map_err(&err)?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.0)
+        .y_desc(axes.1)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 18))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(&err)?;
+    Ok(chart)
+}
+
+/// The legend, top right.
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, title: &str) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(draw_err(title))
+}
+
 /// A scatter plot of `series`, one colour each, with axes, labels and a legend.
 pub fn scatter(title: &str, axes: (&str, &str), series: &[Series], path: &Path) -> Result<()> {
     register_font()?;
@@ -78,28 +124,12 @@ pub fn scatter(title: &str, axes: (&str, &str), series: &[Series], path: &Path) 
     {
         let err = draw_err(title);
         let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
         let all = || series.iter().flat_map(|s| s.points.iter());
-        let (xs, ys) = (
+        let ranges = (
             padded_range(all().map(|p| p.0)),
             padded_range(all().map(|p| p.1)),
         );
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 24))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
-            .build_cartesian_2d(xs, ys)
-            .map_err(&err)?;
-        chart
-            .configure_mesh()
-            .x_desc(axes.0)
-            .y_desc(axes.1)
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 18))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(&err)?;
+        let mut chart = frame(&root, title, ranges, axes)?;
         for (i, s) in series.iter().enumerate() {
             let colour = TAB10[i % TAB10.len()];
             chart
@@ -113,14 +143,7 @@ pub fn scatter(title: &str, axes: (&str, &str), series: &[Series], path: &Path) 
                 .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
         }
         if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .label_font(("sans-serif", 15))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(&err)?;
+            legend(&mut chart, title)?;
         }
         root.present().map_err(&err)?;
     }
@@ -176,23 +199,8 @@ pub fn histograms(
     {
         let err = draw_err(title);
         let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 24))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
-            .build_cartesian_2d(lo..hi, 0.0..top)
-            .map_err(&err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc("fraction of images")
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 18))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(&err)?;
+        let axes = (x_desc, "fraction of images");
+        let mut chart = frame(&root, title, (lo..hi, 0.0..top), axes)?;
         for (i, (s, c)) in series.iter().zip(&counts).enumerate() {
             let colour = TAB10[i % TAB10.len()];
             chart
@@ -206,14 +214,7 @@ pub fn histograms(
                     Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(&err)?;
+        legend(&mut chart, title)?;
         root.present().map_err(&err)?;
     }
     save_rgb(buf, size, path)

@@ -2,8 +2,7 @@
 //! files, its figures against independent ones, and its refusals.
 
 use crate::cli::{assert_success, last_test_loss, text, train};
-use crate::common::{synthetic_image, temp_dir, tiny_dataset};
-use ae_data::idx;
+use crate::common::{temp_dir, tiny_dataset, write_images};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -48,24 +47,7 @@ fn data() -> &'static Path {
     DIR.get_or_init(|| {
         let root = temp_dir("ae-data");
         tiny_dataset(&root, 200, 60);
-        let other = root.join("fashion-mnist");
-        std::fs::create_dir_all(&other).unwrap();
-        for (prefix, n) in [("train", 200usize), ("t10k", 60)] {
-            let pixels: Vec<u8> = (0..n)
-                .flat_map(|i| synthetic_image(i % 10, i))
-                .map(|p| 255 - p)
-                .collect();
-            let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-            let write = |stem: String, bytes| std::fs::write(other.join(stem), bytes).unwrap();
-            write(
-                format!("{prefix}-images-idx3-ubyte"),
-                idx::encode(&[n as u32, 28, 28], &pixels),
-            );
-            write(
-                format!("{prefix}-labels-idx1-ubyte"),
-                idx::encode(&[n as u32], &labels),
-            );
-        }
+        write_images(&root.join("fashion-mnist"), 200, 60, |p| 255 - p);
         root
     })
 }

@@ -126,11 +126,20 @@ pub fn synthetic_image(label: usize, i: usize) -> Vec<u8> {
 /// Writes a small MNIST-shaped data set (`n_train` and `n_test` images) into `dir/mnist/`, and
 /// returns `dir`.
 pub fn tiny_dataset(dir: &Path, n_train: usize, n_test: usize) -> PathBuf {
-    let set_dir = dir.join("mnist");
-    std::fs::create_dir_all(&set_dir).unwrap();
+    write_images(&dir.join("mnist"), n_train, n_test, |p| p);
+    dir.to_path_buf()
+}
+
+/// Writes the made-up images, each pixel passed through `shade`, and their labels as the four
+/// IDX files of an MNIST-like set in `set_dir`.
+pub fn write_images(set_dir: &Path, n_train: usize, n_test: usize, shade: fn(u8) -> u8) {
+    std::fs::create_dir_all(set_dir).unwrap();
     for (prefix, n) in [("train", n_train), ("t10k", n_test)] {
         let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-        let pixels: Vec<u8> = (0..n).flat_map(|i| synthetic_image(i % 10, i)).collect();
+        let pixels: Vec<u8> = (0..n)
+            .flat_map(|i| synthetic_image(i % 10, i))
+            .map(shade)
+            .collect();
         let write =
             |stem: String, bytes: Vec<u8>| std::fs::write(set_dir.join(stem), bytes).unwrap();
         write(
@@ -142,7 +151,6 @@ pub fn tiny_dataset(dir: &Path, n_train: usize, n_test: usize) -> PathBuf {
             idx::encode(&[n as u32], &labels),
         );
     }
-    dir.to_path_buf()
 }
 
 /// A `[n, 1, 28, 28]` batch of synthetic images on `device`.
