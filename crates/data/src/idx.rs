@@ -136,6 +136,31 @@ pub fn read(path: &Path, rank: u8) -> Result<IdxArray, DataError> {
     parse(&read_maybe_gz(path)?, rank, path)
 }
 
+/// Runs arbitrary bytes through the reader as the fuzzer does, and returns whether they parsed.
+/// The first byte picks the rank (1 when even, 3 when odd); the rest is a file, raw or gzip.
+/// Panics if a parsed array breaks the format's promises: the rank asked for, exactly the
+/// elements its dimensions hold, and re-encoding to the same bytes. Used by `fuzz/` and by the
+/// corpus regression test, so both check the same thing.
+#[doc(hidden)]
+pub fn check_any_input(input: &[u8]) -> bool {
+    let Some((&selector, bytes)) = input.split_first() else {
+        return false;
+    };
+    let rank = if selector & 1 == 0 { 1 } else { 3 };
+    let path = Path::new("fuzz.idx");
+    let Ok(bytes) = inflate_if_gz(bytes.to_vec(), path) else {
+        return false;
+    };
+    let Ok(array) = parse(&bytes, rank, path) else {
+        return false;
+    };
+    assert_eq!(array.dims.len(), usize::from(rank));
+    assert_eq!(array.dims.iter().product::<usize>(), array.data.len());
+    let dims: Vec<u32> = array.dims.iter().map(|&d| d as u32).collect();
+    assert_eq!(encode(&dims, &array.data), bytes);
+    true
+}
+
 /// Encodes an IDX array of unsigned bytes (for tests and for writing small sets).
 pub fn encode(dims: &[u32], data: &[u8]) -> Vec<u8> {
     let mut out = vec![0, 0, TYPE_U8, dims.len() as u8];
