@@ -189,11 +189,14 @@ impl RunConfig {
         serde_json::from_str(text).with_context(|| format!("{source}: not a valid run config"))
     }
 
-    /// Reads a complete config file.
+    /// Reads a complete config file and checks it (see [`RunConfig::validate`]).
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
-        Self::parse(&text, &path.display().to_string())
+        let cfg = Self::parse(&text, &path.display().to_string())?;
+        cfg.validate()
+            .with_context(|| format!("{}: not a usable run config", path.display()))?;
+        Ok(cfg)
     }
 
     /// The config as pretty JSON.

@@ -29,16 +29,7 @@ fn ok(args: &[&str]) -> String {
 }
 
 fn fails_with(args: &[&str], needle: &str) {
-    let o = ae(args);
-    let stderr = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "ae {args:?}: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "ae {args:?}: expected {needle:?} in: {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "one error line: {stderr}");
+    crate::bad_input::assert_fails(&ae(args), &format!("ae {args:?}"), 1, needle);
 }
 
 /// The data folder: made-up MNIST, and a "fashion-mnist" of the same images inverted.
