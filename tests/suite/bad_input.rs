@@ -101,10 +101,13 @@ fn header(dims: [u32; 3]) -> Vec<u8> {
     h
 }
 
+/// Puts a broken file in place of a good one.
+type Spoil<'a> = Box<dyn FnOnce(&Path) + 'a>;
+
 #[test]
 fn broken_idx_files_are_named_with_their_defect() {
     let images = |n: u32| idx::encode(&[n, 28, 28], &vec![0u8; n as usize * 784]);
-    let cases: Vec<(&str, &str, Box<dyn FnOnce(&Path)>, &str)> = vec![
+    let cases: Vec<(&str, &str, Spoil<'_>, &str)> = vec![
         (
             "empty",
             TRAIN_IMAGES,
