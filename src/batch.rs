@@ -1,12 +1,16 @@
-//! From [`Samples`] in memory to tensor batches on the device: corrupted inputs for denoising,
-//! and the KL warm-up factor of each training batch.
+//! From [`Samples`] in memory to tensor batches on the device: the order of each training epoch,
+//! corrupted inputs for denoising, and the KL warm-up factor of each training batch.
+//!
+//! Everything random in training is a function of the seed and the batch's place in the run
+//! (epoch and step), not of what ran before, so a run resumed at epoch `k` sees exactly the
+//! batches, noise and random draws the uninterrupted run saw.
 
 use ae_data::{Noise, Rng, Samples};
 use ae_models::AeBatch;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::{Dataset, DatasetError};
 use burn::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A data set as a Burn dataset whose items are sample indices (no copies per item).
@@ -101,18 +105,30 @@ pub struct SampleBatcher {
     seed: u64,
     /// Batches per epoch, and epochs of warm-up (0: none).
     warmup: (usize, usize),
+    /// Training: the loader hands out positions 0..n in order, which this maps through the
+    /// epoch's permutation; and the device's random stream is reseeded at each epoch's start.
+    shuffle: bool,
+    /// Batches made so far in the run, counting the epochs a resumed run skipped.
     batches: Arc<AtomicUsize>,
+    /// The permutation of the current epoch.
+    order: Arc<Mutex<(usize, Arc<Vec<usize>>)>>,
 }
 
+/// Stream ids, so the order, the device's seed and the noise draw from different streams.
+const ORDER_STREAM: u64 = 0x5EED_0DE5;
+const DEVICE_STREAM: u64 = 0xDE71_CE55;
+
 impl SampleBatcher {
-    /// A batcher of clean batches over `set`.
+    /// A batcher of clean batches over `set`, in the order asked for.
     pub fn new(set: Arc<Samples>, seed: u64) -> Self {
         SampleBatcher {
             set,
             corruption: Corruption::None,
             seed,
             warmup: (1, 0),
+            shuffle: false,
             batches: Arc::new(AtomicUsize::new(0)),
+            order: Arc::new(Mutex::new((usize::MAX, Arc::new(Vec::new())))),
         }
     }
 
@@ -122,10 +138,18 @@ impl SampleBatcher {
         self
     }
 
-    /// Raises the regulariser's factor linearly from 0 to 1 over `epochs` epochs of
-    /// `batches_per_epoch` batches (counted as batches are made).
-    pub fn with_warmup(mut self, epochs: usize, batches_per_epoch: usize) -> Self {
-        self.warmup = (batches_per_epoch.max(1), epochs);
+    /// Makes this the training batcher: epochs of `batches_per_epoch` batches, each in a new
+    /// order; the regulariser's factor rising linearly from 0 to 1 over `warmup_epochs`; and
+    /// the run starting after `done_epochs` finished epochs (0 for a new run).
+    pub fn for_training(
+        mut self,
+        batches_per_epoch: usize,
+        warmup_epochs: usize,
+        done_epochs: usize,
+    ) -> Self {
+        self.warmup = (batches_per_epoch.max(1), warmup_epochs);
+        self.shuffle = true;
+        self.batches = Arc::new(AtomicUsize::new(done_epochs * self.warmup.0));
         self
     }
 
@@ -136,11 +160,36 @@ impl SampleBatcher {
         }
         ((batch + 1) as f64 / (per_epoch * epochs) as f64).min(1.0) as f32
     }
+
+    /// The sample order of `epoch` (0-based): a permutation drawn from the seed and the epoch.
+    fn order(&self, epoch: usize) -> Arc<Vec<usize>> {
+        let mut cached = self.order.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.0 != epoch {
+            let mut rng = Rng::stream(self.seed ^ ORDER_STREAM, epoch as u64);
+            let mut order: Vec<usize> = (0..self.set.len()).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+            }
+            *cached = (epoch, Arc::new(order));
+        }
+        cached.1.clone()
+    }
 }
 
 impl Batcher<usize, AeBatch> for SampleBatcher {
     fn batch(&self, indices: Vec<usize>, device: &Device) -> AeBatch {
         let batch = self.batches.fetch_add(1, Ordering::Relaxed);
+        let indices = if self.shuffle {
+            let epoch = batch / self.warmup.0;
+            if batch % self.warmup.0 == 0 {
+                // Random draws on the device (the VAE's) depend on the epoch, not on history.
+                device.seed(Rng::stream(self.seed ^ DEVICE_STREAM, epoch as u64).next_u64());
+            }
+            let order = self.order(epoch);
+            indices.iter().map(|&p| order[p]).collect()
+        } else {
+            indices
+        };
         let target = samples_tensor(&self.set, &indices, device);
         let input = match self.corruption {
             Corruption::None => target.clone(),
@@ -173,7 +222,7 @@ mod tests {
     #[test]
     fn warm_up_rises_linearly_then_stays_at_one() {
         let set = Arc::new(Samples::Vectors(ae_data::synthetic::onehot4(1)));
-        let b = SampleBatcher::new(set.clone(), 1).with_warmup(2, 5);
+        let b = SampleBatcher::new(set.clone(), 1).for_training(5, 2, 0);
         let f: Vec<f32> = (0..12).map(|i| b.anneal(i)).collect();
         assert!(
             (f[0] - 0.1).abs() < 1e-6 && (f[4] - 0.5).abs() < 1e-6,
@@ -181,6 +230,27 @@ mod tests {
         );
         assert!(f[9..].iter().all(|&x| x == 1.0), "{f:?}");
         assert_eq!(SampleBatcher::new(set, 1).anneal(0), 1.0);
+    }
+
+    #[test]
+    fn each_epoch_has_its_own_order_and_a_resumed_run_sees_the_same_one() {
+        let dev = Device::flex();
+        let set = Arc::new(Samples::Vectors(ae_data::synthetic::onehot4(1)));
+        let labels = |b: &SampleBatcher| -> Vec<i64> {
+            let batch = b.batch(vec![0, 1, 2, 3], &dev);
+            batch.labels.into_data().iter::<i64>().collect()
+        };
+        let fresh = SampleBatcher::new(set.clone(), 3).for_training(1, 0, 0);
+        let epochs: Vec<Vec<i64>> = (0..6).map(|_| labels(&fresh)).collect();
+        for e in &epochs {
+            let mut sorted = e.clone();
+            sorted.sort();
+            assert_eq!(sorted, [0, 1, 2, 3], "a permutation: {e:?}");
+        }
+        assert!(epochs.windows(2).any(|w| w[0] != w[1]), "{epochs:?}");
+        let resumed = SampleBatcher::new(set, 3).for_training(1, 0, 4);
+        assert_eq!(labels(&resumed), epochs[4]);
+        assert_eq!(labels(&resumed), epochs[5]);
     }
 
     #[test]

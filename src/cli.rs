@@ -58,7 +58,7 @@ pub enum ArchArg {
 /// Defaults come from config/<model>.json; --config replaces them with a complete file of your
 /// own, and every flag given overrides both. The run folder gets config.json, model.bpk,
 /// metrics.csv (per-epoch losses and their terms) and the model's pictures.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "train", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct TrainArgs {
     /// The model to train.
@@ -160,8 +160,13 @@ pub struct TrainArgs {
     pub out: Option<PathBuf>,
 
     /// Replace the run already in the run folder.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
+
+    /// Continue the run in the run folder from its last checkpoint (model, optimizer, epoch),
+    /// with the config it was started with; only --epochs and --lr may change.
+    #[arg(long)]
+    pub resume: bool,
 
     /// A complete config file (as config/<model>.json or a run's config.json); flags override it.
     #[arg(long, value_name = "FILE")]
@@ -180,6 +185,7 @@ const AFTER_HELP: &str = "Examples:
   train vae --latent-dim 2 --warmup 5 --out runs/vae2d
   train linear-ae --dataset plane3d
   train binary-ae
+  train conv-ae --resume                  (continue runs/conv-ae after a crash or Ctrl-C)
 Environment: AE_DATA_DIR=DIR (DIR/<dataset>/ holds the IDX files)";
 
 impl TrainArgs {
@@ -193,6 +199,7 @@ impl TrainArgs {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("runs").join(self.model.as_str())),
             overwrite: self.overwrite,
+            resume: self.resume,
             dashboard: !self.no_dashboard,
         }
     }
@@ -200,7 +207,11 @@ impl TrainArgs {
 
 /// Runs `train` with these arguments and prints the closing summary.
 pub fn run_train(args: &TrainArgs) -> Result<TrainReport> {
-    let cfg = args.config()?;
+    let cfg = if args.resume {
+        args.resumed_config(&args.options().out)?
+    } else {
+        args.config()?
+    };
     let report = crate::train::train(&cfg, &args.options())?;
     let secs: Vec<f64> = report.epochs.iter().map(|r| r.seconds).collect();
     let mean = secs.iter().sum::<f64>() / secs.len().max(1) as f64;

@@ -4,6 +4,7 @@
 pub mod ae;
 pub mod backend;
 pub mod batch;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data;

@@ -1,15 +1,18 @@
 //! Dashboard metrics: one numeric metric per loss term (the total, the reconstruction, any
-//! regulariser), averaged over the epoch weighted by batch size, shown with four decimals.
+//! regulariser), averaged over the epoch weighted by batch size, shown with four decimals; and
+//! the guard that stops a run whose loss stops being a finite number.
 
 use ae_models::AeOutput;
 use burn::prelude::*;
 use burn::tensor::TensorReadError;
 use burn::train::metric::state::{FormatOptions, NumericMetricState};
+use crate::render::EpochLog;
+use burn::train::Interrupter;
 use burn::train::metric::{
     Adaptor, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
     NumericEntry, SerializedEntry,
 };
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The name of the metric that follows the total loss.
 pub const LOSS: &str = "Loss";
@@ -34,12 +37,61 @@ impl Adaptor<TermsInput> for AeOutput {
     }
 }
 
+/// Stops the run at the first loss that is NaN or infinite, and remembers where it was.
+#[derive(Clone)]
+pub struct NonFiniteGuard {
+    interrupter: Interrupter,
+    epochs: EpochLog,
+    steps_per_epoch: usize,
+    found: Arc<Mutex<Option<String>>>,
+}
+
+impl NonFiniteGuard {
+    /// Stops through `interrupter`; the epoch comes from `epochs` (the one being run is the
+    /// one after the last recorded), the step from the Learner's iteration count.
+    pub fn new(interrupter: Interrupter, epochs: EpochLog, steps_per_epoch: usize) -> Self {
+        NonFiniteGuard {
+            interrupter,
+            epochs,
+            steps_per_epoch,
+            found: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Where the loss first stopped being finite: `NaN at epoch 3, step 17 of 235`.
+    pub fn found(&self) -> Option<String> {
+        self.found.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn check(&self, value: f64, training: bool, step: Option<usize>) {
+        if value.is_finite() {
+            return;
+        }
+        let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
+        if found.is_some() {
+            return;
+        }
+        let epoch = self.epochs.current_epoch();
+        let step = step.map_or("?".to_string(), |s| s.to_string());
+        let place = if training {
+            format!("epoch {epoch}, step {step} of {}", self.steps_per_epoch)
+        } else {
+            format!("epoch {epoch}, while testing (test batch {step})")
+        };
+        let what = if value.is_nan() { "NaN" } else { "infinite" };
+        let message = format!("the loss became {what} at {place}");
+        self.interrupter.stop(Some(&message));
+        *found = Some(message);
+    }
+}
+
 /// The epoch average of one named loss term.
 #[derive(Clone)]
 pub struct TermMetric {
     name: MetricName,
     term: &'static str,
     state: NumericMetricState,
+    guard: Option<(NonFiniteGuard, bool)>,
 }
 
 impl TermMetric {
@@ -49,7 +101,15 @@ impl TermMetric {
             name: Arc::new(term.to_string()),
             term,
             state: NumericMetricState::default(),
+            guard: None,
         }
+    }
+
+    /// Also stops the run through `guard` when a value is not finite; `training` says which
+    /// split this metric follows.
+    pub fn guarded(mut self, guard: NonFiniteGuard, training: bool) -> Self {
+        self.guard = Some((guard, training));
+        self
     }
 
     fn format(&self) -> FormatOptions {
@@ -75,10 +135,13 @@ impl Metric for TermMetric {
     fn update(
         &mut self,
         input: &TermsInput,
-        _metadata: &MetricMetadata,
+        metadata: &MetricMetadata,
     ) -> Result<SerializedEntry, TensorReadError> {
         if let Some((_, t)) = input.terms.iter().find(|(n, _)| *n == self.term) {
             let value = t.clone().try_into_scalar::<f64>()?;
+            if let Some((guard, training)) = &self.guard {
+                guard.check(value, *training, metadata.iteration);
+            }
             // The loss is a per-image mean: weight each batch by its number of images.
             self.state.update(value, input.batch_size.max(1));
         }

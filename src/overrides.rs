@@ -3,9 +3,11 @@
 
 use crate::cli::{ArchArg, NoiseArg, SparsityArg, TrainArgs};
 use crate::config::{DatasetArg, ModelName, RunConfig};
+use crate::run_dir::{self, RunDir};
 use ae_data::Noise;
 use ae_models::{NetworkConfig, Sparsity, VaeArch};
 use anyhow::{Context, Result, bail};
+use std::path::Path;
 
 /// The L1 weight `--sparsity l1` starts from (the lecture notes' Keras example).
 const DEFAULT_L1_WEIGHT: f64 = 1e-5;
@@ -34,6 +36,39 @@ pub fn parse_hidden(text: &str) -> Result<Vec<usize>> {
 }
 
 impl TrainArgs {
+    /// The config of the run in `out` that `--resume` continues: the one it was started with,
+    /// with a new `--epochs` or `--lr` if given. Any other flag that would change it is refused.
+    pub fn resumed_config(&self, out: &Path) -> Result<RunConfig> {
+        if self.config.is_some() {
+            bail!(
+                "--resume continues with {}; leave out --config",
+                out.join(run_dir::CONFIG).display()
+            );
+        }
+        let saved = RunDir::reopen(out)?.load_config()?;
+        if saved.model != self.model {
+            bail!(
+                "{} holds a {} run, not {}",
+                out.display(),
+                saved.model,
+                self.model
+            );
+        }
+        let mut args = self.clone();
+        args.config = Some(out.join(run_dir::CONFIG));
+        let cfg = args.config()?;
+        let mut unchanged = cfg.clone();
+        (unchanged.epochs, unchanged.lr) = (saved.epochs, saved.lr);
+        if unchanged.to_json() != saved.to_json() {
+            bail!(
+                "--resume continues the run as {} configures it; only --epochs and --lr may \
+                 change: leave out the other flags",
+                out.join(run_dir::CONFIG).display()
+            );
+        }
+        Ok(cfg)
+    }
+
     /// The config this command line asks for: defaults or `--config`, then the flags.
     pub fn config(&self) -> Result<RunConfig> {
         let mut cfg = match &self.config {

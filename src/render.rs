@@ -39,10 +39,27 @@ pub struct EpochLog(Arc<Mutex<LogState>>);
 #[derive(Debug, Default)]
 struct LogState {
     rows: Vec<EpochRow>,
+    /// The epoch being run, 0 meaning 1 (a fresh log).
+    next_epoch: usize,
     write_error: Option<String>,
 }
 
 impl EpochLog {
+    /// A log that continues a run after `epochs` finished epochs, keeping their `rows`.
+    pub fn continuing(rows: Vec<EpochRow>, epochs: usize) -> Self {
+        let rows = rows.into_iter().filter(|r| r.epoch <= epochs).collect();
+        EpochLog(Arc::new(Mutex::new(LogState {
+            rows,
+            next_epoch: epochs + 1,
+            write_error: None,
+        })))
+    }
+
+    /// The epoch being run (1-based).
+    pub fn current_epoch(&self) -> usize {
+        self.lock().next_epoch.max(1)
+    }
+
     /// A copy of the rows so far.
     pub fn rows(&self) -> Vec<EpochRow> {
         self.lock().rows.clone()
@@ -84,6 +101,41 @@ pub fn to_csv(rows: &[EpochRow]) -> String {
         out.push_str(&format!(",{:.2}\n", r.seconds));
     }
     out
+}
+
+/// Reads back what [`to_csv`] wrote; `names` are the metric names, as the Learner reports them,
+/// that the lower-case column names stand for.
+pub fn from_csv(text: &str, names: &[&str]) -> Result<Vec<EpochRow>, String> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().ok_or("empty")?.split(',').collect();
+    let column = |split: &str, name: &str| {
+        let col = format!("{split}_{}", name.to_lowercase().replace(' ', "_"));
+        header.iter().position(|h| *h == col)
+    };
+    let seconds = header.iter().position(|h| *h == "seconds");
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        let number = |col: usize| -> Result<f64, String> {
+            let cell = cells.get(col).ok_or(format!("line {}: too short", i + 2))?;
+            cell.parse()
+                .map_err(|_| format!("line {}: '{cell}' is not a number", i + 2))
+        };
+        let mut row = EpochRow {
+            epoch: number(0)? as usize,
+            seconds: seconds.map(number).transpose()?.unwrap_or(0.0),
+            ..EpochRow::default()
+        };
+        for name in names {
+            for (split, map) in [("train", &mut row.train), ("test", &mut row.test)] {
+                if let Some(col) = column(split, name) {
+                    map.insert(name.to_string(), number(col)?);
+                }
+            }
+        }
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 /// The renderer handed to the Learner.
@@ -142,7 +194,8 @@ impl RunRenderer {
     fn end_epoch(&mut self) {
         let mut row = std::mem::take(&mut self.current);
         let mut state = self.log.lock();
-        row.epoch = state.rows.last().map_or(1, |r| r.epoch + 1);
+        row.epoch = state.next_epoch.max(1);
+        state.next_epoch = row.epoch + 1;
         row.seconds = self.started.elapsed().as_secs_f64();
         self.started = Instant::now();
         if self.inner.is_none() {
@@ -355,5 +408,14 @@ mod tests {
             epoch_line(&row(2, 0.1, 0.11), 5),
             "epoch 2/5  train loss 0.1000  test loss 0.1100  (1.5 s)"
         );
+        assert_eq!(from_csv(&csv, &["Loss"]), Ok(vec![row(1, 0.2, 0.19), row(2, 0.1, 0.11)]));
+        assert!(from_csv("epoch,train_loss\n1,x\n", &["Loss"]).is_err());
+    }
+
+    #[test]
+    fn a_continued_log_numbers_epochs_after_the_kept_ones() {
+        let log = EpochLog::continuing(vec![row(1, 0.2, 0.19), row(2, 0.1, 0.11)], 1);
+        assert_eq!((log.rows().len(), log.current_epoch()), (1, 2));
+        assert_eq!(EpochLog::default().current_epoch(), 1);
     }
 }

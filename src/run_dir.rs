@@ -7,7 +7,6 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The file names inside a run folder.
@@ -37,7 +36,7 @@ const RUN_ENTRIES: &[&str] = &[
     SAMPLES,
     PCA,
     CODES,
-    "checkpoint",
+    crate::checkpoint::DIR,
     // What `ae` wrote from the old weights.
     crate::ae::session::AE_DIR,
     "train",
@@ -45,21 +44,10 @@ const RUN_ENTRIES: &[&str] = &[
     "experiment.log",
 ];
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed.
+/// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed (so a
+/// crash never leaves a half-written file under the real name).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    ae_data::source::write_atomic(path, bytes).map_err(anyhow::Error::from)
 }
 
 /// A run folder.
@@ -112,6 +100,22 @@ impl RunDir {
             .with_context(|| format!("--out {} is not writable", path.display()))?;
         let _ = std::fs::remove_file(path.join(".write-test"));
         Ok(dir)
+    }
+
+    /// Opens the run in `path` to continue it (`--resume`): it must hold a run's config and be
+    /// writable; nothing is removed.
+    pub fn reopen(path: &Path) -> Result<RunDir> {
+        if !path.join(CONFIG).is_file() {
+            bail!(
+                "--resume: {} holds no run to continue (no {CONFIG}); leave out --resume to \
+                 start one there",
+                path.display()
+            );
+        }
+        write_atomic(&path.join(".write-test"), b"")
+            .with_context(|| format!("--out {} is not writable", path.display()))?;
+        let _ = std::fs::remove_file(path.join(".write-test"));
+        Ok(RunDir::open(path))
     }
 
     /// The path of `name` inside the folder.

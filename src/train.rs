@@ -3,8 +3,9 @@
 use crate::backend::{self, BackendChoice};
 use crate::batch::{Corruption, SampleBatcher, SampleIndices, corrupted_tensor, samples_tensor};
 use crate::config::RunConfig;
-use crate::metrics::{LOSS, TermMetric};
-use crate::render::{EpochLog, EpochRow, RunRenderer};
+use crate::checkpoint;
+use crate::metrics::{LOSS, NonFiniteGuard, TermMetric};
+use crate::render::{EpochLog, EpochRow, RunRenderer, from_csv};
 use crate::run_dir::{self, RunDir};
 use ae_data::Samples;
 use ae_models::Autoencoder;
@@ -12,11 +13,15 @@ use anyhow::{Result, bail};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
+use burn::store::ModuleRecord;
 use burn::train::checkpoint::KeepLastNCheckpoints;
+use burn::train::logger::MetricLogger;
+use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
+use burn::train::metric::{MetricDefinition, NumericEntry};
 use burn::train::renderer::default_renderer;
 use burn::train::{Learner, SupervisedTraining};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,6 +36,8 @@ pub struct TrainOptions {
     pub out: PathBuf,
     /// Replace a run already in `out`.
     pub overwrite: bool,
+    /// Continue the run in `out` from its last checkpoint.
+    pub resume: bool,
     /// Show Burn's dashboard when stdout is a terminal (else one line per epoch).
     pub dashboard: bool,
 }
@@ -53,7 +60,12 @@ pub struct TrainReport {
 /// Trains the model `cfg` describes and fills the run folder.
 pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     cfg.validate()?;
-    let run = RunDir::create(&opts.out, opts.overwrite)?;
+    let (run, done, log) = if opts.resume {
+        resume_point(cfg, &opts.out)?
+    } else {
+        let run = RunDir::create(&opts.out, opts.overwrite)?;
+        (run, 0, EpochLog::default())
+    };
     let resolved = backend::resolve(opts.backend)?;
     eprintln!("{}", resolved.note);
 
@@ -76,6 +88,20 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     let ad = device.clone().autodiff();
     ad.seed(cfg.seed);
     let model = Autoencoder::new(&cfg.network, cfg.loss, cfg.sample_shape(), &ad)?;
+    if done > 0 {
+        // Burn panics on a record that does not fit; check it here, where it can be said.
+        let file = checkpoint::model_file(&run.path, done);
+        let record = ModuleRecord::load(&file)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+        model.clone().try_load_record(record).map_err(|e| {
+            anyhow::anyhow!(
+                "{} does not fit the {} in {}: {e}",
+                file.display(),
+                cfg.model,
+                run.file(run_dir::CONFIG).display()
+            )
+        })?;
+    }
 
     let (train_set, test_set) = (Arc::new(train_set), Arc::new(test_set));
     let batches_per_epoch = train_set.len().div_ceil(cfg.batch_size);
@@ -85,11 +111,11 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     };
     let train_batcher = SampleBatcher::new(train_set.clone(), cfg.seed)
         .with_corruption(fresh)
-        .with_warmup(cfg.network.warmup_epochs(), batches_per_epoch);
+        .for_training(batches_per_epoch, cfg.network.warmup_epochs(), done);
     let test_batcher = SampleBatcher::new(test_set.clone(), test_seed(cfg)).with_corruption(fixed);
+    // In order: the batcher shuffles, so that an epoch's order depends on the epoch alone.
     let train_loader = DataLoaderBuilder::new(train_batcher)
         .batch_size(cfg.batch_size)
-        .shuffle(cfg.seed)
         .set_device(ad.clone())
         .build(SampleIndices::of(&train_set));
     let test_loader = DataLoaderBuilder::new(test_batcher)
@@ -99,26 +125,37 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
 
     let optimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let learner = Learner::new(model, optimizer, cfg.lr);
-    let log = EpochLog::default();
-    let mut training = SupervisedTraining::new(&run.path, train_loader, test_loader)
-        .metric_train_numeric(TermMetric::new(LOSS))
-        .metric_valid_numeric(TermMetric::new(LOSS));
+    let training = SupervisedTraining::new(&run.path, train_loader, test_loader);
+    let guard = NonFiniteGuard::new(training.interrupter(), log.clone(), batches_per_epoch);
+    let mut training = training
+        .metric_train_numeric(TermMetric::new(LOSS).guarded(guard.clone(), true))
+        .metric_valid_numeric(TermMetric::new(LOSS).guarded(guard.clone(), false));
     for term in cfg.network.term_names() {
         training = training
             .metric_train_numeric(TermMetric::new(term))
             .metric_valid_numeric(TermMetric::new(term));
     }
-    let training = training
-        .with_default_checkpointers()
+    let [model_ckpt, optim_ckpt, scheduler_ckpt] = checkpoint::checkpointers(&run.path);
+    let mut training = training
+        .with_custom_checkpointers(model_ckpt, optim_ckpt, scheduler_ckpt)
         .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
+        // metrics.csv holds the epoch averages; Burn's per-batch logs would only repeat them.
+        .with_metric_logger(NoMetricLog)
         .num_epochs(cfg.epochs);
+    if done > 0 {
+        training = training.checkpoint(done);
+    }
     let dashboard = opts.dashboard && std::io::stdout().is_terminal();
-    let inner = dashboard.then(|| default_renderer(training.interrupter(), None));
+    let resumed = (done > 0).then_some(done);
+    let inner = dashboard.then(|| default_renderer(training.interrupter(), resumed));
     let renderer = RunRenderer::new(inner, run.file(run_dir::METRICS), log.clone());
     let result = training.renderer(Box::new(renderer)).launch(learner);
 
     if let Some(err) = &result.error {
         bail!("training failed: {err}");
+    }
+    if let Some(what) = guard.found() {
+        bail!("training stopped: {what}; {}", last_good(cfg, &run));
     }
     if let Some(e) = log.write_error() {
         bail!("{e}");
@@ -145,6 +182,93 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
         test_loss,
         load_seconds,
     })
+}
+
+/// Opens the run in `out` to continue it: the epochs finished (0 when none was), and the
+/// log of those epochs read back from `metrics.csv`.
+fn resume_point(cfg: &RunConfig, out: &Path) -> Result<(RunDir, usize, EpochLog)> {
+    let run = RunDir::reopen(out)?;
+    let done = checkpoint::latest(&run.path).unwrap_or(0);
+    if done > cfg.epochs {
+        bail!(
+            "the run in {} has finished {done} epochs, more than --epochs {}; pass --epochs \
+             {done} or more",
+            out.display(),
+            cfg.epochs
+        );
+    }
+    if done == cfg.epochs && weights_are_newer(&run, done) {
+        bail!(
+            "the run in {} has finished all its {done} epochs; pass --epochs N (more than \
+             {done}) to train it further",
+            out.display()
+        );
+    }
+    let rows = match std::fs::read_to_string(run.file(run_dir::METRICS)) {
+        Ok(text) => {
+            let mut names = vec![LOSS];
+            names.extend(cfg.network.term_names());
+            from_csv(&text, &names).map_err(|e| {
+                anyhow::anyhow!("{}: {e}", run.file(run_dir::METRICS).display())
+            })?
+        }
+        Err(_) => Vec::new(),
+    };
+    if done == 0 {
+        eprintln!(
+            "resume: no epoch of the run in {} had finished; starting it again from epoch 1",
+            out.display()
+        );
+    } else {
+        eprintln!(
+            "resume: continuing the run in {} after epoch {done} of {}",
+            out.display(),
+            cfg.epochs
+        );
+    }
+    Ok((run, done, EpochLog::continuing(rows, done)))
+}
+
+/// Whether the run's final weights were saved after its checkpoint of `epoch` (else they are
+/// left from an earlier, shorter run in the same folder).
+fn weights_are_newer(run: &RunDir, epoch: usize) -> bool {
+    let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (
+        modified(run.file(run_dir::WEIGHTS)),
+        modified(checkpoint::model_file(&run.path, epoch)),
+    ) {
+        (Some(weights), Some(ckpt)) => weights >= ckpt,
+        (weights, _) => weights.is_some(),
+    }
+}
+
+/// Where the last good weights of a stopped run are, and how to go on from them.
+fn last_good(cfg: &RunConfig, run: &RunDir) -> String {
+    match checkpoint::latest(&run.path) {
+        Some(epoch) => format!(
+            "the weights of epoch {epoch}, the last good ones, are in {}; `train {} --resume \
+             --out {} --lr <smaller>` continues from them",
+            checkpoint::model_file(&run.path, epoch).display(),
+            cfg.model,
+            run.path.display()
+        ),
+        None => "no epoch had finished, so no weights were kept; try a smaller --lr".into(),
+    }
+}
+
+/// Keeps none of Burn's per-batch metric logs.
+struct NoMetricLog;
+
+impl MetricLogger for NoMetricLog {
+    fn log(&mut self, _: MetricsUpdate, _: usize, _: &Split) {}
+
+    fn read_numeric(&mut self, _: &str, _: usize, _: &Split) -> Result<Vec<NumericEntry>, String> {
+        Err("metrics are not logged per batch; see metrics.csv".into())
+    }
+
+    fn log_metric_definition(&mut self, _: MetricDefinition) {}
+
+    fn log_epoch_summary(&mut self, _: EpochSummary) {}
 }
 
 /// The seed of the test set's fixed corruption (another stream than training's).

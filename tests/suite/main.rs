@@ -10,3 +10,4 @@ mod cli;
 mod family;
 mod models;
 mod quality;
+mod resume;

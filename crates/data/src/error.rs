@@ -13,6 +13,14 @@ pub enum DataError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// A file could not be written (or renamed into place).
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
     /// The path exists but is not a regular file.
     #[error("{path}: not a regular file")]
     NotAFile {

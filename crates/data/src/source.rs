@@ -190,7 +190,7 @@ pub fn download(url: &str, sha256: &str, dest: &Path) -> Result<(), DataError> {
 
 /// Writes `bytes` to a temporary file beside `dest`, then renames it to `dest`.
 pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let io = |source| DataError::Io {
+    let io = |source| DataError::Write {
         path: dest.to_path_buf(),
         source,
     };
