@@ -10,8 +10,8 @@ use ae_models::AeBatch;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::{Dataset, DatasetError};
 use burn::prelude::*;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// A data set as a Burn dataset whose items are sample indices (no copies per item).
 #[derive(Debug, Clone)]
@@ -181,7 +181,7 @@ impl Batcher<usize, AeBatch> for SampleBatcher {
         let batch = self.batches.fetch_add(1, Ordering::Relaxed);
         let indices = if self.shuffle {
             let epoch = batch / self.warmup.0;
-            if batch % self.warmup.0 == 0 {
+            if batch.is_multiple_of(self.warmup.0) {
                 // Random draws on the device (the VAE's) depend on the epoch, not on history.
                 device.seed(Rng::stream(self.seed ^ DEVICE_STREAM, epoch as u64).next_u64());
             }

@@ -86,9 +86,8 @@ pub fn latest(run: &Path) -> Option<usize> {
 /// Checks that the three records of `epoch` load.
 fn readable(dir: &Path, epoch: usize) -> Result<()> {
     let p = |name| path(dir, name, epoch);
-    let fail = |name, e: &dyn std::fmt::Display| -> Result<()> {
-        bail!("{}: {e}", p(name).display())
-    };
+    let fail =
+        |name, e: &dyn std::fmt::Display| -> Result<()> { bail!("{}: {e}", p(name).display()) };
     if let Err(e) = ModuleRecord::load(p("model")) {
         return fail("model", &e);
     }
@@ -120,8 +119,8 @@ mod tests {
         let [model, optim, scheduler] = checkpointers(&run);
         assert_eq!(latest(&run), None);
         let cfg = ModelName::DenseAe.default_config();
-        let net = Autoencoder::new(&cfg.network, cfg.loss, cfg.sample_shape(), &Device::flex())
-            .unwrap();
+        let net =
+            Autoencoder::new(&cfg.network, cfg.loss, cfg.sample_shape(), &Device::flex()).unwrap();
         let file = |name: &str, epoch: usize| run.join(DIR).join(format!("{name}-{epoch}.bpk"));
         for epoch in [1, 2, 3] {
             Checkpointer::save(&model, epoch, net.clone().into_record()).unwrap();

@@ -2,12 +2,12 @@
 //! regulariser), averaged over the epoch weighted by batch size, shown with four decimals; and
 //! the guard that stops a run whose loss stops being a finite number.
 
+use crate::render::EpochLog;
 use ae_models::AeOutput;
 use burn::prelude::*;
 use burn::tensor::TensorReadError;
-use burn::train::metric::state::{FormatOptions, NumericMetricState};
-use crate::render::EpochLog;
 use burn::train::Interrupter;
+use burn::train::metric::state::{FormatOptions, NumericMetricState};
 use burn::train::metric::{
     Adaptor, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
     NumericEntry, SerializedEntry,

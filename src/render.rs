@@ -93,7 +93,8 @@ pub fn to_csv(rows: &[EpochRow]) -> String {
         for map in [&r.train, &r.test] {
             for n in &names {
                 match map.get(*n) {
-                    Some(v) => out.push_str(&format!(",{v:.6}")),
+                    // Every digit: losses near 0 (easy data) keep their precision.
+                    Some(v) => out.push_str(&format!(",{v}")),
                     None => out.push(','),
                 }
             }
@@ -402,13 +403,16 @@ mod tests {
         let csv = to_csv(&[row(1, 0.2, 0.19), row(2, 0.1, 0.11)]);
         assert_eq!(
             csv,
-            "epoch,train_loss,test_loss,seconds\n1,0.200000,0.190000,1.50\n2,0.100000,0.110000,1.50\n"
+            "epoch,train_loss,test_loss,seconds\n1,0.2,0.19,1.50\n2,0.1,0.11,1.50\n"
         );
         assert_eq!(
             epoch_line(&row(2, 0.1, 0.11), 5),
             "epoch 2/5  train loss 0.1000  test loss 0.1100  (1.5 s)"
         );
-        assert_eq!(from_csv(&csv, &["Loss"]), Ok(vec![row(1, 0.2, 0.19), row(2, 0.1, 0.11)]));
+        assert_eq!(
+            from_csv(&csv, &["Loss"]),
+            Ok(vec![row(1, 0.2, 0.19), row(2, 0.1, 0.11)])
+        );
         assert!(from_csv("epoch,train_loss\n1,x\n", &["Loss"]).is_err());
     }
 

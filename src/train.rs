@@ -2,8 +2,8 @@
 
 use crate::backend::{self, BackendChoice};
 use crate::batch::{Corruption, SampleBatcher, SampleIndices, corrupted_tensor, samples_tensor};
-use crate::config::RunConfig;
 use crate::checkpoint;
+use crate::config::RunConfig;
 use crate::metrics::{LOSS, NonFiniteGuard, TermMetric};
 use crate::render::{EpochLog, EpochRow, RunRenderer, from_csv};
 use crate::run_dir::{self, RunDir};
@@ -208,9 +208,8 @@ fn resume_point(cfg: &RunConfig, out: &Path) -> Result<(RunDir, usize, EpochLog)
         Ok(text) => {
             let mut names = vec![LOSS];
             names.extend(cfg.network.term_names());
-            from_csv(&text, &names).map_err(|e| {
-                anyhow::anyhow!("{}: {e}", run.file(run_dir::METRICS).display())
-            })?
+            from_csv(&text, &names)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", run.file(run_dir::METRICS).display()))?
         }
         Err(_) => Vec::new(),
     };
