@@ -63,7 +63,8 @@ fn a_run_killed_mid_epoch_resumes_to_the_same_test_loss() {
     let started = Instant::now();
     let first = loop {
         let done = rows(&cut);
-        if done.len() == 1 && cut.join("checkpoint/model-1.bpk").exists() {
+        let ckpt = |part: &str| cut.join(format!("checkpoint/{part}-1.bpk")).exists();
+        if done.len() == 1 && ["model", "optim", "scheduler"].iter().all(|p| ckpt(p)) {
             break done[0].clone();
         }
         assert!(
