@@ -45,7 +45,7 @@ impl TrainArgs {
                 out.join(run_dir::CONFIG).display()
             );
         }
-        let saved = RunDir::reopen(out)?.load_config()?;
+        let saved = RunDir::existing(out)?.load_config()?;
         if saved.model != self.model {
             bail!(
                 "{} holds a {} run, not {}",

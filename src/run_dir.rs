@@ -50,6 +50,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     ae_data::source::write_atomic(path, bytes).map_err(anyhow::Error::from)
 }
 
+/// Fails now, not after an hour of training, if the run folder is not writable.
+fn check_writable(path: &Path) -> Result<()> {
+    let probe = path.join(".write-test");
+    write_atomic(&probe, b"")
+        .with_context(|| format!("--out {} is not writable", path.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
 /// A run folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -95,16 +104,12 @@ impl RunDir {
         }
         std::fs::create_dir_all(path)
             .with_context(|| format!("--out {}: cannot create the folder", path.display()))?;
-        // Fail now, not after an hour of training, if the folder is not writable.
-        write_atomic(&path.join(".write-test"), b"")
-            .with_context(|| format!("--out {} is not writable", path.display()))?;
-        let _ = std::fs::remove_file(path.join(".write-test"));
+        check_writable(path)?;
         Ok(dir)
     }
 
-    /// Opens the run in `path` to continue it (`--resume`): it must hold a run's config and be
-    /// writable; nothing is removed.
-    pub fn reopen(path: &Path) -> Result<RunDir> {
+    /// The run already in `path`, for `--resume`: it must hold a run's config.
+    pub fn existing(path: &Path) -> Result<RunDir> {
         if !path.join(CONFIG).is_file() {
             bail!(
                 "--resume: {} holds no run to continue (no {CONFIG}); leave out --resume to \
@@ -112,10 +117,15 @@ impl RunDir {
                 path.display()
             );
         }
-        write_atomic(&path.join(".write-test"), b"")
-            .with_context(|| format!("--out {} is not writable", path.display()))?;
-        let _ = std::fs::remove_file(path.join(".write-test"));
         Ok(RunDir::open(path))
+    }
+
+    /// Opens the run in `path` to continue it (`--resume`): it must hold a run's config and be
+    /// writable; nothing is removed.
+    pub fn reopen(path: &Path) -> Result<RunDir> {
+        let dir = RunDir::existing(path)?;
+        check_writable(path)?;
+        Ok(dir)
     }
 
     /// The path of `name` inside the folder.
