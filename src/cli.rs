@@ -213,10 +213,12 @@ pub fn run_train(args: &TrainArgs) -> Result<TrainReport> {
         args.config()?
     };
     let report = crate::train::train(&cfg, &args.options())?;
-    let secs: Vec<f64> = report.epochs.iter().map(|r| r.seconds).collect();
-    let mean = secs.iter().sum::<f64>() / secs.len().max(1) as f64;
+    let n = report.epochs.len().max(1) as f64;
+    let mean = report.epochs.iter().map(|r| r.seconds).sum::<f64>() / n;
+    let training = report.epochs.iter().map(|r| r.train_seconds).sum::<f64>() / n;
     println!(
-        "{}: {} epoch{}, test {} loss {:.4} ({}), {mean:.1} s/epoch; run folder {}",
+        "{}: {} epoch{}, test {} loss {:.4} ({}), {mean:.1} s/epoch ({training:.1} s \
+         training); run folder {}",
         cfg.model,
         report.epochs.len(),
         if report.epochs.len() == 1 { "" } else { "s" },

@@ -14,6 +14,7 @@ pub mod picture;
 pub mod render;
 pub mod report;
 pub mod run_dir;
+pub mod speed;
 pub mod train;
 
 /// Prints an error as one line (`error: outer: inner: ...`) and returns exit code 1.

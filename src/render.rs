@@ -28,6 +28,8 @@ pub struct EpochRow {
     pub train: BTreeMap<String, f64>,
     /// Metric name -> average over the test set.
     pub test: BTreeMap<String, f64>,
+    /// Wall time of the epoch's training pass (batches, steps, updates), in seconds.
+    pub train_seconds: f64,
     /// Wall time of the epoch (training and testing), in seconds.
     pub seconds: f64,
 }
@@ -75,7 +77,7 @@ impl EpochLog {
     }
 }
 
-/// Renders `rows` as CSV: `epoch,train_<metric>..,test_<metric>..,seconds`.
+/// Renders `rows` as CSV: `epoch,train_<metric>..,test_<metric>..,train_seconds,seconds`.
 pub fn to_csv(rows: &[EpochRow]) -> String {
     let names: Vec<&String> = rows
         .first()
@@ -87,7 +89,7 @@ pub fn to_csv(rows: &[EpochRow]) -> String {
             out.push_str(&format!(",{split}_{}", n.to_lowercase().replace(' ', "_")));
         }
     }
-    out.push_str(",seconds\n");
+    out.push_str(",train_seconds,seconds\n");
     for r in rows {
         out.push_str(&r.epoch.to_string());
         for map in [&r.train, &r.test] {
@@ -99,7 +101,7 @@ pub fn to_csv(rows: &[EpochRow]) -> String {
                 }
             }
         }
-        out.push_str(&format!(",{:.2}\n", r.seconds));
+        out.push_str(&format!(",{:.3},{:.3}\n", r.train_seconds, r.seconds));
     }
     out
 }
@@ -114,6 +116,7 @@ pub fn from_csv(text: &str, names: &[&str]) -> Result<Vec<EpochRow>, String> {
         header.iter().position(|h| *h == col)
     };
     let seconds = header.iter().position(|h| *h == "seconds");
+    let train_seconds = header.iter().position(|h| *h == "train_seconds");
     let mut rows = Vec::new();
     for (i, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
@@ -125,6 +128,7 @@ pub fn from_csv(text: &str, names: &[&str]) -> Result<Vec<EpochRow>, String> {
         let mut row = EpochRow {
             epoch: number(0)? as usize,
             seconds: seconds.map(number).transpose()?.unwrap_or(0.0),
+            train_seconds: train_seconds.map(number).transpose()?.unwrap_or(0.0),
             ..EpochRow::default()
         };
         for name in names {
@@ -222,7 +226,10 @@ pub fn epoch_line(row: &EpochRow, total: usize) -> String {
             line.push_str(&format!(" {} {v:.4}", k.to_lowercase()));
         }
     }
-    line.push_str(&format!("  ({:.1} s)", row.seconds));
+    line.push_str(&format!(
+        "  ({:.1} s, training {:.1} s)",
+        row.seconds, row.train_seconds
+    ));
     line
 }
 
@@ -269,6 +276,9 @@ impl TrainingProgressLogger for RunRenderer {
     }
 
     fn start_split(&mut self, split: &str, total_items: usize) {
+        if split == "valid" {
+            self.current.train_seconds = self.started.elapsed().as_secs_f64();
+        }
         if self.progress_line_wanted() {
             self.progress = Some(SplitProgress {
                 split: if split == "valid" {
@@ -394,6 +404,7 @@ mod tests {
             epoch,
             train: [("Loss".to_string(), train)].into(),
             test: [("Loss".to_string(), test)].into(),
+            train_seconds: 1.25,
             seconds: 1.5,
         }
     }
@@ -403,11 +414,12 @@ mod tests {
         let csv = to_csv(&[row(1, 0.2, 0.19), row(2, 0.1, 0.11)]);
         assert_eq!(
             csv,
-            "epoch,train_loss,test_loss,seconds\n1,0.2,0.19,1.50\n2,0.1,0.11,1.50\n"
+            "epoch,train_loss,test_loss,train_seconds,seconds\n1,0.2,0.19,1.250,1.500\n\
+             2,0.1,0.11,1.250,1.500\n"
         );
         assert_eq!(
             epoch_line(&row(2, 0.1, 0.11), 5),
-            "epoch 2/5  train loss 0.1000  test loss 0.1100  (1.5 s)"
+            "epoch 2/5  train loss 0.1000  test loss 0.1100  (1.5 s, training 1.2 s)"
         );
         assert_eq!(
             from_csv(&csv, &["Loss"]),

@@ -85,7 +85,12 @@ backend_test!(fn train_writes_a_complete_run_folder(backend) {
     assert_eq!((cfg.epochs, cfg.batch_size), (2, 32));
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
-    assert!(csv.starts_with("epoch,train_loss,test_loss,seconds"), "{csv}");
+    assert!(csv.starts_with("epoch,train_loss,test_loss,train_seconds,seconds"), "{csv}");
+    for line in csv.lines().skip(1) {
+        let cells: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+        let [.., training, whole] = cells[..] else { panic!("{line}") };
+        assert!(0.0 < training && training < whole, "training {training} s of {whole} s: {csv}");
+    }
     assert!(last_test_loss(&out) > 0.0);
 
     let png = image::open(out.join("reconstructions.png")).unwrap();

@@ -1,0 +1,288 @@
+//! Training speed, measured the way the Learner trains: batches made by the training batcher
+//! (epoch order, noise), the model's train step (forward, loss, backward), and Adam's update,
+//! step after step, with the loss read back from the device as often as asked.
+//!
+//! `benches/speed.rs` turns these into the table in the README; the figures are steps per
+//! second, images per second, and the seconds a training epoch of the set takes at that rate.
+
+use crate::backend::{self, BackendChoice};
+use crate::batch::{Corruption, SampleBatcher, read_f32};
+use crate::config::{ModelName, RunConfig};
+use ae_data::Samples;
+use ae_models::Autoencoder;
+use anyhow::{Result, bail};
+use burn::optim::AdamConfig;
+use burn::prelude::*;
+use burn::train::Learner;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One thing to time: a model (its built-in configuration), a backend and a batch size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Case {
+    /// The model, as `train <model>` builds it.
+    pub model: ModelName,
+    /// Where tensors live.
+    pub backend: BackendChoice,
+    /// Images per step.
+    pub batch: usize,
+}
+
+/// How long to time a case.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Untimed steps first (kernel compilation, autotuning, allocator warm-up).
+    pub warmup_steps: usize,
+    /// Time at least this many steps...
+    pub min_steps: usize,
+    /// ...and keep stepping until this much time has passed.
+    pub min_time: Duration,
+    /// Read the loss back every this many steps (0: only once, at the end), as a metric does.
+    pub read_every: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            warmup_steps: 3,
+            min_steps: 5,
+            min_time: Duration::from_secs(3),
+            read_every: 0,
+        }
+    }
+}
+
+/// What timing a case found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    /// What was timed.
+    pub case: Case,
+    /// The backend that ran (never `Auto`) and what it ran on.
+    pub device: String,
+    /// Steps timed.
+    pub steps: usize,
+    /// Wall time of those steps, in seconds, from the first batch to the last loss read.
+    pub seconds: f64,
+    /// The loss of the last step (a finite number shows the steps really trained).
+    pub last_loss: f32,
+}
+
+impl Timing {
+    /// Milliseconds per step.
+    pub fn ms_per_step(&self) -> f64 {
+        1e3 * self.seconds / self.steps as f64
+    }
+
+    /// Steps per second.
+    pub fn steps_per_second(&self) -> f64 {
+        self.steps as f64 / self.seconds
+    }
+
+    /// Images per second.
+    pub fn images_per_second(&self) -> f64 {
+        self.steps_per_second() * self.case.batch as f64
+    }
+
+    /// Seconds a training epoch over `samples` images takes at this rate (the last batch may
+    /// be short, so the count of steps is rounded up).
+    pub fn epoch_seconds(&self, samples: usize) -> f64 {
+        samples.div_ceil(self.case.batch) as f64 * self.seconds / self.steps as f64
+    }
+}
+
+/// The run configuration a case trains: the model's built-in one with the case's batch size.
+pub fn case_config(case: &Case) -> RunConfig {
+    let mut cfg = case.model.default_config();
+    cfg.batch_size = case.batch;
+    cfg
+}
+
+/// Times training steps of `case` on `set` (its training split).
+pub fn time_case(case: &Case, set: Arc<Samples>, budget: &Budget) -> Result<Timing> {
+    time_config(case, &case_config(case), set, budget)
+}
+
+/// Times training steps of the model `cfg` describes (its batch size is the case's).
+pub fn time_config(
+    case: &Case,
+    cfg: &RunConfig,
+    set: Arc<Samples>,
+    budget: &Budget,
+) -> Result<Timing> {
+    if case.batch == 0 || set.is_empty() {
+        bail!(
+            "nothing to time: batch {} of {} samples",
+            case.batch,
+            set.len()
+        );
+    }
+    let resolved = backend::resolve(case.backend)?;
+    let ad = resolved.device.clone().autodiff();
+    ad.seed(cfg.seed);
+    let model = Autoencoder::new(&cfg.network, cfg.loss, set.shape(), &ad)?;
+    let per_epoch = set.len().div_ceil(case.batch);
+    let corruption = cfg.noise.map_or(Corruption::None, Corruption::Fresh);
+    let batcher = SampleBatcher::new(set.clone(), cfg.seed)
+        .with_corruption(corruption)
+        .for_training(per_epoch, cfg.network.warmup_epochs(), 0);
+    let mut learner = Learner::new(model, AdamConfig::new().with_epsilon(1e-8).init(), cfg.lr);
+
+    let mut step = 0usize;
+    let mut run_step = |learner: &mut Learner<Autoencoder>| -> Tensor<1> {
+        let start = (step % per_epoch) * case.batch;
+        let positions: Vec<usize> = (start..(start + case.batch).min(set.len())).collect();
+        step += 1;
+        let batch = burn::data::dataloader::batcher::Batcher::batch(&batcher, positions, &ad);
+        let out = learner.train_step(batch);
+        learner.optimizer_step(out.grads);
+        learner.lr_step();
+        out.item.loss.total
+    };
+
+    let mut loss = None;
+    for _ in 0..budget.warmup_steps {
+        loss = Some(run_step(&mut learner));
+    }
+    if let Some(l) = loss.take() {
+        read_f32(l, "the loss")?;
+    }
+    let started = Instant::now();
+    let mut steps = 0;
+    let mut last = f32::NAN;
+    while steps < budget.min_steps.max(1) || started.elapsed() < budget.min_time {
+        let l = run_step(&mut learner);
+        steps += 1;
+        if budget.read_every > 0 && steps % budget.read_every == 0 {
+            last = read_f32(l, "the loss")?[0];
+        } else {
+            loss = Some(l);
+        }
+    }
+    if let Some(l) = loss {
+        last = read_f32(l, "the loss")?[0];
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Timing {
+        case: *case,
+        device: resolved.note.trim_start_matches("backend: ").to_string(),
+        steps,
+        seconds,
+        last_loss: last,
+    })
+}
+
+/// Times loading a split with `load`, `repeats` times; returns the seconds of each.
+pub fn time_loading<T>(repeats: usize, mut load: impl FnMut() -> Result<T>) -> Result<Vec<f64>> {
+    (0..repeats.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            load()?;
+            Ok(started.elapsed().as_secs_f64())
+        })
+        .collect()
+}
+
+/// The median of `values` (NaN for none).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The table of `timings` in Markdown: one row per case, epoch seconds for `samples` images.
+pub fn table(timings: &[Timing], samples: usize) -> String {
+    let mut out = format!(
+        "| model | backend | batch | ms/step | steps/s | images/s | s/epoch ({samples}) | steps |\n\
+         |---|---|---|---|---|---|---|---|\n"
+    );
+    for t in timings {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.2} | {:.1} | {:.0} | {:.2} | {} |\n",
+            t.case.model,
+            t.device,
+            t.case.batch,
+            t.ms_per_step(),
+            t.steps_per_second(),
+            t.images_per_second(),
+            t.epoch_seconds(samples),
+            t.steps
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_follow_from_steps_and_seconds() {
+        let t = Timing {
+            case: Case {
+                model: ModelName::DenseAe,
+                backend: BackendChoice::Flex,
+                batch: 256,
+            },
+            device: "flex".into(),
+            steps: 20,
+            seconds: 0.5,
+            last_loss: 0.3,
+        };
+        assert!((t.ms_per_step() - 25.0).abs() < 1e-9);
+        assert!((t.steps_per_second() - 40.0).abs() < 1e-9);
+        assert!((t.images_per_second() - 10_240.0).abs() < 1e-6);
+        // 60 000 images at 256 a step: 235 steps, the last one short.
+        assert!((t.epoch_seconds(60_000) - 235.0 * 0.025).abs() < 1e-9);
+        let table = table(&[t], 60_000);
+        assert!(table.contains("| dense-ae | flex | 256 | 25.00 | 40.0 | 10240 | 5.88 | 20 |"));
+    }
+
+    #[test]
+    fn the_median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn timing_a_case_trains_for_real() {
+        let set = Arc::new(Samples::Vectors(ae_data::synthetic::plane3d(64, 1)));
+        let mut case = Case {
+            model: ModelName::LinearAe,
+            backend: BackendChoice::Flex,
+            batch: 16,
+        };
+        // The built-in linear-ae is 784 wide and says so; a 3-2-3 one learns the plane.
+        let budget = |steps| Budget {
+            warmup_steps: 0,
+            min_steps: steps,
+            min_time: Duration::ZERO,
+            read_every: 2,
+        };
+        let err = time_case(&case, set.clone(), &budget(1)).unwrap_err();
+        assert!(format!("{err:#}").contains("784"), "{err:#}");
+        let mut cfg = case_config(&case);
+        let dense = cfg.network.dense_mut().unwrap();
+        (dense.input_dim, dense.latent_dim) = (3, 2);
+        cfg.lr = 0.01;
+        let first = time_config(&case, &cfg, set.clone(), &budget(1)).unwrap();
+        let later = time_config(&case, &cfg, set.clone(), &budget(200)).unwrap();
+        assert_eq!((first.steps, later.steps), (1, 200));
+        assert!(
+            later.seconds > 0.0 && later.device.starts_with("flex"),
+            "{later:?}"
+        );
+        assert!(
+            later.last_loss < first.last_loss / 4.0,
+            "{} -> {}",
+            first.last_loss,
+            later.last_loss
+        );
+        case.batch = 0;
+        assert!(time_case(&case, set, &budget(1)).is_err());
+    }
+}
