@@ -10,8 +10,9 @@
 use ae_data::{DatasetName, Samples, Sources, Split};
 use anyhow::{Context, Result, bail};
 use autoencoders::backend::BackendChoice;
+use autoencoders::batch::Placement;
 use autoencoders::config::ModelName;
-use autoencoders::speed::{self, Budget, Case};
+use autoencoders::speed::{self, Case, Settings};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,9 @@ options:
   --warmup N        untimed steps first (default 3; GPUs compile and tune kernels then)
   --read-every N    read the loss back every N steps, as the dashboard's metrics do (default 0:
                     once at the end)
+  --data host|device
+                    where batches are gathered (default: on the device for GPU backends, in
+                    host memory for CPU ones, as `train` does)
   --no-load         skip timing the loading of MNIST
   --data-dir DIR    where mnist/ is (default: $AE_DATA_DIR, then the usual places)
 ";
@@ -38,7 +42,7 @@ struct Options {
     models: Vec<ModelName>,
     backends: Vec<BackendChoice>,
     batches: Option<Vec<usize>>,
-    budget: Budget,
+    settings: Settings,
     load: bool,
     data_dir: Option<std::path::PathBuf>,
 }
@@ -83,7 +87,7 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
         models: DEFAULT_MODELS.to_vec(),
         backends: vec![BackendChoice::Auto],
         batches: None,
-        budget: Budget::default(),
+        settings: Settings::default(),
         load: true,
         data_dir: None,
     };
@@ -113,10 +117,19 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
                     .ok()
                     .filter(|s: &f64| *s >= 0.0 && s.is_finite())
                     .with_context(|| format!("--seconds must be a number of seconds, not '{v}'"))?;
-                o.budget.min_time = Duration::from_secs_f64(s);
+                o.settings.min_time = Duration::from_secs_f64(s);
             }
-            "--warmup" => o.budget.warmup_steps = value(arg)?.parse().context("--warmup")?,
-            "--read-every" => o.budget.read_every = value(arg)?.parse().context("--read-every")?,
+            "--warmup" => o.settings.warmup_steps = value(arg)?.parse().context("--warmup")?,
+            "--read-every" => {
+                o.settings.read_every = value(arg)?.parse().context("--read-every")?
+            }
+            "--data" => {
+                o.settings.placement = Some(match value(arg)?.as_str() {
+                    "host" => Placement::Host,
+                    "device" => Placement::Device,
+                    other => bail!("--data is host or device, not '{other}'"),
+                })
+            }
             "--no-load" => o.load = false,
             "--data-dir" => o.data_dir = Some(value(arg)?.into()),
             other => bail!("unknown option '{other}' (see --help)"),
@@ -155,7 +168,7 @@ fn run(o: Options) -> Result<()> {
                     "timing {model} on {} at batch {batch} ...",
                     backend.as_str()
                 );
-                let t = speed::time_case(&case, set.clone(), &o.budget)?;
+                let t = speed::time_case(&case, set.clone(), &o.settings)?;
                 if !t.last_loss.is_finite() {
                     bail!(
                         "{model}: the loss is {} after {} steps",

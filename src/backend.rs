@@ -1,7 +1,8 @@
-//! Choosing where tensors live: `--backend auto | wgpu | ndarray | flex`.
+//! Choosing where tensors live: `--backend auto | wgpu | cuda | ndarray | flex`.
 //!
-//! `auto` takes wgpu only on a real GPU adapter; software adapters (llvmpipe, lavapipe) report
-//! device type `Cpu` and do not count. Without one it takes flex, the faster CPU backend.
+//! `auto` takes CUDA on an NVIDIA GPU when the build has the `cuda` feature, else wgpu on a
+//! real GPU adapter; software adapters (llvmpipe, lavapipe) report device type `Cpu` and do
+//! not count. Without either it takes flex, the faster CPU backend.
 
 use anyhow::{Result, bail};
 use burn::prelude::*;
@@ -13,6 +14,8 @@ pub enum BackendChoice {
     Auto,
     /// The GPU through wgpu (Vulkan, Metal, DX12); a software adapter works but is slow.
     Wgpu,
+    /// An NVIDIA GPU through CUDA (builds with `--features cuda` only).
+    Cuda,
     /// The ndarray CPU backend (Burn's classic CPU fallback).
     Ndarray,
     /// The flex CPU backend (Burn 0.22's newer one, several times faster than ndarray).
@@ -25,6 +28,7 @@ impl BackendChoice {
         match self {
             BackendChoice::Auto => "auto",
             BackendChoice::Wgpu => "wgpu",
+            BackendChoice::Cuda => "cuda",
             BackendChoice::Ndarray => "ndarray",
             BackendChoice::Flex => "flex",
         }
@@ -35,9 +39,12 @@ impl BackendChoice {
         match name.trim() {
             "auto" => Ok(BackendChoice::Auto),
             "wgpu" => Ok(BackendChoice::Wgpu),
+            "cuda" => Ok(BackendChoice::Cuda),
             "ndarray" => Ok(BackendChoice::Ndarray),
             "flex" => Ok(BackendChoice::Flex),
-            other => bail!("unknown backend '{other}' (expected auto, wgpu, ndarray or flex)"),
+            other => {
+                bail!("unknown backend '{other}' (expected auto, wgpu, cuda, ndarray or flex)")
+            }
         }
     }
 }
@@ -136,6 +143,12 @@ pub fn resolve(choice: BackendChoice) -> Result<Resolved> {
                 note,
             })
         }
+        BackendChoice::Cuda => cuda(),
+        BackendChoice::Auto if cfg!(feature = "cuda") && nvidia_driver().is_some() => {
+            let mut resolved = cuda()?;
+            resolved.note.push_str(" (auto)");
+            Ok(resolved)
+        }
         BackendChoice::Auto => {
             let adapters = wgpu_adapters();
             match adapters.iter().find(|a| a.is_gpu) {
@@ -156,4 +169,42 @@ pub fn resolve(choice: BackendChoice) -> Result<Resolved> {
             }
         }
     }
+}
+
+/// The NVIDIA driver's version line, when this machine has the driver loaded (Linux).
+fn nvidia_driver() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/driver/nvidia/version").ok()?;
+    Some(text.lines().next().unwrap_or("").trim().to_string())
+}
+
+/// CUDA, when the build has it and the machine has an NVIDIA driver.
+fn cuda() -> Result<Resolved> {
+    if !cfg!(feature = "cuda") {
+        bail!(
+            "--backend cuda: this build has no CUDA backend; build with `cargo run --release \
+             --features cuda --bin train -- ...` (needs an NVIDIA driver), or use --backend wgpu"
+        );
+    }
+    if cfg!(target_os = "linux") && nvidia_driver().is_none() {
+        bail!(
+            "--backend cuda: no NVIDIA driver found (/proc/driver/nvidia/version is missing); \
+             use --backend wgpu or flex"
+        );
+    }
+    cuda_device()
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device() -> Result<Resolved> {
+    let driver = nvidia_driver().unwrap_or_else(|| "NVIDIA driver".into());
+    Ok(Resolved {
+        device: Device::cuda(burn::tensor::DeviceIndex::Default),
+        backend: BackendChoice::Cuda,
+        note: format!("backend: cuda on the first NVIDIA GPU ({driver})"),
+    })
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device() -> Result<Resolved> {
+    bail!("--backend cuda: this build has no CUDA backend")
 }

@@ -78,12 +78,43 @@ fn gather(
     Tensor::from_data(TensorData::new(values, [indices.len(), c, h, w]), device)
 }
 
+/// The labels of the given indices of `set`.
+fn labels_tensor(set: &Samples, indices: &[usize], device: &Device) -> Tensor<1, Int> {
+    let labels: Vec<i64> = indices.iter().map(|&i| i64::from(set.label(i))).collect();
+    Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
+}
+
 /// Reads a tensor back from the device; `what` names it in the error.
 pub fn read_f32<const D: usize>(t: Tensor<D>, what: &str) -> anyhow::Result<Vec<f32>> {
     t.into_data()
         .try_into_vec::<f32>()
         .map_err(|e| anyhow::anyhow!("cannot read {what} back from the device: {e:?}"))
 }
+
+/// Where a batcher keeps the clean samples it makes batches of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// In host memory: each batch is gathered there and uploaded (no copy of the set on the
+    /// device; what CPU backends want, where the device is the host anyway).
+    Host,
+    /// Uploaded once to the device, batches gathered there by index: a step uploads only
+    /// its indices (what a GPU wants).
+    Device,
+}
+
+impl Placement {
+    /// `Device` for GPU backends, `Host` for CPU ones.
+    pub fn for_backend(backend: crate::backend::BackendChoice) -> Self {
+        use crate::backend::BackendChoice as B;
+        match backend {
+            B::Wgpu | B::Cuda => Placement::Device,
+            B::Flex | B::Ndarray | B::Auto => Placement::Host,
+        }
+    }
+}
+
+/// The whole set on one device: `[n, c, h, w]` samples and `[n]` labels.
+type OnDevice = Option<(Device, Tensor<4>, Tensor<1, Int>)>;
 
 /// How a batcher corrupts its inputs.
 #[derive(Debug, Clone, Copy)]
@@ -112,6 +143,8 @@ pub struct SampleBatcher {
     batches: Arc<AtomicUsize>,
     /// The permutation of the current epoch.
     order: Arc<Mutex<(usize, Arc<Vec<usize>>)>>,
+    /// With [`Placement::Device`], the set once uploaded (on first use).
+    resident: Option<Arc<Mutex<OnDevice>>>,
 }
 
 /// Stream ids, so the order, the device's seed and the noise draw from different streams.
@@ -129,7 +162,42 @@ impl SampleBatcher {
             shuffle: false,
             batches: Arc::new(AtomicUsize::new(0)),
             order: Arc::new(Mutex::new((usize::MAX, Arc::new(Vec::new())))),
+            resident: None,
         }
+    }
+
+    /// Keeps the clean samples where `placement` says.
+    pub fn with_placement(mut self, placement: Placement) -> Self {
+        self.resident = match placement {
+            Placement::Host => None,
+            Placement::Device => Some(Arc::new(Mutex::new(None))),
+        };
+        self
+    }
+
+    /// The clean samples and labels of `indices`, gathered on the device from the uploaded
+    /// set (uploaded now if this is the first batch on `device`).
+    fn gather_resident(
+        &self,
+        cache: &Mutex<OnDevice>,
+        indices: &[usize],
+        device: &Device,
+    ) -> (Tensor<4>, Tensor<1, Int>) {
+        let mut cached = cache.lock().unwrap_or_else(|p| p.into_inner());
+        let (set, labels) = match &*cached {
+            Some((d, set, labels)) if d == device => (set.clone(), labels.clone()),
+            _ => {
+                let all: Vec<usize> = (0..self.set.len()).collect();
+                let set = samples_tensor(&self.set, &all, device);
+                let labels = labels_tensor(&self.set, &all, device);
+                *cached = Some((device.clone(), set.clone(), labels.clone()));
+                (set, labels)
+            }
+        };
+        drop(cached);
+        let idx: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [indices.len()]), device);
+        (set.select(0, idx.clone()), labels.select(0, idx))
     }
 
     /// Corrupts the inputs.
@@ -190,7 +258,13 @@ impl Batcher<usize, AeBatch> for SampleBatcher {
         } else {
             indices
         };
-        let target = samples_tensor(&self.set, &indices, device);
+        let (target, labels) = match &self.resident {
+            Some(cache) => self.gather_resident(cache, &indices, device),
+            None => (
+                samples_tensor(&self.set, &indices, device),
+                labels_tensor(&self.set, &indices, device),
+            ),
+        };
         let input = match self.corruption {
             Corruption::None => target.clone(),
             Corruption::Fixed(noise) => {
@@ -202,14 +276,10 @@ impl Batcher<usize, AeBatch> for SampleBatcher {
                 corrupted_tensor(&self.set, &indices, &noise, seed, device)
             }
         };
-        let labels: Vec<i64> = indices
-            .iter()
-            .map(|&i| i64::from(self.set.label(i)))
-            .collect();
         AeBatch {
             input,
             target,
-            labels: Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
+            labels,
             anneal: self.anneal(batch),
         }
     }
@@ -251,6 +321,28 @@ mod tests {
         let resumed = SampleBatcher::new(set, 3).for_training(1, 0, 4);
         assert_eq!(labels(&resumed), epochs[4]);
         assert_eq!(labels(&resumed), epochs[5]);
+    }
+
+    #[test]
+    fn batches_gathered_on_the_device_equal_those_gathered_on_the_host() {
+        let dev = Device::flex();
+        let set = Arc::new(Samples::Vectors(ae_data::synthetic::plane3d(50, 2)));
+        let host = SampleBatcher::new(set.clone(), 5).for_training(4, 0, 0);
+        let device = SampleBatcher::new(set, 5)
+            .with_placement(Placement::Device)
+            .for_training(4, 0, 0);
+        for positions in [vec![0, 1, 2], vec![3, 4, 5, 6, 7], vec![49]] {
+            let (a, b) = (
+                host.batch(positions.clone(), &dev),
+                device.batch(positions, &dev),
+            );
+            let f = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();
+            let l = |t: Tensor<1, Int>| t.into_data().iter::<i64>().collect::<Vec<_>>();
+            assert_eq!(f(a.target), f(b.target));
+            assert_eq!(f(a.input), f(b.input));
+            assert_eq!(l(a.labels), l(b.labels));
+        }
+        assert!(device.resident.as_ref().unwrap().lock().unwrap().is_some());
     }
 
     #[test]

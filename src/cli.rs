@@ -65,7 +65,7 @@ pub struct TrainArgs {
     #[arg(value_enum)]
     pub model: ModelName,
 
-    /// Where to compute: auto takes wgpu on a real GPU, else flex (the faster CPU backend).
+    /// Where to compute: auto takes a GPU (CUDA in cuda builds, else wgpu), else flex.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendChoice,
 

@@ -4,7 +4,6 @@
 
 use crate::render::EpochLog;
 use ae_models::AeOutput;
-use burn::prelude::*;
 use burn::tensor::TensorReadError;
 use burn::train::Interrupter;
 use burn::train::metric::state::{FormatOptions, NumericMetricState};
@@ -17,19 +16,25 @@ use std::sync::{Arc, Mutex};
 /// The name of the metric that follows the total loss.
 pub const LOSS: &str = "Loss";
 
-/// What a term metric reads from a step's output: every term by name.
+/// What a term metric reads from a step's output: every term's value by name, as read back
+/// once for the step (`None` when the step's output was not read back).
 pub struct TermsInput {
-    terms: Vec<(&'static str, Tensor<1>)>,
+    terms: Option<Vec<(&'static str, f64)>>,
     batch_size: usize,
 }
 
 impl Adaptor<TermsInput> for AeOutput {
     fn adapt(&self) -> TermsInput {
-        let mut terms = vec![(LOSS, self.loss.total.clone())];
-        // A loss made of one term only repeats the total: show it once.
-        if self.loss.terms.len() > 1 {
-            terms.extend(self.loss.terms.iter().cloned());
-        }
+        // The Learner reads every step's output back (`sync`) before it updates the metrics.
+        let names = std::iter::once(LOSS).chain(self.loss.terms.iter().map(|(n, _)| *n));
+        let terms = (self.values.len() == 1 + self.loss.terms.len()).then(|| {
+            let mut terms: Vec<_> = names.zip(self.values.iter().copied()).collect();
+            // A loss made of one term only repeats the total: show it once.
+            if terms.len() == 2 {
+                terms.truncate(1);
+            }
+            terms
+        });
         TermsInput {
             terms,
             batch_size: self.batch_size,
@@ -137,8 +142,14 @@ impl Metric for TermMetric {
         input: &TermsInput,
         metadata: &MetricMetadata,
     ) -> Result<SerializedEntry, TensorReadError> {
-        if let Some((_, t)) = input.terms.iter().find(|(n, _)| *n == self.term) {
-            let value = t.clone().try_into_scalar::<f64>()?;
+        let Some(terms) = &input.terms else {
+            // Not read back: say so rather than count a made-up value.
+            return Err(TensorReadError::InvalidShape {
+                expected: 1,
+                actual: 0,
+            });
+        };
+        if let Some(&(_, value)) = terms.iter().find(|(n, _)| *n == self.term) {
             if let Some((guard, training)) = &self.guard {
                 guard.check(value, *training, metadata.iteration);
             }

@@ -6,7 +6,7 @@
 //! second, images per second, and the seconds a training epoch of the set takes at that rate.
 
 use crate::backend::{self, BackendChoice};
-use crate::batch::{Corruption, SampleBatcher, read_f32};
+use crate::batch::{Corruption, Placement, SampleBatcher, read_f32};
 use crate::config::{ModelName, RunConfig};
 use ae_data::Samples;
 use ae_models::Autoencoder;
@@ -28,9 +28,9 @@ pub struct Case {
     pub batch: usize,
 }
 
-/// How long to time a case.
+/// How to time a case.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Budget {
+pub struct Settings {
     /// Untimed steps first (kernel compilation, autotuning, allocator warm-up).
     pub warmup_steps: usize,
     /// Time at least this many steps...
@@ -39,15 +39,18 @@ pub struct Budget {
     pub min_time: Duration,
     /// Read the loss back every this many steps (0: only once, at the end), as a metric does.
     pub read_every: usize,
+    /// Where the batcher keeps the data set (`None`: where `train` keeps it on this backend).
+    pub placement: Option<Placement>,
 }
 
-impl Default for Budget {
+impl Default for Settings {
     fn default() -> Self {
-        Budget {
+        Settings {
             warmup_steps: 3,
             min_steps: 5,
             min_time: Duration::from_secs(3),
             read_every: 0,
+            placement: None,
         }
     }
 }
@@ -98,8 +101,8 @@ pub fn case_config(case: &Case) -> RunConfig {
 }
 
 /// Times training steps of `case` on `set` (its training split).
-pub fn time_case(case: &Case, set: Arc<Samples>, budget: &Budget) -> Result<Timing> {
-    time_config(case, &case_config(case), set, budget)
+pub fn time_case(case: &Case, set: Arc<Samples>, settings: &Settings) -> Result<Timing> {
+    time_config(case, &case_config(case), set, settings)
 }
 
 /// Times training steps of the model `cfg` describes (its batch size is the case's).
@@ -107,7 +110,7 @@ pub fn time_config(
     case: &Case,
     cfg: &RunConfig,
     set: Arc<Samples>,
-    budget: &Budget,
+    settings: &Settings,
 ) -> Result<Timing> {
     if case.batch == 0 || set.is_empty() {
         bail!(
@@ -122,8 +125,12 @@ pub fn time_config(
     let model = Autoencoder::new(&cfg.network, cfg.loss, set.shape(), &ad)?;
     let per_epoch = set.len().div_ceil(case.batch);
     let corruption = cfg.noise.map_or(Corruption::None, Corruption::Fresh);
+    let placement = settings
+        .placement
+        .unwrap_or(Placement::for_backend(resolved.backend));
     let batcher = SampleBatcher::new(set.clone(), cfg.seed)
         .with_corruption(corruption)
+        .with_placement(placement)
         .for_training(per_epoch, cfg.network.warmup_epochs(), 0);
     let mut learner = Learner::new(model, AdamConfig::new().with_epsilon(1e-8).init(), cfg.lr);
 
@@ -140,7 +147,7 @@ pub fn time_config(
     };
 
     let mut loss = None;
-    for _ in 0..budget.warmup_steps {
+    for _ in 0..settings.warmup_steps {
         loss = Some(run_step(&mut learner));
     }
     if let Some(l) = loss.take() {
@@ -149,10 +156,10 @@ pub fn time_config(
     let started = Instant::now();
     let mut steps = 0;
     let mut last = f32::NAN;
-    while steps < budget.min_steps.max(1) || started.elapsed() < budget.min_time {
+    while steps < settings.min_steps.max(1) || started.elapsed() < settings.min_time {
         let l = run_step(&mut learner);
         steps += 1;
-        if budget.read_every > 0 && steps % budget.read_every == 0 {
+        if settings.read_every > 0 && steps % settings.read_every == 0 {
             last = read_f32(l, "the loss")?[0];
         } else {
             loss = Some(l);
@@ -257,20 +264,21 @@ mod tests {
             batch: 16,
         };
         // The built-in linear-ae is 784 wide and says so; a 3-2-3 one learns the plane.
-        let budget = |steps| Budget {
+        let settings = |steps| Settings {
             warmup_steps: 0,
             min_steps: steps,
             min_time: Duration::ZERO,
             read_every: 2,
+            placement: None,
         };
-        let err = time_case(&case, set.clone(), &budget(1)).unwrap_err();
+        let err = time_case(&case, set.clone(), &settings(1)).unwrap_err();
         assert!(format!("{err:#}").contains("784"), "{err:#}");
         let mut cfg = case_config(&case);
         let dense = cfg.network.dense_mut().unwrap();
         (dense.input_dim, dense.latent_dim) = (3, 2);
         cfg.lr = 0.01;
-        let first = time_config(&case, &cfg, set.clone(), &budget(1)).unwrap();
-        let later = time_config(&case, &cfg, set.clone(), &budget(200)).unwrap();
+        let first = time_config(&case, &cfg, set.clone(), &settings(1)).unwrap();
+        let later = time_config(&case, &cfg, set.clone(), &settings(200)).unwrap();
         assert_eq!((first.steps, later.steps), (1, 200));
         assert!(
             later.seconds > 0.0 && later.device.starts_with("flex"),
@@ -283,6 +291,6 @@ mod tests {
             later.last_loss
         );
         case.batch = 0;
-        assert!(time_case(&case, set, &budget(1)).is_err());
+        assert!(time_case(&case, set, &settings(1)).is_err());
     }
 }

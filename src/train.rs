@@ -1,7 +1,9 @@
 //! Training wiring: data, device, model, Burn's Learner and dashboard, and the run folder.
 
 use crate::backend::{self, BackendChoice};
-use crate::batch::{Corruption, SampleBatcher, SampleIndices, corrupted_tensor, samples_tensor};
+use crate::batch::{
+    Corruption, Placement, SampleBatcher, SampleIndices, corrupted_tensor, samples_tensor,
+};
 use crate::checkpoint;
 use crate::config::RunConfig;
 use crate::metrics::{LOSS, NonFiniteGuard, TermMetric};
@@ -60,13 +62,14 @@ pub struct TrainReport {
 /// Trains the model `cfg` describes and fills the run folder.
 pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     cfg.validate()?;
+    // Before the run folder: a backend that cannot start leaves nothing behind.
+    let resolved = backend::resolve(opts.backend)?;
     let (run, done, log) = if opts.resume {
         resume_point(cfg, &opts.out)?
     } else {
         let run = RunDir::create(&opts.out, opts.overwrite)?;
         (run, 0, EpochLog::default())
     };
-    let resolved = backend::resolve(opts.backend)?;
     eprintln!("{}", resolved.note);
 
     let started = Instant::now();
@@ -83,6 +86,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     }
     run.save_config(cfg)?;
 
+    let placement = Placement::for_backend(resolved.backend);
     let device = resolved.device;
     device.seed(cfg.seed);
     let ad = device.clone().autodiff();
@@ -111,8 +115,11 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     };
     let train_batcher = SampleBatcher::new(train_set.clone(), cfg.seed)
         .with_corruption(fresh)
+        .with_placement(placement)
         .for_training(batches_per_epoch, cfg.network.warmup_epochs(), done);
-    let test_batcher = SampleBatcher::new(test_set.clone(), test_seed(cfg)).with_corruption(fixed);
+    let test_batcher = SampleBatcher::new(test_set.clone(), test_seed(cfg))
+        .with_corruption(fixed)
+        .with_placement(placement);
     // In order: the batcher shuffles, so that an epoch's order depends on the epoch alone.
     let train_loader = DataLoaderBuilder::new(train_batcher)
         .batch_size(cfg.batch_size)

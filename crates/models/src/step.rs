@@ -25,25 +25,50 @@ pub struct AeOutput {
     pub loss: LossTerms,
     /// Images in the batch (the weight of this batch in an epoch average).
     pub batch_size: usize,
+    /// The total, then each term, read back to the host together by [`ItemLazy::sync`] (one
+    /// read per step, not one per term); empty until then.
+    pub values: Vec<f64>,
+}
+
+impl AeOutput {
+    fn new(loss: LossTerms, batch_size: usize) -> Self {
+        AeOutput {
+            loss,
+            batch_size,
+            values: Vec::new(),
+        }
+    }
 }
 
 impl ItemLazy for AeOutput {
     fn sync(self) -> Result<Self, ExecutionError> {
-        // Hand the queued work to the device, then drop the autodiff graph so the metric thread
-        // holds plain tensors.
-        self.loss.total.device().flush()?;
+        // Drop the autodiff graph so the metric thread holds plain tensors, and read every
+        // figure of the step in one transfer: each read waits for the device.
         let strip = |t: Tensor<1>| t.without_autodiff();
+        let loss = LossTerms {
+            total: strip(self.loss.total),
+            terms: self
+                .loss
+                .terms
+                .into_iter()
+                .map(|(n, t)| (n, strip(t)))
+                .collect(),
+        };
+        let mut all = vec![loss.total.clone()];
+        all.extend(loss.terms.iter().map(|(_, t)| t.clone()));
+        let data = Tensor::cat(all, 0).try_into_data()?;
+        let values = data
+            .try_to_vec::<f32>()
+            .map_err(|e| ExecutionError::WithContext {
+                reason: format!("reading the loss back: {e:?}"),
+            })?
+            .into_iter()
+            .map(f64::from)
+            .collect();
         Ok(AeOutput {
-            loss: LossTerms {
-                total: strip(self.loss.total),
-                terms: self
-                    .loss
-                    .terms
-                    .into_iter()
-                    .map(|(n, t)| (n, strip(t)))
-                    .collect(),
-            },
+            loss,
             batch_size: self.batch_size,
+            values,
         })
     }
 }
@@ -56,7 +81,7 @@ impl TrainStep for Autoencoder {
         let batch_size = batch.input.dims()[0];
         let loss = self.forward_loss(batch.input, batch.target, batch.anneal);
         let grads = loss.total.backward();
-        TrainOutput::new(self, grads, AeOutput { loss, batch_size })
+        TrainOutput::new(self, grads, AeOutput::new(loss, batch_size))
     }
 }
 
@@ -66,9 +91,9 @@ impl InferenceStep for Autoencoder {
 
     fn step(&self, batch: AeBatch) -> AeOutput {
         let batch_size = batch.input.dims()[0];
-        AeOutput {
-            loss: self.forward_loss(batch.input, batch.target, batch.anneal),
+        AeOutput::new(
+            self.forward_loss(batch.input, batch.target, batch.anneal),
             batch_size,
-        }
+        )
     }
 }
