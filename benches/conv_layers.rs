@@ -1,0 +1,134 @@
+//! Where conv-ae's step goes: each of its layers alone, forward, forward + input gradient,
+//! forward + weight gradient, at batch 128, on a backend.
+//!
+//!     cargo bench --bench conv_layers                  # flex
+//!     cargo bench --bench conv_layers -- wgpu 20       # backend, repetitions
+//!
+//! Prints a Markdown table in milliseconds per call (the mean of the repetitions after one
+//! untimed call), with the GFLOP/s of the forward pass.
+
+use autoencoders::backend::{self, BackendChoice};
+use burn::nn::interpolate::{Interpolate2dConfig, InterpolateMode};
+use burn::nn::pool::MaxPool2dConfig;
+use burn::prelude::*;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// conv-ae's convolutions: (in channels, out channels, side, padding), encoder then decoder.
+const CONVS: [(usize, usize, usize, usize); 7] = [
+    (1, 16, 28, 1),
+    (16, 8, 14, 1),
+    (8, 8, 7, 1),
+    (8, 8, 4, 1),
+    (8, 8, 8, 1),
+    (8, 16, 16, 0),
+    (16, 1, 28, 1),
+];
+const BATCH: usize = 128;
+
+fn time(reps: usize, mut f: impl FnMut() -> TensorData) -> f64 {
+    f();
+    let started = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    started.elapsed().as_secs_f64() * 1e3 / reps as f64
+}
+
+fn run(choice: BackendChoice, reps: usize) -> anyhow::Result<()> {
+    let resolved = backend::resolve(choice)?;
+    let dev = resolved.device.autodiff();
+    println!(
+        "{}; batch {BATCH}; ms per call, mean of {reps}\n",
+        resolved.note
+    );
+    println!("| layer | forward | GFLOP/s | + input grad | + weight grad |\n|---|---|---|---|---|");
+    let random =
+        |shape: [usize; 4]| Tensor::<4>::random(shape, burn::tensor::Distribution::Default, &dev);
+    let (mut fwd, mut dx, mut dw) = (0.0, 0.0, 0.0);
+    for (c, o, side, pad) in CONVS {
+        let opts = ConvOptions::new([1, 1], [pad, pad], [1, 1], 1);
+        let (x, w) = (random([BATCH, c, side, side]), random([o, c, 3, 3]));
+        let conv = |x: Tensor<4>, w: Tensor<4>| conv2d(x, w, None, opts.clone());
+        let f = time(reps, || conv(x.clone(), w.clone()).into_data());
+        let gx = time(reps, || {
+            let x = x.clone().require_grad();
+            let g = conv(x.clone(), w.clone()).sum().backward();
+            x.grad(&g)
+                .map(|t| t.into_data())
+                .unwrap_or_else(|| TensorData::from([0.0f32]))
+        });
+        let gw = time(reps, || {
+            let w = w.clone().require_grad();
+            let g = conv(x.clone(), w.clone()).sum().backward();
+            w.grad(&g)
+                .map(|t| t.into_data())
+                .unwrap_or_else(|| TensorData::from([0.0f32]))
+        });
+        let out = side + 2 * pad - 2;
+        let gflops = 2.0 * (BATCH * o * out * out * c * 9) as f64 / (f * 1e6);
+        println!("| conv {c}->{o} @{side} | {f:.2} | {gflops:.1} | {gx:.2} | {gw:.2} |");
+        (fwd, dx, dw) = (fwd + f, dx + gx, dw + gw);
+    }
+    println!("| all convs | {fwd:.2} | | {dx:.2} | {dw:.2} |\n");
+
+    println!("| layer | forward + input grad |\n|---|---|");
+    let pool = MaxPool2dConfig::new([2, 2]).with_ceil_mode(true).init();
+    let up = Interpolate2dConfig::new()
+        .with_scale_factor(Some([2.0, 2.0]))
+        .with_mode(InterpolateMode::Nearest)
+        .init();
+    for (what, c, side) in [
+        ("max-pool", 16, 28),
+        ("max-pool", 8, 14),
+        ("max-pool", 8, 7),
+        ("up-sample", 8, 4),
+        ("up-sample", 8, 8),
+        ("up-sample", 16, 14),
+    ] {
+        let x = random([BATCH, c, side, side]);
+        let ms = time(reps, || {
+            let x = x.clone().require_grad();
+            let y = if what == "max-pool" {
+                pool.forward(x.clone())
+            } else {
+                up.forward(x.clone())
+            };
+            let g = y.sum().backward();
+            x.grad(&g)
+                .map(|t| t.into_data())
+                .unwrap_or_else(|| TensorData::from([0.0f32]))
+        });
+        println!("| {what} {c} @{side} | {ms:.2} |");
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("usage: cargo bench --bench conv_layers -- [BACKEND [REPETITIONS]]");
+        return ExitCode::SUCCESS;
+    }
+    let parsed = (|| -> anyhow::Result<(BackendChoice, usize)> {
+        let choice = BackendChoice::parse(args.first().map_or("flex", |s| s.as_str()))?;
+        let reps = match args.get(1) {
+            Some(r) => r
+                .parse()
+                .ok()
+                .filter(|&n: &usize| n > 0)
+                .ok_or_else(|| anyhow::anyhow!("repetitions must be above 0, not '{r}'"))?,
+            None => 10,
+        };
+        Ok((choice, reps))
+    })();
+    match parsed.and_then(|(choice, reps)| run(choice, reps)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => autoencoders::report_error(&e),
+    }
+}
