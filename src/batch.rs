@@ -5,6 +5,7 @@
 //! (epoch and step), not of what ran before, so a run resumed at epoch `k` sees exactly the
 //! batches, noise and random draws the uninterrupted run saw.
 
+use crate::resident::ResidentSet;
 use ae_data::{Noise, Rng, Samples};
 use ae_models::AeBatch;
 use burn::data::dataloader::batcher::Batcher;
@@ -86,7 +87,8 @@ fn labels_tensor(set: &Samples, indices: &[usize], device: &Device) -> Tensor<1,
 
 /// Reads a tensor back from the device; `what` names it in the error.
 pub fn read_f32<const D: usize>(t: Tensor<D>, what: &str) -> anyhow::Result<Vec<f32>> {
-    t.into_data()
+    t.try_into_data()
+        .map_err(|e| anyhow::anyhow!("cannot read {what} back from the device: {e}"))?
         .try_into_vec::<f32>()
         .map_err(|e| anyhow::anyhow!("cannot read {what} back from the device: {e:?}"))
 }
@@ -113,8 +115,16 @@ impl Placement {
     }
 }
 
-/// The whole set on one device: `[n, c, h, w]` samples and `[n]` labels.
-type OnDevice = Option<(Device, Tensor<4>, Tensor<1, Int>)>;
+/// With [`Placement::Device`]: the set on the device, once uploaded.
+#[derive(Debug)]
+enum Resident {
+    /// Not uploaded yet (it is on the first batch, or by [`SampleBatcher::keep_on`]).
+    NotYet,
+    /// On a device.
+    On(ResidentSet),
+    /// The upload failed or does not apply: batches are made on the host.
+    Host,
+}
 
 /// How a batcher corrupts its inputs.
 #[derive(Debug, Clone, Copy)]
@@ -143,8 +153,8 @@ pub struct SampleBatcher {
     batches: Arc<AtomicUsize>,
     /// The permutation of the current epoch.
     order: Arc<Mutex<(usize, Arc<Vec<usize>>)>>,
-    /// With [`Placement::Device`], the set once uploaded (on first use).
-    resident: Option<Arc<Mutex<OnDevice>>>,
+    /// With [`Placement::Device`], the set on the device.
+    resident: Option<Arc<Mutex<Resident>>>,
 }
 
 /// Stream ids, so the order, the device's seed and the noise draw from different streams.
@@ -170,34 +180,47 @@ impl SampleBatcher {
     pub fn with_placement(mut self, placement: Placement) -> Self {
         self.resident = match placement {
             Placement::Host => None,
-            Placement::Device => Some(Arc::new(Mutex::new(None))),
+            Placement::Device => Some(Arc::new(Mutex::new(Resident::NotYet))),
         };
         self
     }
 
-    /// The clean samples and labels of `indices`, gathered on the device from the uploaded
-    /// set (uploaded now if this is the first batch on `device`).
+    /// Uploads the set to `device` now, if this batcher keeps it there. An error says why it
+    /// cannot be (the batcher then makes its batches on the host, as with [`Placement::Host`]).
+    pub fn keep_on(&self, device: &Device) -> anyhow::Result<()> {
+        let Some(cache) = &self.resident else {
+            return Ok(());
+        };
+        let mut state = cache.lock().unwrap_or_else(|p| p.into_inner());
+        match ResidentSet::upload(&self.set, device) {
+            Ok(set) => {
+                *state = Resident::On(set);
+                Ok(())
+            }
+            Err(e) => {
+                *state = Resident::Host;
+                Err(e)
+            }
+        }
+    }
+
+    /// The clean samples and labels of `indices` from the copy on `device`, or `None` when
+    /// they are to be made on the host.
     fn gather_resident(
         &self,
-        cache: &Mutex<OnDevice>,
+        cache: &Mutex<Resident>,
         indices: &[usize],
         device: &Device,
-    ) -> (Tensor<4>, Tensor<1, Int>) {
-        let mut cached = cache.lock().unwrap_or_else(|p| p.into_inner());
-        let (set, labels) = match &*cached {
-            Some((d, set, labels)) if d == device => (set.clone(), labels.clone()),
-            _ => {
-                let all: Vec<usize> = (0..self.set.len()).collect();
-                let set = samples_tensor(&self.set, &all, device);
-                let labels = labels_tensor(&self.set, &all, device);
-                *cached = Some((device.clone(), set.clone(), labels.clone()));
-                (set, labels)
-            }
+    ) -> Option<(Tensor<4>, Tensor<1, Int>)> {
+        let mut state = cache.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = match &*state {
+            Resident::On(set) if set.is_on(device) => return Some(set.gather(indices)),
+            Resident::Host => return None,
+            Resident::NotYet | Resident::On(_) => ResidentSet::upload(&self.set, device).ok(),
         };
-        drop(cached);
-        let idx: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
-        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [indices.len()]), device);
-        (set.select(0, idx.clone()), labels.select(0, idx))
+        let out = fresh.as_ref().map(|set| set.gather(indices));
+        *state = fresh.map_or(Resident::Host, Resident::On);
+        out
     }
 
     /// Corrupts the inputs.
@@ -258,13 +281,16 @@ impl Batcher<usize, AeBatch> for SampleBatcher {
         } else {
             indices
         };
-        let (target, labels) = match &self.resident {
-            Some(cache) => self.gather_resident(cache, &indices, device),
-            None => (
+        let resident = self
+            .resident
+            .as_ref()
+            .and_then(|cache| self.gather_resident(cache, &indices, device));
+        let (target, labels) = resident.unwrap_or_else(|| {
+            (
                 samples_tensor(&self.set, &indices, device),
                 labels_tensor(&self.set, &indices, device),
-            ),
-        };
+            )
+        });
         let input = match self.corruption {
             Corruption::None => target.clone(),
             Corruption::Fixed(noise) => {
@@ -326,11 +352,19 @@ mod tests {
     #[test]
     fn batches_gathered_on_the_device_equal_those_gathered_on_the_host() {
         let dev = Device::flex();
-        let set = Arc::new(Samples::Vectors(ae_data::synthetic::plane3d(50, 2)));
+        let pixels = (0..50 * 16).map(|i| (i * 7 % 256) as u8).collect();
+        let labels = (0..50).map(|i| (i % 10) as u8).collect();
+        let set = Arc::new(Samples::Images(ae_data::ImageSet {
+            rows: 4,
+            cols: 4,
+            pixels,
+            labels,
+        }));
         let host = SampleBatcher::new(set.clone(), 5).for_training(4, 0, 0);
         let device = SampleBatcher::new(set, 5)
             .with_placement(Placement::Device)
             .for_training(4, 0, 0);
+        device.keep_on(&dev).unwrap();
         for positions in [vec![0, 1, 2], vec![3, 4, 5, 6, 7], vec![49]] {
             let (a, b) = (
                 host.batch(positions.clone(), &dev),
@@ -342,7 +376,22 @@ mod tests {
             assert_eq!(f(a.input), f(b.input));
             assert_eq!(l(a.labels), l(b.labels));
         }
-        assert!(device.resident.as_ref().unwrap().lock().unwrap().is_some());
+        let state = device.resident.as_ref().unwrap().lock().unwrap();
+        assert!(matches!(*state, Resident::On(_)), "{state:?}");
+    }
+
+    #[test]
+    fn a_set_that_cannot_be_kept_on_the_device_is_batched_on_the_host() {
+        let dev = Device::flex();
+        let set = Arc::new(Samples::Vectors(ae_data::synthetic::plane3d(20, 2)));
+        let host = SampleBatcher::new(set.clone(), 5);
+        let device = SampleBatcher::new(set, 5).with_placement(Placement::Device);
+        assert!(device.keep_on(&dev).is_err());
+        let f = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();
+        let (a, b) = (host.batch(vec![1, 7], &dev), device.batch(vec![1, 7], &dev));
+        assert_eq!(f(a.target), f(b.target));
+        let state = device.resident.as_ref().unwrap().lock().unwrap();
+        assert!(matches!(*state, Resident::Host), "{state:?}");
     }
 
     #[test]

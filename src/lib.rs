@@ -13,6 +13,7 @@ pub mod overrides;
 pub mod picture;
 pub mod render;
 pub mod report;
+pub mod resident;
 pub mod run_dir;
 pub mod speed;
 pub mod train;

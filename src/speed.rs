@@ -132,6 +132,9 @@ pub fn time_config(
         .with_corruption(corruption)
         .with_placement(placement)
         .for_training(per_epoch, cfg.network.warmup_epochs(), 0);
+    if let Err(e) = batcher.keep_on(&ad) {
+        eprintln!("  batches made on the host: {e:#}");
+    }
     let mut learner = Learner::new(model, AdamConfig::new().with_epsilon(1e-8).init(), cfg.lr);
 
     let mut step = 0usize;

@@ -120,6 +120,15 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     let test_batcher = SampleBatcher::new(test_set.clone(), test_seed(cfg))
         .with_corruption(fixed)
         .with_placement(placement);
+    if placement == Placement::Device {
+        let kept = train_batcher
+            .keep_on(&ad)
+            .and_then(|()| test_batcher.keep_on(&device));
+        match kept {
+            Ok(()) => eprintln!("data set kept on the device; a step uploads only its indices"),
+            Err(e) => eprintln!("batches are made on the host: {e:#}"),
+        }
+    }
     // In order: the batcher shuffles, so that an epoch's order depends on the epoch alone.
     let train_loader = DataLoaderBuilder::new(train_batcher)
         .batch_size(cfg.batch_size)
