@@ -121,7 +121,7 @@ enum Resident {
     /// Not uploaded yet (it is on the first batch, or by [`SampleBatcher::keep_on`]).
     NotYet,
     /// On a device.
-    On(ResidentSet),
+    On(Box<ResidentSet>),
     /// The upload failed or does not apply: batches are made on the host.
     Host,
 }
@@ -194,7 +194,7 @@ impl SampleBatcher {
         let mut state = cache.lock().unwrap_or_else(|p| p.into_inner());
         match ResidentSet::upload(&self.set, device) {
             Ok(set) => {
-                *state = Resident::On(set);
+                *state = Resident::On(Box::new(set));
                 Ok(())
             }
             Err(e) => {
@@ -219,7 +219,7 @@ impl SampleBatcher {
             Resident::NotYet | Resident::On(_) => ResidentSet::upload(&self.set, device).ok(),
         };
         let out = fresh.as_ref().map(|set| set.gather(indices));
-        *state = fresh.map_or(Resident::Host, Resident::On);
+        *state = fresh.map_or(Resident::Host, |set| Resident::On(Box::new(set)));
         out
     }
 
