@@ -28,6 +28,7 @@ options:
   --backends LIST   flex, ndarray, wgpu, auto (default: auto, i.e. wgpu on a GPU, else flex)
   --batches LIST    batch sizes (default: each model's own, as `train` uses)
   --seconds S       time each case for at least S seconds (default 3)
+  --steps N         time at least N steps (default 5), however short --seconds is
   --warmup N        untimed steps first (default 3; GPUs compile and tune kernels then)
   --read-every N    read the loss back every N steps, as the dashboard's metrics do (default 0:
                     once at the end)
@@ -119,6 +120,7 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
                     .with_context(|| format!("--seconds must be a number of seconds, not '{v}'"))?;
                 o.settings.min_time = Duration::from_secs_f64(s);
             }
+            "--steps" => o.settings.min_steps = positive("--steps", &value(arg)?)?,
             "--warmup" => o.settings.warmup_steps = value(arg)?.parse().context("--warmup")?,
             "--read-every" => {
                 o.settings.read_every = value(arg)?.parse().context("--read-every")?

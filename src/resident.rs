@@ -82,16 +82,18 @@ impl ResidentSet {
         let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [b]), &self.device);
         let words = self.words.clone().select(0, idx.clone());
         let [_, per] = words.dims();
-        let bytes: Vec<Tensor<2, Int>> = (0..4)
-            .map(|k| {
-                words
-                    .clone()
-                    .bitwise_right_shift_scalar(8 * k)
-                    .bitwise_and_scalar(255)
-            })
-            .collect();
+        // All four bytes of every word in one shift and one mask (two kernels, not eight).
+        let shifts = Tensor::<3, Int>::from_data(
+            TensorData::new(vec![0i32, 8, 16, 24], [1, 1, 4]),
+            &self.device,
+        );
+        let bytes = words
+            .reshape([b, per, 1])
+            .expand([b, per, 4])
+            .bitwise_right_shift(shifts.expand([b, per, 4]))
+            .bitwise_and_scalar(255);
         let [c, h, w] = self.shape;
-        let pixels = Tensor::stack::<3>(bytes, 2)
+        let pixels = bytes
             .reshape([b, per * 4])
             .slice([0..b, 0..c * h * w])
             .float()

@@ -174,11 +174,20 @@ pub fn time_config(
     let seconds = started.elapsed().as_secs_f64();
     Ok(Timing {
         case: *case,
-        device: resolved.note.trim_start_matches("backend: ").to_string(),
+        device: short_device(&resolved.note),
         steps,
         seconds,
         last_loss: last,
     })
+}
+
+/// The backend line without its prefix and advice: `wgpu on llvmpipe (..) (Vulkan), software`.
+fn short_device(note: &str) -> String {
+    let note = note.trim_start_matches("backend: ");
+    match note.find(", a SOFTWARE renderer") {
+        Some(i) => format!("{}, software", &note[..i]),
+        None => note.to_string(),
+    }
 }
 
 /// Times loading a split with `load`, `repeats` times; returns the seconds of each.

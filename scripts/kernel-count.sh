@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Kernel launches per training step on wgpu (fusion on), counted with CubeCL's profiling
+# logger at level "minimal", which logs every kernel it runs. Runs `cargo bench --bench speed`
+# for 3 untimed and 15 timed steps (loss read back every step, as the dashboard does) and
+# counts the launches of the kernels that run about once or more per step.
+#
+#   AE_DATA_DIR=../shared/datasets bash scripts/kernel-count.sh dense-ae vae conv-ae
+#
+# Works on a software Vulkan adapter too (lavapipe: slow, but the count is the same kind).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${AE_DATA_DIR:?set AE_DATA_DIR to the folder holding mnist/}"
+export AE_DATA_DIR CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
+[ $# -gt 0 ] || set -- dense-ae vae conv-ae
+cargo bench --bench speed --no-run -q 2>/dev/null
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+root=$(pwd)
+steps=18 # 3 warm-up + 15 timed
+for model in "$@"; do
+    # CubeCL reads cubecl.toml from the working directory.
+    printf '[profiling.logger]\nlevel = "minimal"\nfile = "%s/%s.log"\n' "$work" "$model" >"$work/cubecl.toml"
+    # Twice: the first run fills the autotune cache, whose trial launches would be counted.
+    for run in tune count; do
+        rm -f "$work/$model.log"
+        (cd "$work" && cargo bench --manifest-path "$root/Cargo.toml" --bench speed -q -- \
+            --models "$model" --backends wgpu --warmup 3 --steps 15 --seconds 0 --no-load \
+            --read-every 1 >"$work/$model.$run.out" 2>&1) ||
+            { cat "$work/$model.$run.out" >&2; exit 1; }
+    done
+    sort "$work/$model.log" | uniq -c | awk -v m="$model" -v n=$steps '
+        $1 >= n - 2 { s += $1 } $1 < n - 2 { o += $1 }
+        END { printf "%s: %.1f kernel launches per step (%d in %d steps; %d others, set-up)\n", m, s / n, s, n, o }'
+done
