@@ -12,18 +12,20 @@ cd "$(dirname "$0")/.."
 : "${AE_DATA_DIR:?set AE_DATA_DIR to the folder holding mnist/}"
 export AE_DATA_DIR CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
 [ $# -gt 0 ] || set -- dense-ae vae conv-ae
-cargo bench --bench speed --no-run -q 2>/dev/null
+# The bench binary itself: CubeCL reads cubecl.toml from the working directory, and cargo
+# would run it from the repository root.
+bench=$(cargo bench --bench speed --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+[ -x "$bench" ] || { echo "error: cannot find the speed bench's binary" >&2; exit 1; }
+bench=$(pwd)/$bench
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-root=$(pwd)
 steps=18 # 3 warm-up + 15 timed
 for model in "$@"; do
-    # CubeCL reads cubecl.toml from the working directory.
     printf '[profiling.logger]\nlevel = "minimal"\nfile = "%s/%s.log"\n' "$work" "$model" >"$work/cubecl.toml"
     # Twice: the first run fills the autotune cache, whose trial launches would be counted.
     for run in tune count; do
         rm -f "$work/$model.log"
-        (cd "$work" && cargo bench --manifest-path "$root/Cargo.toml" --bench speed -q -- \
+        (cd "$work" && "$bench" \
             --models "$model" --backends wgpu --warmup 3 --steps 15 --seconds 0 --no-load \
             --read-every 1 >"$work/$model.$run.out" 2>&1) ||
             { cat "$work/$model.$run.out" >&2; exit 1; }
