@@ -182,7 +182,8 @@ fn cuda() -> Result<Resolved> {
     if !cfg!(feature = "cuda") {
         bail!(
             "--backend cuda: this build has no CUDA backend; build with `cargo run --release \
-             --features cuda --bin train -- ...` (needs an NVIDIA driver), or use --backend wgpu"
+             --features cuda --bin train -- ...` (the build fetches an LLVM bundle from the \
+             internet; running needs an NVIDIA driver), or use --backend wgpu"
         );
     }
     if cfg!(target_os = "linux") && nvidia_driver().is_none() {
