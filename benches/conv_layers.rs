@@ -37,6 +37,13 @@ fn time(reps: usize, mut f: impl FnMut() -> TensorData) -> f64 {
     started.elapsed().as_secs_f64() * 1e3 / reps as f64
 }
 
+/// The gradient of `t` read back (an empty one if the graph did not reach it).
+fn gradient(t: Tensor<4>, grads: &burn::tensor::Gradients) -> TensorData {
+    t.grad(grads)
+        .map(|g| g.into_data())
+        .unwrap_or_else(|| TensorData::from([0.0f32]))
+}
+
 fn run(choice: BackendChoice, reps: usize) -> anyhow::Result<()> {
     let resolved = backend::resolve(choice)?;
     let dev = resolved.device.autodiff();
@@ -53,20 +60,20 @@ fn run(choice: BackendChoice, reps: usize) -> anyhow::Result<()> {
         let (x, w) = (random([BATCH, c, side, side]), random([o, c, 3, 3]));
         let conv = |x: Tensor<4>, w: Tensor<4>| conv2d(x, w, None, opts.clone());
         let f = time(reps, || conv(x.clone(), w.clone()).into_data());
-        let gx = time(reps, || {
-            let x = x.clone().require_grad();
-            let g = conv(x.clone(), w.clone()).sum().backward();
-            x.grad(&g)
-                .map(|t| t.into_data())
-                .unwrap_or_else(|| TensorData::from([0.0f32]))
-        });
-        let gw = time(reps, || {
-            let w = w.clone().require_grad();
-            let g = conv(x.clone(), w.clone()).sum().backward();
-            w.grad(&g)
-                .map(|t| t.into_data())
-                .unwrap_or_else(|| TensorData::from([0.0f32]))
-        });
+        // Forward and backward, with the gradient of x (`true`) or of w only.
+        let grad = |of_x: bool| {
+            time(reps, || {
+                let (x, w) = (x.clone(), w.clone());
+                let (x, w) = if of_x {
+                    (x.require_grad(), w)
+                } else {
+                    (x, w.require_grad())
+                };
+                let g = conv(x.clone(), w.clone()).sum().backward();
+                gradient(if of_x { x } else { w }, &g)
+            })
+        };
+        let (gx, gw) = (grad(true), grad(false));
         let out = side + 2 * pad - 2;
         let gflops = 2.0 * (BATCH * o * out * out * c * 9) as f64 / (f * 1e6);
         println!("| conv {c}->{o} @{side} | {f:.2} | {gflops:.1} | {gx:.2} | {gw:.2} |");
@@ -96,10 +103,7 @@ fn run(choice: BackendChoice, reps: usize) -> anyhow::Result<()> {
             } else {
                 up.forward(x.clone())
             };
-            let g = y.sum().backward();
-            x.grad(&g)
-                .map(|t| t.into_data())
-                .unwrap_or_else(|| TensorData::from([0.0f32]))
+            gradient(x, &y.sum().backward())
         });
         println!("| {what} {c} @{side} | {ms:.2} |");
     }

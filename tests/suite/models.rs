@@ -59,6 +59,8 @@ backend_test!(fn shapes_of_every_model(backend) {
 backend_test!(fn every_model_learns_and_itemises_its_loss(backend) {
     let dev = device(backend).autodiff();
     for model in ModelName::ALL {
+        // Seeded: with a random start the 4-2-4 toy sometimes moves less than 10% in 8 steps.
+        dev.seed(42);
         let (cfg, mut ae) = build(model, &dev);
         let x = inputs(&cfg, 16, &dev);
         let batch = AeBatch {
