@@ -33,4 +33,7 @@ for model in "$@"; do
     sort "$work/$model.log" | uniq -c | awk -v m="$model" -v n=$steps '
         $1 >= n - 2 { s += $1 } $1 < n - 2 { o += $1 }
         END { printf "%s: %.1f kernel launches per step (%d in %d steps; %d others, set-up)\n", m, s / n, s, n, o }'
+    # The kinds of kernel that run most, per step (names without their hash and arguments).
+    sed -e 's/^Executing //' -e 's/[_ |].*//' "$work/$model.log" | sort | uniq -c | sort -rn |
+        head -6 | awk -v n=$steps '{ printf "    %5.1f %s\n", $1 / n, $2 }'
 done
