@@ -5,7 +5,7 @@
 //! (epoch and step), not of what ran before, so a run resumed at epoch `k` sees exactly the
 //! batches, noise and random draws the uninterrupted run saw.
 
-use crate::resident::ResidentSet;
+use crate::resident::{Placement, Residency};
 use ae_data::{Noise, Rng, Samples};
 use ae_models::AeBatch;
 use burn::data::dataloader::batcher::Batcher;
@@ -93,39 +93,6 @@ pub fn read_f32<const D: usize>(t: Tensor<D>, what: &str) -> anyhow::Result<Vec<
         .map_err(|e| anyhow::anyhow!("cannot read {what} back from the device: {e:?}"))
 }
 
-/// Where a batcher keeps the clean samples it makes batches of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placement {
-    /// In host memory: each batch is gathered there and uploaded (no copy of the set on the
-    /// device; what CPU backends want, where the device is the host anyway).
-    Host,
-    /// Uploaded once to the device, batches gathered there by index: a step uploads only
-    /// its indices (what a GPU wants).
-    Device,
-}
-
-impl Placement {
-    /// `Device` for GPU backends, `Host` for CPU ones.
-    pub fn for_backend(backend: crate::backend::BackendChoice) -> Self {
-        use crate::backend::BackendChoice as B;
-        match backend {
-            B::Wgpu | B::Cuda => Placement::Device,
-            B::Flex | B::Ndarray | B::Auto => Placement::Host,
-        }
-    }
-}
-
-/// With [`Placement::Device`]: the set on the device, once uploaded.
-#[derive(Debug)]
-enum Resident {
-    /// Not uploaded yet (it is on the first batch, or by [`SampleBatcher::keep_on`]).
-    NotYet,
-    /// On a device.
-    On(Box<ResidentSet>),
-    /// The upload failed or does not apply: batches are made on the host.
-    Host,
-}
-
 /// How a batcher corrupts its inputs.
 #[derive(Debug, Clone, Copy)]
 pub enum Corruption {
@@ -154,7 +121,7 @@ pub struct SampleBatcher {
     /// The permutation of the current epoch.
     order: Arc<Mutex<(usize, Arc<Vec<usize>>)>>,
     /// With [`Placement::Device`], the set on the device.
-    resident: Option<Arc<Mutex<Resident>>>,
+    resident: Option<Arc<Residency>>,
 }
 
 /// Stream ids, so the order, the device's seed and the noise draw from different streams.
@@ -180,7 +147,7 @@ impl SampleBatcher {
     pub fn with_placement(mut self, placement: Placement) -> Self {
         self.resident = match placement {
             Placement::Host => None,
-            Placement::Device => Some(Arc::new(Mutex::new(Resident::NotYet))),
+            Placement::Device => Some(Arc::new(Residency::default())),
         };
         self
     }
@@ -188,39 +155,10 @@ impl SampleBatcher {
     /// Uploads the set to `device` now, if this batcher keeps it there. An error says why it
     /// cannot be (the batcher then makes its batches on the host, as with [`Placement::Host`]).
     pub fn keep_on(&self, device: &Device) -> anyhow::Result<()> {
-        let Some(cache) = &self.resident else {
-            return Ok(());
-        };
-        let mut state = cache.lock().unwrap_or_else(|p| p.into_inner());
-        match ResidentSet::upload(&self.set, device) {
-            Ok(set) => {
-                *state = Resident::On(Box::new(set));
-                Ok(())
-            }
-            Err(e) => {
-                *state = Resident::Host;
-                Err(e)
-            }
+        match &self.resident {
+            Some(residency) => residency.keep_on(&self.set, device),
+            None => Ok(()),
         }
-    }
-
-    /// The clean samples and labels of `indices` from the copy on `device`, or `None` when
-    /// they are to be made on the host.
-    fn gather_resident(
-        &self,
-        cache: &Mutex<Resident>,
-        indices: &[usize],
-        device: &Device,
-    ) -> Option<(Tensor<4>, Tensor<1, Int>)> {
-        let mut state = cache.lock().unwrap_or_else(|p| p.into_inner());
-        let fresh = match &*state {
-            Resident::On(set) if set.is_on(device) => return Some(set.gather(indices)),
-            Resident::Host => return None,
-            Resident::NotYet | Resident::On(_) => ResidentSet::upload(&self.set, device).ok(),
-        };
-        let out = fresh.as_ref().map(|set| set.gather(indices));
-        *state = fresh.map_or(Resident::Host, |set| Resident::On(Box::new(set)));
-        out
     }
 
     /// Corrupts the inputs.
@@ -284,7 +222,7 @@ impl Batcher<usize, AeBatch> for SampleBatcher {
         let resident = self
             .resident
             .as_ref()
-            .and_then(|cache| self.gather_resident(cache, &indices, device));
+            .and_then(|r| r.gather(&self.set, &indices, device));
         let (target, labels) = resident.unwrap_or_else(|| {
             (
                 samples_tensor(&self.set, &indices, device),
@@ -376,8 +314,7 @@ mod tests {
             assert_eq!(f(a.input), f(b.input));
             assert_eq!(l(a.labels), l(b.labels));
         }
-        let state = device.resident.as_ref().unwrap().lock().unwrap();
-        assert!(matches!(*state, Resident::On(_)), "{state:?}");
+        assert!(device.resident.as_ref().unwrap().is_resident());
     }
 
     #[test]
@@ -390,8 +327,7 @@ mod tests {
         let f = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();
         let (a, b) = (host.batch(vec![1, 7], &dev), device.batch(vec![1, 7], &dev));
         assert_eq!(f(a.target), f(b.target));
-        let state = device.resident.as_ref().unwrap().lock().unwrap();
-        assert!(matches!(*state, Resident::Host), "{state:?}");
+        assert!(!device.resident.as_ref().unwrap().is_resident());
     }
 
     #[test]

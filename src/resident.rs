@@ -8,10 +8,86 @@
 use ae_data::Samples;
 use anyhow::{Result, bail};
 use burn::prelude::*;
+use std::sync::Mutex;
 
 /// Larger packed sets stay in host memory (wgpu's default limit for one storage buffer is
 /// 128 MiB; this leaves room).
 pub const MAX_BYTES: usize = 96 << 20;
+
+/// Where a batcher keeps the clean samples it makes batches of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// In host memory: each batch is gathered there and uploaded (no copy of the set on the
+    /// device; what CPU backends want, where the device is the host anyway).
+    Host,
+    /// Uploaded once to the device, batches gathered there by index: a step uploads only
+    /// its indices (what a GPU wants).
+    Device,
+}
+
+impl Placement {
+    /// `Device` for GPU backends, `Host` for CPU ones.
+    pub fn for_backend(backend: crate::backend::BackendChoice) -> Self {
+        use crate::backend::BackendChoice as B;
+        match backend {
+            B::Wgpu | B::Cuda => Placement::Device,
+            B::Flex | B::Ndarray | B::Auto => Placement::Host,
+        }
+    }
+}
+
+/// A batcher's copy of its set on the device, shared by its clones (the data loader's).
+#[derive(Debug, Default)]
+pub struct Residency(Mutex<State>);
+
+#[derive(Debug, Default)]
+enum State {
+    /// Not uploaded yet (it is, on the first batch or by [`Residency::keep_on`]).
+    #[default]
+    NotYet,
+    /// On a device.
+    On(Box<ResidentSet>),
+    /// The upload failed or does not apply: batches are made on the host.
+    Host,
+}
+
+impl Residency {
+    /// Uploads `set` to `device`; on failure, batches are made on the host from then on.
+    pub fn keep_on(&self, set: &Samples, device: &Device) -> Result<()> {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let uploaded = ResidentSet::upload(set, device);
+        *state = match &uploaded {
+            Ok(r) => State::On(Box::new(r.clone())),
+            Err(_) => State::Host,
+        };
+        uploaded.map(|_| ())
+    }
+
+    /// The clean samples and labels of `indices` from the copy on `device` (uploading it on
+    /// first use), or `None` when they are to be made on the host.
+    pub fn gather(
+        &self,
+        set: &Samples,
+        indices: &[usize],
+        device: &Device,
+    ) -> Option<(Tensor<4>, Tensor<1, Int>)> {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = match &*state {
+            State::On(r) if r.is_on(device) => return Some(r.gather(indices)),
+            State::Host => return None,
+            State::NotYet | State::On(_) => ResidentSet::upload(set, device).ok(),
+        };
+        let out = fresh.as_ref().map(|r| r.gather(indices));
+        *state = fresh.map_or(State::Host, |r| State::On(Box::new(r)));
+        out
+    }
+
+    /// Whether the set is on a device now.
+    pub fn is_resident(&self) -> bool {
+        let state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        matches!(*state, State::On(_))
+    }
+}
 
 /// The images and labels of a set, on one device.
 #[derive(Debug, Clone)]

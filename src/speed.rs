@@ -6,8 +6,9 @@
 //! second, images per second, and the seconds a training epoch of the set takes at that rate.
 
 use crate::backend::{self, BackendChoice};
-use crate::batch::{Corruption, Placement, SampleBatcher, read_f32};
+use crate::batch::{Corruption, SampleBatcher, read_f32};
 use crate::config::{ModelName, RunConfig};
+use crate::resident::Placement;
 use ae_data::Samples;
 use ae_models::Autoencoder;
 use anyhow::{Result, bail};

@@ -1,13 +1,12 @@
 //! Training wiring: data, device, model, Burn's Learner and dashboard, and the run folder.
 
 use crate::backend::{self, BackendChoice};
-use crate::batch::{
-    Corruption, Placement, SampleBatcher, SampleIndices, corrupted_tensor, samples_tensor,
-};
+use crate::batch::{Corruption, SampleBatcher, SampleIndices, corrupted_tensor, samples_tensor};
 use crate::checkpoint;
 use crate::config::RunConfig;
 use crate::metrics::{LOSS, NonFiniteGuard, TermMetric};
 use crate::render::{EpochLog, EpochRow, RunRenderer, from_csv};
+use crate::resident::Placement;
 use crate::run_dir::{self, RunDir};
 use ae_data::Samples;
 use ae_models::Autoencoder;
