@@ -97,6 +97,8 @@ pub struct ResidentSet {
     words: Tensor<2, Int>,
     /// `[n]` class labels.
     labels: Tensor<1, Int>,
+    /// `[1, 1, 4]`: 0, 8, 16, 24, the shift of each byte of a word (uploaded once).
+    shifts: Tensor<3, Int>,
     /// `[c, h, w]` of one sample.
     shape: [usize; 3],
 }
@@ -138,10 +140,13 @@ impl ResidentSet {
                 .try_into_data()
                 .map_err(|e| anyhow::anyhow!("cannot keep the data set on the device: {e}"))?;
         }
+        let shifts =
+            Tensor::<3, Int>::from_data(TensorData::new(vec![0i32, 8, 16, 24], [1, 1, 4]), device);
         Ok(ResidentSet {
             device: device.clone(),
             words,
             labels,
+            shifts,
             shape: set.shape(),
         })
     }
@@ -159,14 +164,10 @@ impl ResidentSet {
         let words = self.words.clone().select(0, idx.clone());
         let [_, per] = words.dims();
         // All four bytes of every word in one shift and one mask (two kernels, not eight).
-        let shifts = Tensor::<3, Int>::from_data(
-            TensorData::new(vec![0i32, 8, 16, 24], [1, 1, 4]),
-            &self.device,
-        );
         let bytes = words
             .reshape([b, per, 1])
             .expand([b, per, 4])
-            .bitwise_right_shift(shifts.expand([b, per, 4]))
+            .bitwise_right_shift(self.shifts.clone().expand([b, per, 4]))
             .bitwise_and_scalar(255);
         let [c, h, w] = self.shape;
         let pixels = bytes
