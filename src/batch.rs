@@ -122,11 +122,26 @@ pub struct SampleBatcher {
     order: Arc<Mutex<(usize, Arc<Vec<usize>>)>>,
     /// With [`Placement::Device`], the set on the device.
     resident: Option<Arc<Residency>>,
+    /// Numbers of VAE noise to draw on the host per sample (0: none; the device draws it).
+    latent_noise: usize,
 }
 
 /// Stream ids, so the order, the device's seed and the noise draw from different streams.
 const ORDER_STREAM: u64 = 0x5EED_0DE5;
 const DEVICE_STREAM: u64 = 0xDE71_CE55;
+const LATENT_STREAM: u64 = 0x1A7E_4715;
+
+/// The VAE's reparameterisation noise for the samples of `indices`, `[indices.len(), k]`
+/// draws of N(0, 1): sample `i` always gets stream `(seed, i)`, so a test figure is the same on
+/// every backend, for every batch size, and in `train` and `ae` alike.
+pub fn latent_noise(seed: u64, indices: &[usize], k: usize, device: &Device) -> Tensor<2> {
+    let mut values = Vec::with_capacity(indices.len() * k);
+    for &i in indices {
+        let mut rng = Rng::stream(seed ^ LATENT_STREAM, i as u64);
+        values.extend((0..k).map(|_| rng.normal()));
+    }
+    Tensor::from_data(TensorData::new(values, [indices.len(), k]), device)
+}
 
 impl SampleBatcher {
     /// A batcher of clean batches over `set`, in the order asked for.
@@ -140,7 +155,16 @@ impl SampleBatcher {
             batches: Arc::new(AtomicUsize::new(0)),
             order: Arc::new(Mutex::new((usize::MAX, Arc::new(Vec::new())))),
             resident: None,
+            latent_noise: 0,
         }
+    }
+
+    /// Gives each batch the VAE's noise (`k` numbers per sample), drawn on the host from the
+    /// sample's own stream ([`latent_noise`]): for test batches, whose figure then depends on
+    /// the weights alone.
+    pub fn with_latent_noise(mut self, k: usize) -> Self {
+        self.latent_noise = k;
+        self
     }
 
     /// Keeps the clean samples where `placement` says.
@@ -240,11 +264,14 @@ impl Batcher<usize, AeBatch> for SampleBatcher {
                 corrupted_tensor(&self.set, &indices, &noise, seed, device)
             }
         };
+        let noise = (self.latent_noise > 0)
+            .then(|| latent_noise(self.seed, &indices, self.latent_noise, device));
         AeBatch {
             input,
             target,
             labels,
             anneal: self.anneal(batch),
+            noise,
         }
     }
 }

@@ -4,9 +4,9 @@
 
 use crate::batch::{corrupted_tensor, read_f32, samples_tensor};
 use crate::config::{DatasetArg, ModelName, RunConfig};
+use crate::eval::{evaluate, test_seed};
 use crate::picture::{Grid, interleave};
 use crate::run_dir::{self, RunDir, write_atomic};
-use crate::train::{evaluate, test_seed};
 use ae_data::{Rng, Samples};
 use ae_models::Autoencoder;
 use ae_models::pca::{Pca, principal_angles};

@@ -1,14 +1,14 @@
 //! Training wiring: data, device, model, Burn's Learner and dashboard, and the run folder.
 
 use crate::backend::{self, BackendChoice};
-use crate::batch::{Corruption, SampleBatcher, SampleIndices, corrupted_tensor, samples_tensor};
+use crate::batch::{Corruption, SampleBatcher, SampleIndices};
 use crate::checkpoint;
 use crate::config::RunConfig;
+use crate::eval::{self, test_latent_noise, test_seed};
 use crate::metrics::{LOSS, NonFiniteGuard, TermMetric};
 use crate::render::{EpochLog, EpochRow, RunRenderer, from_csv};
 use crate::resident::Placement;
 use crate::run_dir::{self, RunDir};
-use ae_data::Samples;
 use ae_models::Autoencoder;
 use anyhow::{Result, bail};
 use burn::data::dataloader::DataLoaderBuilder;
@@ -118,6 +118,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
         .for_training(batches_per_epoch, cfg.network.warmup_epochs(), done);
     let test_batcher = SampleBatcher::new(test_set.clone(), test_seed(cfg))
         .with_corruption(fixed)
+        .with_latent_noise(test_latent_noise(cfg))
         .with_placement(placement);
     if placement == Placement::Device {
         let kept = train_batcher
@@ -180,9 +181,24 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     crate::report::after_training(cfg, &model, &train_set, &test_set, &run, &device)?;
 
     let epochs = log.rows();
+    // Checked against flex's evaluation of the saved weights: a backend that computes a wrong
+    // figure is said, not printed silently.
+    let reference = eval::reference_loss(&run, &test_set)?;
     let test_loss = match epochs.last().and_then(|r| r.test.get(LOSS)) {
-        Some(v) => *v,
-        None => evaluate(&model, &test_set, cfg, &device)?,
+        Some(&reported) if result.interrupted.is_none() => {
+            let agree = eval::agrees(reported, reference);
+            if !agree {
+                eprintln!(
+                    "warning: {} reported test loss {reported:.6}, but flex computes {reference:.6} \
+                     from the saved weights; the second is the model's, the first (and \
+                     metrics.csv) a fault of the backend",
+                    resolved.backend.as_str()
+                );
+            }
+            if agree { reported } else { reference }
+        }
+        // Stopped early: the saved weights are the last step's, not the last epoch's.
+        _ => reference,
     };
     if let Some(i) = &result.interrupted {
         eprintln!(
@@ -283,34 +299,4 @@ impl MetricLogger for NoMetricLog {
     fn log_metric_definition(&mut self, _: MetricDefinition) {}
 
     fn log_epoch_summary(&mut self, _: EpochSummary) {}
-}
-
-/// The seed of the test set's fixed corruption (another stream than training's).
-pub fn test_seed(cfg: &RunConfig) -> u64 {
-    cfg.seed ^ 0x07E5_75E7
-}
-
-/// The model's mean loss over `set` (corrupted as the run's test set is), in batches.
-pub fn evaluate(
-    model: &Autoencoder,
-    set: &Samples,
-    cfg: &RunConfig,
-    device: &Device,
-) -> Result<f64> {
-    let indices: Vec<usize> = (0..set.len()).collect();
-    let mut sum = 0.0;
-    for chunk in indices.chunks(cfg.batch_size.max(1)) {
-        let target = samples_tensor(set, chunk, device);
-        let input = match &cfg.noise {
-            Some(n) => corrupted_tensor(set, chunk, n, test_seed(cfg), device),
-            None => target.clone(),
-        };
-        let value: f64 = model
-            .forward_loss(input, target, 1.0)
-            .total
-            .try_into_scalar::<f64>()
-            .map_err(|e| anyhow::anyhow!("cannot read the loss back from the device: {e:?}"))?;
-        sum += value * chunk.len() as f64;
-    }
-    Ok(sum / set.len().max(1) as f64)
 }

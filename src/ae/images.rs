@@ -4,8 +4,8 @@
 use super::session::{Session, check_indices, random_indices};
 use super::{RunArgs, SplitArg};
 use crate::batch::{corrupted_tensor, read_f32, samples_tensor};
+use crate::eval::{evaluate, test_seed};
 use crate::picture::{Grid, interleave};
-use crate::train::{evaluate, test_seed};
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 

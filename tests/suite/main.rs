@@ -5,6 +5,7 @@
 mod common;
 
 mod ae;
+mod agreement;
 mod bad_input;
 mod cli;
 mod family;

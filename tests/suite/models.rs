@@ -68,6 +68,7 @@ backend_test!(fn every_model_learns_and_itemises_its_loss(backend) {
             target: x,
             labels: Tensor::zeros([16], &dev),
             anneal: 1.0,
+            noise: None,
         };
         let lr = if model == ModelName::BinaryAe { 0.1 } else { 1e-2 };
         let mut optim = AdamConfig::new().init();

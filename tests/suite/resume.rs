@@ -181,7 +181,7 @@ fn checkpoint_test_loss(cfg: &RunConfig, file: &Path, data: &Path) -> f64 {
     let record = burn::store::ModuleRecord::load(file).unwrap();
     let model = model.try_load_record(record).unwrap();
     let (_, test) = autoencoders::data::load(cfg, Some(PathBuf::from(data))).unwrap();
-    autoencoders::train::evaluate(&model, &test, cfg, &dev).unwrap()
+    autoencoders::eval::evaluate(&model, &test, cfg, &dev).unwrap()
 }
 
 #[test]

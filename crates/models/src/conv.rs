@@ -7,6 +7,7 @@
 //! (4 -> 8 -> 16, then a 'valid' convolution 16 -> 14, -> 28), and a last 1-channel convolution
 //! whose sigmoid is the image.
 
+use crate::layout::dense_one_channel;
 use crate::model::ConfigError;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -129,7 +130,8 @@ impl ConvEncoder {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for conv in &self.convs {
-            x = self.pool.forward(relu(conv.forward(x))); // 28 -> 14 -> 7 -> 4
+            // A one-channel output is made dense for wgpu's fusion (layout.rs).
+            x = self.pool.forward(relu(dense_one_channel(conv.forward(x)))); // 28 -> 14 -> 7 -> 4
         }
         x.flatten(1, 3) // [batch, 8 * 4 * 4]
     }
@@ -142,9 +144,10 @@ impl ConvDecoder {
         let [c, h, w] = self.code_shape;
         let mut x = codes.reshape([batch, c, h, w]);
         for conv in &self.convs {
-            x = self.up.forward(relu(conv.forward(x))); // 4 -> 8 -> 16 -> (14) -> 28
+            x = self.up.forward(relu(dense_one_channel(conv.forward(x)))); // 4 -> 8 -> 16 -> (14) -> 28
         }
-        self.out.forward(x)
+        // One channel for grey images: made dense for wgpu's fusion (layout.rs).
+        dense_one_channel(self.out.forward(x))
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod activation;
 pub mod conv;
 pub mod dense;
+pub mod layout;
 pub mod linalg;
 pub mod loss;
 pub mod mlp;

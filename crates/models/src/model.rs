@@ -9,9 +9,9 @@ use crate::vae::{Vae, VaeConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// What a loss needs besides the network: the reconstruction loss, the sample shape, and the
-/// factor on the regulariser for this batch (a warm-up; 1 otherwise).
-#[derive(Debug, Clone, Copy)]
+/// What a loss needs besides the network: the reconstruction loss, the sample shape, the
+/// factor on the regulariser for this batch (a warm-up; 1 otherwise), and the VAE's noise.
+#[derive(Debug, Clone)]
 pub struct LossContext {
     /// The reconstruction loss.
     pub recon: ReconLoss,
@@ -19,6 +19,10 @@ pub struct LossContext {
     pub image: [usize; 3],
     /// Multiplies the regulariser (the VAE's KL warm-up), in [0, 1].
     pub anneal: f32,
+    /// The VAE's reparameterisation noise, `[batch, latent]` draws of N(0, 1); `None`: drawn on
+    /// the device. Given, it makes the loss a function of the weights and the batch alone (the
+    /// same on every backend and for every batching). Other models ignore it.
+    pub noise: Option<Tensor<2>>,
 }
 
 /// What every autoencoder network does.
@@ -319,12 +323,26 @@ impl Autoencoder {
     }
 
     /// The loss of reconstructing `target` from `input` (the same samples, unless denoising);
-    /// `anneal` multiplies the regulariser (1 outside a warm-up).
+    /// `anneal` multiplies the regulariser (1 outside a warm-up). The VAE draws its noise on the
+    /// device.
     pub fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, anneal: f32) -> LossTerms {
+        self.forward_loss_with(input, target, anneal, None)
+    }
+
+    /// [`Autoencoder::forward_loss`] with the VAE's reparameterisation noise given (`[batch,
+    /// latent]`, N(0, 1)), or drawn on the device when `None`.
+    pub fn forward_loss_with(
+        &self,
+        input: Tensor<4>,
+        target: Tensor<4>,
+        anneal: f32,
+        noise: Option<Tensor<2>>,
+    ) -> LossTerms {
         let ctx = LossContext {
             recon: self.loss,
             image: self.image,
             anneal,
+            noise,
         };
         self.net.forward_loss(input, target, ctx)
     }

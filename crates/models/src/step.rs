@@ -16,6 +16,9 @@ pub struct AeBatch {
     pub labels: Tensor<1, Int>,
     /// Factor on the regulariser for this batch, in [0, 1]: rises during a KL warm-up, else 1.
     pub anneal: f32,
+    /// The VAE's reparameterisation noise, `[batch, latent]`; `None`: drawn on the device
+    /// (training). Test batches give it, so that a test figure depends on the weights alone.
+    pub noise: Option<Tensor<2>>,
 }
 
 /// The result of one step: the loss and its terms, each `[1]`.
@@ -79,7 +82,7 @@ impl TrainStep for Autoencoder {
 
     fn step(&self, batch: AeBatch) -> TrainOutput<AeOutput> {
         let batch_size = batch.input.dims()[0];
-        let loss = self.forward_loss(batch.input, batch.target, batch.anneal);
+        let loss = self.forward_loss_with(batch.input, batch.target, batch.anneal, batch.noise);
         let grads = loss.total.backward();
         TrainOutput::new(self, grads, AeOutput::new(loss, batch_size))
     }
@@ -92,7 +95,7 @@ impl InferenceStep for Autoencoder {
     fn step(&self, batch: AeBatch) -> AeOutput {
         let batch_size = batch.input.dims()[0];
         AeOutput::new(
-            self.forward_loss(batch.input, batch.target, batch.anneal),
+            self.forward_loss_with(batch.input, batch.target, batch.anneal, batch.noise),
             batch_size,
         )
     }

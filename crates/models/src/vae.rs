@@ -193,7 +193,10 @@ impl Vae {
     /// total weights the KL by `beta` times the warm-up factor `ctx.anneal`.
     pub fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
         let (mu, logvar) = self.posterior(input);
-        let eps = mu.random_like(Distribution::Normal(0.0, 1.0));
+        let eps = match ctx.noise {
+            Some(eps) => eps,
+            None => mu.random_like(Distribution::Normal(0.0, 1.0)),
+        };
         let z = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
         let raw = self.decode_raw(z, ctx.image);
         let recon = ctx
