@@ -154,7 +154,7 @@ fn assert_close(got: &[f32], want: &[f32], tolerance: f64, what: &str) {
     let gap = relative_gap(got, want);
     assert!(
         gap <= tolerance,
-        "{what}: {gap:.2e} relative to flex (tolerance {tolerance:.0e}); got {:?}.., flex {:?}..",
+        "{what}: {gap:.2e} relative to the reference (tolerance {tolerance:.0e}); got {:?}.., reference {:?}..",
         &got[..got.len().min(4)],
         &want[..want.len().min(4)]
     );

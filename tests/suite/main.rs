@@ -6,6 +6,7 @@ mod common;
 
 mod ae;
 mod agreement;
+mod agreement_runs;
 mod bad_input;
 mod cli;
 mod family;
