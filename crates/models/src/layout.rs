@@ -13,15 +13,19 @@
 //! "Known issues" entry.
 //!
 //! The workaround gives such a tensor the contiguous strides it already has in memory: a
-//! reshape to `[n, h * w]` and back, which Burn does on the metadata alone (no copy, no kernel).
+//! reshape to `[n, h * w]` and back. It is applied outside autodiff (evaluation, the `ae`
+//! commands), where the fault shows. Under autodiff the tensors the backward pass keeps are not
+//! fused in place, and training's losses and gradients agree with flex without it (the suite's
+//! training agreement test guards this); there the reshape would only cost launches (112 -> 151
+//! kernels per conv-ae step on wgpu, `scripts/kernel-count.sh`, 2026-11-24).
 
 use burn::prelude::*;
 
 /// `x` with the strides of a contiguous tensor when it has one channel (where the fault
-/// lies), else `x` unchanged. Values, shape and gradients are untouched.
+/// lies) and is not tracked by autodiff; else `x` unchanged. Values and shape are untouched.
 pub fn dense_one_channel(x: Tensor<4>) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
-    if c != 1 {
+    if c != 1 || x.is_tracked() {
         return x;
     }
     x.reshape([n, h * w]).reshape([n, 1, h, w])
