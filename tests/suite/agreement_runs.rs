@@ -92,6 +92,9 @@ backend_test!(fn conv_models_report_the_same_figures_on_every_backend(backend) {
         let tolerance = 1e-4 * reported.abs() + 5e-6;
         assert!((on_flex - reported).abs() <= tolerance, "{model}: flex {on_flex}, trained on {name} {reported}");
         assert!((here - on_flex).abs() <= tolerance, "{model}: {name} {here}, flex {on_flex}");
+        if model == "vae" {
+            assert_batching_does_not_matter(&run, &data);
+        }
         if model == "conv-ae" {
             let (got, want) = (ood(&run, &data, name), ood(&run, &data, "flex"));
             for (g, w) in got.iter().zip(want) {
@@ -100,3 +103,24 @@ backend_test!(fn conv_models_report_the_same_figures_on_every_backend(backend) {
         }
     }
 });
+
+/// The test loss of a run's saved weights is the same for any evaluation batch size (the
+/// VAE's noise is drawn per image, not per batch).
+fn assert_batching_does_not_matter(run: &Path, data: &Path) {
+    let flex = burn::prelude::Device::flex();
+    let (mut cfg, model) = autoencoders::run_dir::RunDir::open(run)
+        .load_model(&flex)
+        .unwrap();
+    let (_, test) = autoencoders::data::load(&cfg, Some(data.to_path_buf())).unwrap();
+    let mut figures = Vec::new();
+    for batch in [16, 5, 24] {
+        cfg.batch_size = batch;
+        figures.push(autoencoders::eval::evaluate(&model, &test, &cfg, &flex).unwrap());
+    }
+    assert!(
+        figures
+            .iter()
+            .all(|f| (f - figures[0]).abs() <= 1e-5 * figures[0]),
+        "test loss by batch size 16, 5, 24: {figures:?}"
+    );
+}

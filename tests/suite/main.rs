@@ -13,3 +13,4 @@ mod family;
 mod models;
 mod quality;
 mod resume;
+mod resume_draws;
