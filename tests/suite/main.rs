@@ -10,6 +10,7 @@ mod agreement_runs;
 mod bad_input;
 mod cli;
 mod family;
+mod interrupts;
 mod models;
 mod quality;
 mod resume;
