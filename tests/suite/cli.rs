@@ -138,3 +138,63 @@ fn conv_ae_trains_end_to_end_on_the_cpu() {
     assert!(test.windows(2).all(|w| w[1] < w[0]), "test losses {test:?}");
     assert!(test[test.len() - 1] < 0.9 * test[0], "test losses {test:?}");
 }
+
+/// `train` with wgpu's Vulkan loader pointed at no driver at all: no adapter.
+fn train_without_adapters(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_train"))
+        .args(args)
+        .env_remove("AE_DATA_DIR")
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .output()
+        .expect("the train binary runs")
+}
+
+#[test]
+fn wgpu_without_an_adapter_is_refused_and_auto_falls_back_to_flex() {
+    let root = temp_dir("no-adapter");
+    let data = tiny_dataset(&root, 64, 16);
+    let out = root.join("run");
+    let base = [
+        "dense-ae",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--no-dashboard",
+        "--backend",
+    ];
+    let o = train_without_adapters(&[&base[..], &["wgpu"]].concat());
+    crate::bad_input::assert_fails(
+        &o,
+        "train --backend wgpu without an adapter",
+        1,
+        "no graphics adapter found",
+    );
+    assert!(!out.exists(), "a run folder was left behind");
+    let o = train_without_adapters(&[&base[..], &["auto"]].concat());
+    assert_success(&o);
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains(
+            "backend: flex (CPU), the faster CPU backend (auto: no GPU adapter was found)"
+        ),
+        "{stderr}"
+    );
+}
+
+backend_test!(fn a_set_the_device_cannot_keep_is_batched_on_the_host(backend) {
+    // wgpu keeps image sets on the device; the one-hot toy set is not images, so the run says
+    // it batches on the host, and trains.
+    let out = temp_dir(&format!("host-batches-{}", backend.as_str())).join("run");
+    let o = train(&[
+        "binary-ae", "--backend", backend.as_str(), "--epochs", "1", "--no-dashboard", "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_success(&o);
+    let stderr = text(&o.stderr);
+    let on_host = stderr.contains("batches are made on the host: ");
+    assert_eq!(on_host, backend == BackendChoice::Wgpu, "{stderr}");
+});
