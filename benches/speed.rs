@@ -128,7 +128,7 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
             "--data" => {
                 o.settings.placement = Some(match value(arg)?.as_str() {
                     "host" => Placement::Host,
-                    "device" => Placement::Device,
+                    "device" => Placement::for_backend(autoencoders::backend::BackendChoice::Wgpu),
                     other => bail!("--data is host or device, not '{other}'"),
                 })
             }

@@ -58,6 +58,8 @@ pub struct Adapter {
     pub api: String,
     /// Whether it is a real GPU (discrete, integrated or virtual), not a CPU renderer.
     pub is_gpu: bool,
+    /// The largest storage buffer it lets a kernel bind, in bytes (its reported limits).
+    pub max_buffer_bytes: u64,
 }
 
 /// The adapters wgpu finds on this machine, real GPUs first, probed once per process (the
@@ -75,7 +77,10 @@ pub fn wgpu_adapters() -> &'static [Adapter] {
             .iter()
             .map(|a| {
                 let info = a.get_info();
+                let limits = a.limits();
                 Adapter {
+                    max_buffer_bytes: u64::from(limits.max_storage_buffer_binding_size)
+                        .min(limits.max_buffer_size),
                     name: info.name.clone(),
                     api: format!("{:?}", info.backend),
                     is_gpu: matches!(

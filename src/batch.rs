@@ -171,7 +171,7 @@ impl SampleBatcher {
     pub fn with_placement(mut self, placement: Placement) -> Self {
         self.resident = match placement {
             Placement::Host => None,
-            Placement::Device => Some(Arc::new(Residency::default())),
+            Placement::Device { max_bytes } => Some(Arc::new(Residency::new(max_bytes))),
         };
         self
     }
@@ -327,7 +327,9 @@ mod tests {
         }));
         let host = SampleBatcher::new(set.clone(), 5).for_training(4, 0, 0);
         let device = SampleBatcher::new(set, 5)
-            .with_placement(Placement::Device)
+            .with_placement(Placement::Device {
+                max_bytes: crate::resident::DEFAULT_MAX_BYTES,
+            })
             .for_training(4, 0, 0);
         device.keep_on(&dev).unwrap();
         for positions in [vec![0, 1, 2], vec![3, 4, 5, 6, 7], vec![49]] {
@@ -349,7 +351,9 @@ mod tests {
         let dev = Device::flex();
         let set = Arc::new(Samples::Vectors(ae_data::synthetic::plane3d(20, 2)));
         let host = SampleBatcher::new(set.clone(), 5);
-        let device = SampleBatcher::new(set, 5).with_placement(Placement::Device);
+        let device = SampleBatcher::new(set, 5).with_placement(Placement::Device {
+            max_bytes: crate::resident::DEFAULT_MAX_BYTES,
+        });
         assert!(device.keep_on(&dev).is_err());
         let f = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();
         let (a, b) = (host.batch(vec![1, 7], &dev), device.batch(vec![1, 7], &dev));

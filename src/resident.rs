@@ -10,9 +10,20 @@ use anyhow::{Result, bail};
 use burn::prelude::*;
 use std::sync::Mutex;
 
-/// Larger packed sets stay in host memory (wgpu's default limit for one storage buffer is
-/// 128 MiB; this leaves room).
-pub const MAX_BYTES: usize = 96 << 20;
+/// The most packed bytes kept on a device when its own limit is not known (CUDA): larger
+/// sets stay in host memory.
+pub const DEFAULT_MAX_BYTES: usize = 1 << 30;
+
+/// The most packed bytes kept on a wgpu device: three quarters of what its adapter lets one
+/// storage buffer be (CubeCL asks wgpu for the adapter's own limits; lavapipe's is 128 MiB, a
+/// GPU's is usually several GiB), or [`DEFAULT_MAX_BYTES`] when wgpu reports no adapter.
+pub fn wgpu_max_bytes() -> usize {
+    crate::backend::wgpu_adapters()
+        .first()
+        .map_or(DEFAULT_MAX_BYTES, |a| {
+            usize::try_from(a.max_buffer_bytes / 4 * 3).unwrap_or(usize::MAX)
+        })
+}
 
 /// Where a batcher keeps the clean samples it makes batches of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,24 +32,33 @@ pub enum Placement {
     /// device; what CPU backends want, where the device is the host anyway).
     Host,
     /// Uploaded once to the device, batches gathered there by index: a step uploads only
-    /// its indices (what a GPU wants).
-    Device,
+    /// its indices (what a GPU wants), when the packed set takes at most `max_bytes`.
+    Device {
+        /// The largest packed set kept on the device, in bytes.
+        max_bytes: usize,
+    },
 }
 
 impl Placement {
-    /// `Device` for GPU backends, `Host` for CPU ones.
+    /// `Device` for GPU backends (up to the device's limit), `Host` for CPU ones.
     pub fn for_backend(backend: crate::backend::BackendChoice) -> Self {
         use crate::backend::BackendChoice as B;
         match backend {
-            B::Wgpu | B::Cuda => Placement::Device,
+            B::Wgpu => Placement::Device {
+                max_bytes: wgpu_max_bytes(),
+            },
+            B::Cuda => Placement::Device {
+                max_bytes: DEFAULT_MAX_BYTES,
+            },
             B::Flex | B::Ndarray | B::Auto => Placement::Host,
         }
     }
 }
 
-/// A batcher's copy of its set on the device, shared by its clones (the data loader's).
-#[derive(Debug, Default)]
-pub struct Residency(Mutex<State>);
+/// A batcher's copy of its set on the device, shared by its clones (the data loader's), and
+/// the largest packed set it keeps there, in bytes.
+#[derive(Debug)]
+pub struct Residency(Mutex<State>, usize);
 
 #[derive(Debug, Default)]
 enum State {
@@ -52,10 +72,15 @@ enum State {
 }
 
 impl Residency {
+    /// Nothing uploaded yet; sets of up to `max_bytes` packed bytes will be.
+    pub fn new(max_bytes: usize) -> Self {
+        Residency(Mutex::new(State::NotYet), max_bytes)
+    }
+
     /// Uploads `set` to `device`; on failure, batches are made on the host from then on.
     pub fn keep_on(&self, set: &Samples, device: &Device) -> Result<()> {
         let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let uploaded = ResidentSet::upload(set, device);
+        let uploaded = ResidentSet::upload(set, device, self.1);
         *state = match &uploaded {
             Ok(r) => State::On(Box::new(r.clone())),
             Err(_) => State::Host,
@@ -75,7 +100,7 @@ impl Residency {
         let fresh = match &*state {
             State::On(r) if r.is_on(device) => return Some(r.gather(indices)),
             State::Host => return None,
-            State::NotYet | State::On(_) => ResidentSet::upload(set, device).ok(),
+            State::NotYet | State::On(_) => ResidentSet::upload(set, device, self.1).ok(),
         };
         let out = fresh.as_ref().map(|r| r.gather(indices));
         *state = fresh.map_or(State::Host, |r| State::On(Box::new(r)));
@@ -104,21 +129,23 @@ pub struct ResidentSet {
 }
 
 impl ResidentSet {
-    /// Uploads `set` to `device`, and reads a word back to make sure it arrived (a device
-    /// that cannot hold it says so here, as an error, not in the middle of training).
-    pub fn upload(set: &Samples, device: &Device) -> Result<Self> {
+    /// Uploads `set` to `device` if it takes at most `max_bytes` packed, and reads a word back
+    /// to make sure it arrived (a device that cannot hold it says so here, as an error, not in
+    /// the middle of training).
+    pub fn upload(set: &Samples, device: &Device, max_bytes: usize) -> Result<Self> {
         let Samples::Images(images) = set else {
             bail!("only image sets are kept on the device");
         };
         let size = images.image_size();
         let words_per = size.div_ceil(4);
         let bytes = images.len() * words_per * 4;
-        if bytes > MAX_BYTES {
+        if bytes > max_bytes {
             bail!(
-                "{} images take {} MB packed, over the {} MB kept on a device",
+                "{} images take {} MB packed, over the {} MB kept on this device (3/4 of its \
+                 largest buffer)",
                 images.len(),
                 bytes >> 20,
-                MAX_BYTES >> 20
+                max_bytes >> 20
             );
         }
         let mut packed = Vec::with_capacity(images.len() * words_per);
@@ -204,7 +231,7 @@ mod tests {
         let dev = Device::flex();
         // 5 x 3 = 15 pixels: the last word of each image is partly padding.
         for set in [images(9, 5, 3), images(7, 28, 28)] {
-            let resident = ResidentSet::upload(&set, &dev).unwrap();
+            let resident = ResidentSet::upload(&set, &dev, DEFAULT_MAX_BYTES).unwrap();
             assert!(resident.is_on(&dev));
             let indices = [3, 0, 6, 6, 1];
             let (x, labels) = resident.gather(&indices);
@@ -221,9 +248,11 @@ mod tests {
     fn sets_that_are_not_images_or_too_large_stay_on_the_host() {
         let dev = Device::flex();
         let vectors = Samples::Vectors(ae_data::synthetic::plane3d(10, 1));
-        assert!(ResidentSet::upload(&vectors, &dev).is_err());
-        let big = images(MAX_BYTES / 784 + 1, 28, 28);
-        let err = ResidentSet::upload(&big, &dev).unwrap_err();
+        assert!(ResidentSet::upload(&vectors, &dev, DEFAULT_MAX_BYTES).is_err());
+        let limit = 100 * 784;
+        assert!(ResidentSet::upload(&images(100, 28, 28), &dev, limit).is_ok());
+        let big = images(101, 28, 28);
+        let err = ResidentSet::upload(&big, &dev, limit).unwrap_err();
         assert!(format!("{err}").contains("MB packed"), "{err}");
     }
 }

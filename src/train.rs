@@ -120,7 +120,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
         .with_corruption(fixed)
         .with_latent_noise(test_latent_noise(cfg))
         .with_placement(placement);
-    if placement == Placement::Device {
+    if matches!(placement, Placement::Device { .. }) {
         let kept = train_batcher
             .keep_on(&ad)
             .and_then(|()| test_batcher.keep_on(&device));

@@ -78,6 +78,9 @@ backend_test!(fn conv_models_report_the_same_figures_on_every_backend(backend) {
         assert_success(&trained);
         let stderr = text(&trained.stderr);
         assert!(!stderr.contains("warning:"), "{model} on {name}: {stderr}");
+        // On a GPU backend the images are kept on the device (within its buffer limit).
+        let resident = stderr.contains("data set kept on the device");
+        assert_eq!(resident, name == "wgpu", "{model} on {name}: {stderr}");
         // What training reported, what flex computes from the saved weights, and what `ae`
         // computes on this backend: one figure (printed to 5 decimals).
         let reported = last_test_loss(&run);

@@ -133,7 +133,12 @@ backend_test!(fn images_kept_on_the_device_unpack_to_the_host_batch(backend) {
         pixels,
         labels: vec![9, 8, 7, 6, 5, 4],
     });
-    let resident = autoencoders::resident::ResidentSet::upload(&set, &dev).unwrap();
+    let resident = autoencoders::resident::ResidentSet::upload(
+        &set,
+        &dev,
+        autoencoders::resident::DEFAULT_MAX_BYTES,
+    )
+    .unwrap();
     let indices = [5, 0, 2, 2];
     let (x, labels) = resident.gather(&indices);
     let host = samples_tensor(&set, &indices, &dev);
