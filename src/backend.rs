@@ -79,7 +79,8 @@ pub fn wgpu_adapters() -> &'static [Adapter] {
                 let info = a.get_info();
                 let limits = a.limits();
                 Adapter {
-                    max_buffer_bytes: u64::from(limits.max_storage_buffer_binding_size)
+                    max_buffer_bytes: limits
+                        .max_storage_buffer_binding_size
                         .min(limits.max_buffer_size),
                     name: info.name.clone(),
                     api: format!("{:?}", info.backend),

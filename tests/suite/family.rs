@@ -240,7 +240,8 @@ fn l1_penalty(weight: f64) -> impl Fn(&[Vec<f64>]) -> f64 {
 
 #[test]
 fn sparse_ae_s_terms_are_its_codes_penalty_and_the_penalty_makes_codes_sparse() {
-    let cases: [(&[&str], Box<dyn Fn(&[Vec<f64>]) -> f64>); 2] = [
+    type Penalty = Box<dyn Fn(&[Vec<f64>]) -> f64>;
+    let cases: [(&[&str], Penalty); 2] = [
         (
             &["--sparsity", "kl", "--rho", "0.05", "--beta", "0.1"],
             Box::new(kl_penalty(0.05, 0.1)),

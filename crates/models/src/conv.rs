@@ -7,8 +7,8 @@
 //! (4 -> 8 -> 16, then a 'valid' convolution 16 -> 14, -> 28), and a last 1-channel convolution
 //! whose sigmoid is the image.
 
+use crate::contract::{ConfigError, Net, NetConfig};
 use crate::layout::dense_one_channel;
-use crate::model::ConfigError;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
@@ -151,14 +151,24 @@ impl ConvDecoder {
     }
 }
 
-impl ConvAe {
+impl NetConfig for ConvAeConfig {
+    fn check(&self, image: [usize; 3]) -> Result<(), ConfigError> {
+        self.validate(image)
+    }
+
+    fn code_size(&self) -> usize {
+        self.code_dim()
+    }
+}
+
+impl Net for ConvAe {
     /// `[batch, c, 28, 28]` images -> `[batch, code_dim]` codes.
-    pub fn encode(&self, images: Tensor<4>) -> Tensor<2> {
+    fn encode(&self, images: Tensor<4>) -> Tensor<2> {
         self.encoder.forward(images)
     }
 
     /// `[batch, code_dim]` codes -> `[batch, c, 28, 28]` logits.
-    pub fn decode_raw(&self, codes: Tensor<2>) -> Tensor<4> {
+    fn decode_raw(&self, codes: Tensor<2>, _image: [usize; 3]) -> Tensor<4> {
         self.decoder.forward(codes)
     }
 }

@@ -6,8 +6,8 @@
 //! raw outputs and the loss applies `output` (a sigmoid in a numerically stable way).
 
 use crate::activation::Activation;
+use crate::contract::{ConfigError, Net, NetConfig};
 use crate::mlp::Mlp;
-use crate::model::ConfigError;
 use burn::prelude::*;
 
 /// Configuration of a fully connected autoencoder.
@@ -85,24 +85,40 @@ pub struct DenseAe {
     output: Activation,
 }
 
-impl DenseAe {
+impl NetConfig for DenseAeConfig {
+    fn check(&self, image: [usize; 3]) -> Result<(), ConfigError> {
+        self.validate(image.iter().product())
+    }
+
+    fn code_size(&self) -> usize {
+        self.latent_dim
+    }
+
+    fn output_activation(&self) -> Activation {
+        self.output
+    }
+}
+
+impl Net for DenseAe {
     /// `[batch, c, h, w]` samples -> `[batch, latent_dim]` codes.
-    pub fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+    fn encode(&self, x: Tensor<4>) -> Tensor<2> {
         self.encoder.forward(x.flatten(1, 3))
     }
 
     /// `[batch, latent_dim]` codes -> `[batch, c, h, w]` raw outputs, for samples of `shape`.
-    pub fn decode_raw(&self, codes: Tensor<2>, shape: [usize; 3]) -> Tensor<4> {
+    fn decode_raw(&self, codes: Tensor<2>, shape: [usize; 3]) -> Tensor<4> {
         let [batch, _] = codes.dims();
         let [c, h, w] = shape;
         self.decoder.forward(codes).reshape([batch, c, h, w])
     }
 
     /// The activation of the output layer.
-    pub fn output(&self) -> Activation {
+    fn output(&self) -> Activation {
         self.output
     }
+}
 
+impl DenseAe {
     /// The encoder's layers, input side first (the first one's weights are the features).
     pub fn encoder(&self) -> &Mlp {
         &self.encoder

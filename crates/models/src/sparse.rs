@@ -6,9 +6,9 @@
 //!   over the batch (the lecture notes' sparsity cost; needs a sigmoid code).
 
 use crate::activation::Activation;
+use crate::contract::{ConfigError, LossContext, LossTerms, Net, NetConfig};
 use crate::dense::{DenseAe, DenseAeConfig};
 use crate::loss::{bernoulli_kl_sum, l1_activity};
-use crate::model::{ConfigError, LossContext, LossTerms};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -90,9 +90,44 @@ impl SparseAe {
     pub const PENALTY: &'static str = "Sparsity";
     /// The name of the mean code activation.
     pub const CODE_MEAN: &'static str = "Code mean";
+    /// The figures its loss reports, in order.
+    pub const TERMS: [&'static str; 3] =
+        [LossTerms::RECONSTRUCTION, Self::PENALTY, Self::CODE_MEAN];
+}
+
+impl NetConfig for SparseAeConfig {
+    fn check(&self, image: [usize; 3]) -> Result<(), ConfigError> {
+        self.validate(image.iter().product())
+    }
+
+    fn code_size(&self) -> usize {
+        self.dense.latent_dim
+    }
+
+    fn output_activation(&self) -> Activation {
+        self.dense.output
+    }
+
+    fn terms(&self) -> Vec<&'static str> {
+        SparseAe::TERMS.to_vec()
+    }
+}
+
+impl Net for SparseAe {
+    fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+        self.net.encode(x)
+    }
+
+    fn decode_raw(&self, codes: Tensor<2>, image: [usize; 3]) -> Tensor<4> {
+        self.net.decode_raw(codes, image)
+    }
+
+    fn output(&self) -> Activation {
+        self.net.output()
+    }
 
     /// Reconstruction, the penalty, and (not part of the loss) the mean code activation.
-    pub fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
+    fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
         let codes = self.net.encode(input);
         let raw = self.net.decode_raw(codes.clone(), ctx.image);
         let recon = ctx.recon.mean(raw, target, self.net.output());
@@ -103,13 +138,7 @@ impl SparseAe {
             }
         };
         let code_mean = codes.detach().mean();
-        LossTerms {
-            total: recon.clone() + penalty.clone(),
-            terms: vec![
-                (LossTerms::RECONSTRUCTION, recon),
-                (Self::PENALTY, penalty),
-                (Self::CODE_MEAN, code_mean),
-            ],
-        }
+        let total = recon.clone() + penalty.clone();
+        LossTerms::named(total, Self::TERMS, [recon, penalty, code_mean])
     }
 }

@@ -1,6 +1,7 @@
 //! What the Learner needs of an autoencoder: a batch type, an output type, and the steps.
 
-use crate::model::{Autoencoder, LossTerms};
+use crate::autoencoder::Autoencoder;
+use crate::contract::LossTerms;
 use burn::prelude::*;
 use burn::tensor::ExecutionError;
 use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};

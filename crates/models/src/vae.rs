@@ -7,10 +7,10 @@
 //! encoder and decoder blocks around linear heads.
 
 use crate::activation::Activation;
+use crate::contract::{ConfigError, LossContext, LossTerms, Net, NetConfig};
 use crate::conv::{ConvAeConfig, ConvDecoder, ConvEncoder};
 use crate::loss::gaussian_kl;
 use crate::mlp::Mlp;
-use crate::model::{ConfigError, LossContext, LossTerms};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -159,6 +159,8 @@ pub struct Vae {
 impl Vae {
     /// The name of the KL term.
     pub const KL: &'static str = "KL";
+    /// The figures its loss reports, in order.
+    pub const TERMS: [&'static str; 2] = [LossTerms::RECONSTRUCTION, Self::KL];
 
     /// `[batch, c, h, w]` -> the posterior's mean and log-variance, each `[batch, latent]`.
     pub fn posterior(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
@@ -171,14 +173,38 @@ impl Vae {
             self.logvar.forward(features),
         )
     }
+}
 
+impl NetConfig for VaeConfig {
+    fn check(&self, image: [usize; 3]) -> Result<(), ConfigError> {
+        self.validate(image)
+    }
+
+    fn code_size(&self) -> usize {
+        self.latent_dim
+    }
+
+    fn terms(&self) -> Vec<&'static str> {
+        Vae::TERMS.to_vec()
+    }
+
+    fn per_sample(&self) -> bool {
+        true
+    }
+
+    fn warmup(&self) -> usize {
+        self.warmup_epochs
+    }
+}
+
+impl Net for Vae {
     /// The code of an input: the posterior mean (deterministic).
-    pub fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+    fn encode(&self, x: Tensor<4>) -> Tensor<2> {
         self.posterior(x).0
     }
 
     /// `[batch, latent]` codes -> `[batch, c, h, w]` logits, for samples of `shape`.
-    pub fn decode_raw(&self, z: Tensor<2>, shape: [usize; 3]) -> Tensor<4> {
+    fn decode_raw(&self, z: Tensor<2>, shape: [usize; 3]) -> Tensor<4> {
         let [batch, _] = z.dims();
         match &self.decoder {
             VaeDecoder::Dense(m) => {
@@ -191,7 +217,7 @@ impl Vae {
 
     /// The negative ELBO per image, as reconstruction and KL (both in nats per image); the
     /// total weights the KL by `beta` times the warm-up factor `ctx.anneal`.
-    pub fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
+    fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
         let (mu, logvar) = self.posterior(input);
         let eps = match ctx.noise {
             Some(eps) => eps,
@@ -205,9 +231,7 @@ impl Vae {
             .mean();
         let kl = gaussian_kl(mu, logvar).mean();
         let weight = self.beta * f64::from(ctx.anneal);
-        LossTerms {
-            total: recon.clone() + kl.clone().mul_scalar(weight),
-            terms: vec![(LossTerms::RECONSTRUCTION, recon), (Self::KL, kl)],
-        }
+        let total = recon.clone() + kl.clone().mul_scalar(weight);
+        LossTerms::named(total, Self::TERMS, [recon, kl])
     }
 }
