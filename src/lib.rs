@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod epoch_log;
 pub mod eval;
 pub mod metrics;
 pub mod overrides;

@@ -2,7 +2,7 @@
 //! regulariser), averaged over the epoch weighted by batch size, shown with four decimals; and
 //! the guard that stops a run whose loss stops being a finite number.
 
-use crate::render::EpochLog;
+use crate::epoch_log::{EpochLog, LOSS};
 use ae_models::AeOutput;
 use burn::tensor::TensorReadError;
 use burn::train::Interrupter;
@@ -12,9 +12,6 @@ use burn::train::metric::{
     NumericEntry, SerializedEntry,
 };
 use std::sync::{Arc, Mutex};
-
-/// The name of the metric that follows the total loss.
-pub const LOSS: &str = "Loss";
 
 /// What a term metric reads from a step's output: every term's value by name, as read back
 /// once for the step (`None` when the step's output was not read back).

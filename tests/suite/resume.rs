@@ -5,7 +5,7 @@ use crate::bad_input::fails_with;
 use crate::cli::{assert_success, text, train};
 use crate::common::{temp_dir, tiny_dataset};
 use autoencoders::config::RunConfig;
-use autoencoders::render::{EpochRow, from_csv};
+use autoencoders::epoch_log::{EpochRow, from_csv};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
