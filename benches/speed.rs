@@ -11,7 +11,7 @@ use ae_data::{DatasetName, Samples, Sources, Split};
 use anyhow::{Context, Result, bail};
 use autoencoders::backend::BackendChoice;
 use autoencoders::config::ModelName;
-use autoencoders::resident::Placement;
+use autoencoders::input::resident::Placement;
 use autoencoders::speed::{self, Case, Settings};
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -215,3 +215,11 @@ fn cuda_device() -> Result<Resolved> {
 fn cuda_device() -> Result<Resolved> {
     bail!("--backend cuda: this build has no CUDA backend")
 }
+
+/// Reads a tensor back from the device; `what` names it in the error.
+pub fn read_f32<const D: usize>(t: Tensor<D>, what: &str) -> anyhow::Result<Vec<f32>> {
+    t.try_into_data()
+        .map_err(|e| anyhow::anyhow!("cannot read {what} back from the device: {e}"))?
+        .try_into_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("cannot read {what} back from the device: {e:?}"))
+}

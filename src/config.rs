@@ -153,6 +153,10 @@ impl std::fmt::Display for DatasetArg {
     }
 }
 
+/// The largest batch a run accepts: about a million samples, far above any data set here, so
+/// that a typo cannot ask for memory the machine does not have.
+pub const MAX_BATCH_SIZE: usize = 1 << 20;
+
 /// Everything that decides what a run computes. Saved as `config.json` in the run folder; the
 /// weights reload from it alone.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -232,6 +236,12 @@ impl RunConfig {
         }
         if self.batch_size == 0 {
             bail!("batch size must be at least 1");
+        }
+        if self.batch_size > MAX_BATCH_SIZE {
+            bail!(
+                "batch size must be at most {MAX_BATCH_SIZE}, not {}",
+                self.batch_size
+            );
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             bail!("learning rate must be a positive number, not {}", self.lr);

@@ -2,8 +2,8 @@
 //! data set, corrupted and (for the VAE) sampled the way the run's test set is, and the check of
 //! a backend's figure against flex's evaluation of the same saved weights.
 
-use crate::batch::{corrupted_tensor, latent_noise, samples_tensor};
 use crate::config::RunConfig;
+use crate::input::batch::{corrupted_tensor, latent_noise, samples_tensor};
 use crate::run_dir::RunDir;
 use ae_data::Samples;
 use ae_models::{Autoencoder, NetworkConfig};

@@ -3,19 +3,11 @@
 
 pub mod ae;
 pub mod backend;
-pub mod batch;
-pub mod checkpoint;
-pub mod cli;
 pub mod config;
-pub mod data;
-pub mod epoch_log;
 pub mod eval;
-pub mod metrics;
-pub mod overrides;
+pub mod input;
 pub mod picture;
-pub mod render;
-pub mod report;
-pub mod resident;
+pub mod preflight;
 pub mod run_dir;
 pub mod speed;
 pub mod train;

@@ -12,6 +12,29 @@ const GAP: u32 = 2;
 /// Grey of the gaps (mid grey, so black and white images both stand out).
 const GAP_SHADE: u8 = 128;
 
+/// The most pixels a picture may have: 500 million (half a gigabyte of grey), ten times the
+/// largest grid a default command draws many times over.
+pub const MAX_PIXELS: f64 = 5e8;
+
+/// Checks, before anything is decoded or drawn, that `tiles` tiles of `tile` pixels at `scale`,
+/// `cols` to a row, make a picture of at most [`MAX_PIXELS`].
+pub fn check_size(tiles: usize, tile: [usize; 2], cols: usize, scale: u32) -> Result<()> {
+    let cols = cols.clamp(1, tiles.max(1));
+    let rows = tiles.div_ceil(cols);
+    let side = |n: usize, t: usize| {
+        n as f64 * (t as f64 * f64::from(scale)) + (n + 1) as f64 * f64::from(GAP)
+    };
+    let (width, height) = (side(cols, tile[1]), side(rows, tile[0]));
+    if width * height > MAX_PIXELS {
+        bail!(
+            "a picture of {tiles} images would be {width:.0} x {height:.0} pixels, more than \
+             the {:.0} million a picture may have; ask for fewer images",
+            MAX_PIXELS / 1e6
+        );
+    }
+    Ok(())
+}
+
 /// A grid of equally sized grey tiles, row after row.
 #[derive(Debug, Clone)]
 pub struct Grid {
@@ -28,15 +51,23 @@ pub struct Grid {
 impl Grid {
     /// A grid of the images in `t` (`[n, 1, h, w]`), `cols` to a row.
     pub fn from_tensor(t: Tensor<4>, cols: usize, scale: u32) -> Result<Grid> {
-        let [n, _, h, w] = t.dims();
-        let data = crate::batch::read_f32(t, "images")?;
-        let tiles = data.chunks(h * w).take(n).map(<[f32]>::to_vec).collect();
-        Ok(Grid {
-            tile: [h, w],
+        let [_, _, h, w] = t.dims();
+        let data = crate::backend::read_f32(t, "images")?;
+        Ok(Grid::from_pixels(&data, [h, w], cols, scale))
+    }
+
+    /// A grid of the `tile`-sized grey images in `pixels`, one after another, `cols` to a row.
+    pub fn from_pixels(pixels: &[f32], tile: [usize; 2], cols: usize, scale: u32) -> Grid {
+        let tiles = pixels
+            .chunks_exact(tile[0] * tile[1])
+            .map(<[f32]>::to_vec)
+            .collect();
+        Grid {
+            tile,
             cols,
             tiles,
             scale,
-        })
+        }
     }
 
     /// Draws the grid.
@@ -44,6 +75,7 @@ impl Grid {
         if self.cols == 0 || self.tiles.is_empty() {
             bail!("a picture needs at least one image");
         }
+        check_size(self.tiles.len(), self.tile, self.cols, self.scale)?;
         let rows = self.tiles.len().div_ceil(self.cols) as u32;
         let cols = self.cols.min(self.tiles.len()) as u32;
         let [th, tw] = [

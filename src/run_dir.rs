@@ -25,6 +25,12 @@ pub const SAMPLES: &str = "samples.png";
 pub const PCA: &str = "pca.json";
 /// The codes of the one-hot inputs (onehot4).
 pub const CODES: &str = "codes.csv";
+/// The Learner's checkpoints, one file per record and epoch (`model-3.bpk`).
+pub const CHECKPOINTS: &str = "checkpoint";
+/// What `ae` writes by default.
+pub const AE_DIR: &str = "ae";
+/// What Burn's Learner writes besides the checkpoints: its per-split logs and its own log.
+pub const BURN_LOGS: [&str; 3] = ["train", "valid", "experiment.log"];
 
 /// What a run leaves in its folder, removed by `--overwrite` (and nothing else).
 const RUN_ENTRIES: &[&str] = &[
@@ -36,12 +42,12 @@ const RUN_ENTRIES: &[&str] = &[
     SAMPLES,
     PCA,
     CODES,
-    crate::checkpoint::DIR,
+    CHECKPOINTS,
     // What `ae` wrote from the old weights.
-    crate::ae::session::AE_DIR,
-    "train",
-    "valid",
-    "experiment.log",
+    AE_DIR,
+    BURN_LOGS[0],
+    BURN_LOGS[1],
+    BURN_LOGS[2],
 ];
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed (so a

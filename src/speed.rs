@@ -5,10 +5,11 @@
 //! `benches/speed.rs` turns these into the table in the README; the figures are steps per
 //! second, images per second, and the seconds a training epoch of the set takes at that rate.
 
+use crate::backend::read_f32;
 use crate::backend::{self, BackendChoice};
-use crate::batch::{Corruption, SampleBatcher, read_f32};
 use crate::config::{ModelName, RunConfig};
-use crate::resident::Placement;
+use crate::input::batch::{Corruption, SampleBatcher};
+use crate::input::resident::Placement;
 use ae_data::Samples;
 use ae_models::Autoencoder;
 use anyhow::{Result, bail};

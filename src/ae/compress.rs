@@ -4,7 +4,7 @@
 use super::RunArgs;
 use super::session::{BATCH, Session};
 use super::stats::{mean, psnr};
-use crate::batch::read_f32;
+use crate::backend::read_f32;
 use crate::picture::{Grid, interleave};
 use crate::run_dir::write_atomic;
 use ae_data::Split;
@@ -141,15 +141,15 @@ pub fn compress(a: &CompressArgs) -> Result<()> {
     for chunk in indices.chunks(BATCH) {
         let codes = read_f32(
             s.model
-                .encode(crate::batch::samples_tensor(&set, chunk, &s.device)),
+                .encode(crate::input::batch::samples_tensor(&set, chunk, &s.device)),
             "codes",
         )?;
         let halves: Vec<f32> = codes
             .iter()
             .map(|&v| half::f16::from_f32(v).to_f32())
             .collect();
-        let full = read_f32(s.decode(codes)?, "decodes")?;
-        let half = read_f32(s.decode(halves)?, "decodes")?;
+        let full = s.decode(&codes)?;
+        let half = s.decode(&halves)?;
         for (row, &i) in chunk.iter().enumerate() {
             original.clear();
             set.push_sample(i, &mut original);
@@ -254,7 +254,7 @@ pub fn compress(a: &CompressArgs) -> Result<()> {
         tile: [h, w],
         cols: examples,
         tiles,
-        scale: 3,
+        scale: super::figures::IMAGE_SCALE,
     };
     let path = s.output(a.out.as_deref(), "compress.png")?;
     interleave(vec![grid(orig), grid(ae), grid(same_psnr), grid(same_size)]).save_png(&path)?;

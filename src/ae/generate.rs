@@ -3,11 +3,12 @@
 
 use super::RunArgs;
 use super::codes::read_codes;
+use super::figures::{self, IMAGE_SCALE, SAMPLE_SCALE};
 use super::session::Session;
 use super::stats::normal_quantile;
-use crate::batch::read_f32;
+use crate::backend::read_f32;
 use crate::picture::Grid;
-use ae_data::{Rng, Split};
+use ae_data::Split;
 use ae_models::Network;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
@@ -43,7 +44,7 @@ pub fn decode(a: &DecodeArgs) -> Result<()> {
     let codes = read_codes(&a.codes, k)?;
     let rows = codes.len() / k;
     let n = rows.min(a.count);
-    let grid = Grid::from_tensor(s.decode(codes[..n * k].to_vec())?, a.cols.min(n), 3)?;
+    let grid = s.decode_grid(&codes[..n * k], a.cols.min(n), IMAGE_SCALE)?;
     let path = s.output(a.out.as_deref(), "decode.png")?;
     grid.save_png(&path)?;
     let skipped = if n < rows {
@@ -85,12 +86,7 @@ pub fn sample(a: &SampleArgs) -> Result<()> {
     let s = Session::open(&a.run)?;
     s.need_vae("sample", "draws from a VAE's prior")?;
     s.need_images("sample")?;
-    let k = s.cfg.network.code_dim();
-    let mut rng = Rng::new(a.seed);
-    let z: Vec<f32> = (0..a.count * k)
-        .map(|_| a.temperature * rng.normal())
-        .collect();
-    let grid = Grid::from_tensor(s.decode(z)?, a.count.min(10), 2)?;
+    let grid = figures::prior_samples(&s, a.count, a.temperature, a.seed)?;
     let path = s.output(a.out.as_deref(), "sample.png")?;
     grid.save_png(&path)?;
     println!(
@@ -151,7 +147,7 @@ pub fn manifold(a: &ManifoldArgs) -> Result<()> {
             z.extend([q[col], q[a.size - 1 - row]]);
         }
     }
-    let grid = Grid::from_tensor(s.decode(z)?, a.size, 2)?;
+    let grid = s.decode_grid(&z, a.size, SAMPLE_SCALE)?;
     let path = s.output(a.out.as_deref(), "manifold.png")?;
     grid.save_png(&path)?;
     println!(
@@ -237,7 +233,7 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
         tile: [h, w],
         cols: (n as f64).sqrt().ceil() as usize,
         tiles,
-        scale: 2,
+        scale: SAMPLE_SCALE,
     };
     let path = s.output(a.out.as_deref(), "features.png")?;
     grid.save_png(&path)?;

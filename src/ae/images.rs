@@ -1,11 +1,13 @@
 //! Pictures of real images through the model: reconstructions, interpolations between two
 //! images, and the decoded average code of a label.
 
+use super::figures::{self, IMAGE_SCALE};
 use super::session::{Session, check_indices, random_indices};
 use super::{RunArgs, SplitArg};
-use crate::batch::{corrupted_tensor, read_f32, samples_tensor};
-use crate::eval::{evaluate, test_seed};
-use crate::picture::{Grid, interleave};
+use crate::backend::read_f32;
+use crate::eval::evaluate;
+use crate::input::batch::samples_tensor;
+use crate::picture::Grid;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 
@@ -50,27 +52,14 @@ pub fn reconstruct(a: &ReconstructArgs) -> Result<()> {
         a.indices.clone()
     };
     let cols = picked.len().min(COLS);
-    let clean = samples_tensor(&set, &picked, &s.device);
-    let grids = match &s.cfg.noise {
-        Some(noise) => {
-            let noisy = corrupted_tensor(&set, &picked, noise, test_seed(&s.cfg), &s.device);
-            let out = s.model.reconstruct(noisy.clone());
-            vec![
-                Grid::from_tensor(noisy, cols, 3)?,
-                Grid::from_tensor(out, cols, 3)?,
-                Grid::from_tensor(clean, cols, 3)?,
-            ]
-        }
-        None => {
-            let out = s.model.reconstruct(clean.clone());
-            vec![
-                Grid::from_tensor(clean, cols, 3)?,
-                Grid::from_tensor(out, cols, 3)?,
-            ]
-        }
+    let rows_of = if s.cfg.noise.is_some() { 3 } else { 2 };
+    crate::picture::check_size(rows_of * picked.len(), s.tile(), cols, IMAGE_SCALE)?;
+    let picture = match &s.cfg.noise {
+        Some(noise) => figures::denoising(&s, &set, &picked, noise, cols)?,
+        None => figures::reconstructions(&s, &set, &picked, cols)?,
     };
     let path = s.output(a.out.as_deref(), "reconstruct.png")?;
-    interleave(grids).save_png(&path)?;
+    picture.save_png(&path)?;
     println!("wrote {}", path.display());
     let loss = evaluate(&s.model, &set, &s.cfg, &s.device)?;
     println!(
@@ -125,7 +114,7 @@ pub fn interpolate(a: &InterpolateArgs) -> Result<()> {
     for &t in &ts {
         path_codes.extend((0..k).map(|j| (1.0 - t) * codes[j] + t * codes[k + j]));
     }
-    let decoded = Grid::from_tensor(s.decode(path_codes)?, a.steps, 3)?;
+    let decoded = s.decode_grid(&path_codes, a.steps, IMAGE_SCALE)?;
     let pixels = read_f32(ends, "images")?;
     let d = pixels.len() / 2;
     let blends: Vec<Vec<f32>> = ts
@@ -150,7 +139,7 @@ pub fn interpolate(a: &InterpolateArgs) -> Result<()> {
         tile: [h, w],
         cols: a.steps + 2,
         tiles,
-        scale: 3,
+        scale: IMAGE_SCALE,
     };
     let path = s.output(a.out.as_deref(), "interpolate.png")?;
     grid.save_png(&path)?;
@@ -235,7 +224,7 @@ pub fn average(a: &AverageArgs) -> Result<()> {
         .iter()
         .flat_map(|&g| mean(&sums.codes[g], sums.counts[g]))
         .collect();
-    let decoded = Grid::from_tensor(s.decode(mean_codes)?, present.len(), 3)?;
+    let decoded = s.decode_grid(&mean_codes, present.len(), IMAGE_SCALE)?;
     let mean_images: Vec<Vec<f32>> = present
         .iter()
         .map(|&g| mean(&sums.pixels[g], sums.counts[g]))

@@ -4,9 +4,11 @@
 
 pub mod codes;
 pub mod compress;
+pub mod figures;
 pub mod generate;
 pub mod images;
 pub mod latent;
+pub mod nll;
 pub mod npy;
 pub mod ood;
 pub mod plot;
@@ -72,6 +74,8 @@ pub enum AeCommand {
     Compress(compress::CompressArgs),
     /// Reconstruction error as an out-of-distribution score: own test set vs another data set.
     Ood(ood::OodArgs),
+    /// A VAE's test log-likelihood by importance sampling, next to its ELBO.
+    Nll(nll::NllArgs),
 }
 
 /// The arguments every command takes.
@@ -134,5 +138,6 @@ pub fn run(args: &AeArgs) -> Result<()> {
         AeCommand::Probe(a) => probe::probe(a),
         AeCommand::Compress(a) => compress::compress(a),
         AeCommand::Ood(a) => ood::ood(a),
+        AeCommand::Nll(a) => nll::nll(a),
     }
 }

@@ -3,10 +3,12 @@
 
 use super::RunArgs;
 use crate::backend;
-use crate::batch::{read_f32, samples_tensor};
+use crate::backend::read_f32;
 use crate::config::{DatasetArg, ModelName, RunConfig};
-use crate::run_dir::{RunDir, WEIGHTS};
-use ae_data::{Rng, Samples, Split};
+use crate::input::batch::{corrupted_tensor, samples_tensor};
+use crate::picture::Grid;
+use crate::run_dir::{AE_DIR, RunDir, WEIGHTS};
+use ae_data::{Noise, Rng, Samples, Split};
 use ae_models::Autoencoder;
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
@@ -14,9 +16,6 @@ use std::path::{Path, PathBuf};
 
 /// Samples per forward pass when only inferring.
 pub const BATCH: usize = 500;
-
-/// The folder inside a run that `ae` writes to by default.
-pub const AE_DIR: &str = "ae";
 
 /// An opened run.
 pub struct Session {
@@ -61,13 +60,25 @@ impl Session {
             cfg.network.code_dim(),
             path.display()
         );
-        Ok(Session {
+        Ok(Session::new(run, cfg, model, device, args.data_dir.clone()))
+    }
+
+    /// A session on a model already in memory (the one `train` has just trained), its data
+    /// found through `data_dir` as in training.
+    pub fn new(
+        run: RunDir,
+        cfg: RunConfig,
+        model: Autoencoder,
+        device: Device,
+        data_dir: Option<PathBuf>,
+    ) -> Session {
+        Session {
             run,
             cfg,
             model,
             device,
-            data_dir: args.data_dir.clone(),
-        })
+            data_dir,
+        }
     }
 
     /// Refuses runs on the generated vector sets for commands that draw images.
@@ -110,7 +121,7 @@ impl Session {
             dataset,
             ..self.cfg.clone()
         };
-        let mut set = crate::data::load_split(&cfg, split, self.data_dir.clone())?;
+        let mut set = crate::input::data::load_split(&cfg, split, self.data_dir.clone())?;
         if let Some(n) = limit {
             set.truncate(n);
         }
@@ -163,17 +174,64 @@ impl Session {
         Ok(all)
     }
 
-    /// Decodes rows of codes into `[n, c, h, w]` images.
-    pub fn decode(&self, codes: Vec<f32>) -> Result<Tensor<4>> {
+    /// Decodes rows of codes, [`BATCH`] at a time (a device buffer has a size limit), into
+    /// the images' pixels, one image after another.
+    pub fn decode(&self, codes: &[f32]) -> Result<Vec<f32>> {
         let k = self.cfg.network.code_dim();
         if k == 0 || !codes.len().is_multiple_of(k) {
             bail!("{} numbers are not rows of {k}-number codes", codes.len());
         }
-        let n = codes.len() / k;
-        Ok(self.model.decode(Tensor::from_data(
-            TensorData::new(codes, [n, k]),
-            &self.device,
-        )))
+        let mut pixels =
+            Vec::with_capacity(codes.len() / k * self.cfg.sample_shape().iter().product::<usize>());
+        for chunk in codes.chunks(BATCH * k) {
+            let z = Tensor::from_data(
+                TensorData::new(chunk.to_vec(), [chunk.len() / k, k]),
+                &self.device,
+            );
+            pixels.extend(read_f32(self.model.decode(z), "decodes")?);
+        }
+        Ok(pixels)
+    }
+
+    /// The decodes of rows of codes as a grid, `cols` to a row.
+    pub fn decode_grid(&self, codes: &[f32], cols: usize, scale: u32) -> Result<Grid> {
+        let k = self.cfg.network.code_dim().max(1);
+        crate::picture::check_size(codes.len() / k, self.tile(), cols, scale)?;
+        Ok(Grid::from_pixels(
+            &self.decode(codes)?,
+            self.tile(),
+            cols,
+            scale,
+        ))
+    }
+
+    /// The samples `indices` of `set` (corrupted by `noise` with `seed` where given) and the
+    /// model's reconstructions of them, [`BATCH`] at a time, each as pixels image after image.
+    pub fn reconstruct(
+        &self,
+        set: &Samples,
+        indices: &[usize],
+        noise: Option<(&Noise, u64)>,
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
+        for chunk in indices.chunks(BATCH) {
+            let x = match noise {
+                Some((noise, seed)) => corrupted_tensor(set, chunk, noise, seed, &self.device),
+                None => samples_tensor(set, chunk, &self.device),
+            };
+            outputs.extend(read_f32(
+                self.model.reconstruct(x.clone()),
+                "reconstructions",
+            )?);
+            inputs.extend(read_f32(x, "images")?);
+        }
+        Ok((inputs, outputs))
+    }
+
+    /// Height and width of the run's images.
+    pub fn tile(&self) -> [usize; 2] {
+        let [_, h, w] = self.cfg.sample_shape();
+        [h, w]
     }
 }
 

@@ -1,6 +1,6 @@
 //! `train <model>`: trains an autoencoder and fills its run folder.
 
-use autoencoders::cli::{TrainArgs, run_train};
+use autoencoders::train::cli::{TrainArgs, run_train};
 use clap::Parser;
 use std::process::ExitCode;
 

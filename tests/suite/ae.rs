@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// Runs `ae` with `args` on flex, with no data set in the environment.
-fn ae(args: &[&str]) -> Output {
+pub fn ae(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ae"))
         .args(args)
         .env_remove("AE_DATA_DIR")
@@ -17,7 +17,7 @@ fn ae(args: &[&str]) -> Output {
         .expect("the ae binary runs")
 }
 
-fn ok(args: &[&str]) -> String {
+pub fn ok(args: &[&str]) -> String {
     let o = ae(args);
     assert!(
         o.status.success(),
@@ -65,19 +65,19 @@ fn trained(name: &str, model: &str, extra: &[&str]) -> PathBuf {
 }
 
 /// A dense autoencoder with an 8-number code.
-fn dense() -> &'static Path {
+pub fn dense() -> &'static Path {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| trained("ae-dense", "dense-ae", &["--latent-dim", "8"]))
 }
 
 /// A VAE with a 2-number code.
-fn vae() -> &'static Path {
+pub fn vae() -> &'static Path {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| trained("ae-vae", "vae", &["--latent-dim", "2", "--warmup", "0"]))
 }
 
 /// `ae <cmd> <run> --backend flex --data-dir <data> <extra>`.
-fn args<'a>(cmd: &'a str, run: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+pub fn args<'a>(cmd: &'a str, run: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
         cmd,
         run.to_str().unwrap(),
@@ -90,13 +90,13 @@ fn args<'a>(cmd: &'a str, run: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
-fn png_size(path: &Path) -> (u32, u32) {
+pub fn png_size(path: &Path) -> (u32, u32) {
     let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (img.width(), img.height())
 }
 
 /// Width or height of a grid of `n` tiles of 28 px at `scale`, gaps of 2.
-fn span(n: u32, scale: u32) -> u32 {
+pub fn span(n: u32, scale: u32) -> u32 {
     n * 28 * scale + (n + 1) * 2
 }
 

@@ -114,7 +114,7 @@ fn assert_batching_does_not_matter(run: &Path, data: &Path) {
     let (mut cfg, model) = autoencoders::run_dir::RunDir::open(run)
         .load_model(&flex)
         .unwrap();
-    let (_, test) = autoencoders::data::load(&cfg, Some(data.to_path_buf())).unwrap();
+    let (_, test) = autoencoders::input::data::load(&cfg, Some(data.to_path_buf())).unwrap();
     let mut figures = Vec::new();
     for batch in [16, 5, 24] {
         cfg.batch_size = batch;

@@ -2,7 +2,7 @@
 //! (nothing downloaded). Every case must end in one `error:` line naming the problem and a
 //! non-zero exit, with no panic and no backtrace; each test asserts on the message.
 
-use crate::cli::{assert_success, text, train};
+use crate::cli::{assert_success, strs, text, train, train_args};
 use crate::common::{temp_dir, tiny_dataset};
 use ae_data::idx;
 use std::path::{Path, PathBuf};
@@ -20,10 +20,9 @@ pub fn assert_fails(o: &Output, what: &str, code: i32, needle: &str) {
         !stderr.contains("panicked") && !stderr.contains("backtrace"),
         "{what}: {stderr}"
     );
-    if code == 1 {
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(errors.len(), 1, "{what}: one error line: {stderr}");
-    }
+    // clap's usage errors (exit 2) too: one `error:` line, then usage and a hint.
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{what}: one error line: {stderr}");
 }
 
 /// Runs `train` with `args`, expecting failure (see [`assert_fails`]).
@@ -33,19 +32,7 @@ pub fn fails_with(args: &[&str], code: i32, needle: &str) {
 
 /// `train dense-ae` on flex with the data in `data` and the run in `out`, plus `extra`.
 fn dense_args(data: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = ["dense-ae", "--backend", "flex", "--data-dir"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    v.push(data.display().to_string());
-    v.push("--out".into());
-    v.push(out.display().to_string());
-    v.extend(extra.iter().map(|s| s.to_string()));
-    v
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
+    train_args("dense-ae", data, out, extra)
 }
 
 /// Whether this process runs as root, for whom file permissions do not apply.
@@ -416,10 +403,10 @@ fn bad_flags_give_one_clear_error_and_a_non_zero_exit() {
     );
 
     // A finished run is not overwritten by accident.
-    let ok = dense_args(&data, &out, &["--epochs", "1", "--no-dashboard"]);
+    let ok = dense_args(&data, &out, &["--epochs", "1"]);
     assert_success(&train(&strs(&ok)));
     run(
-        &["--epochs", "1", "--no-dashboard"],
+        &["--epochs", "1"],
         1,
         "already holds a run; pass --overwrite",
     );

@@ -15,6 +15,24 @@ pub fn train(args: &[&str]) -> Output {
         .expect("the train binary runs")
 }
 
+/// `<model> --backend flex --no-dashboard --data-dir <data> --out <out> <extra>`: the
+/// arguments of a run on made-up data.
+pub fn train_args(model: &str, data: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = [model, "--backend", "flex", "--no-dashboard", "--data-dir"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    v.extend([data.display().to_string(), "--out".into()]);
+    v.push(out.display().to_string());
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+/// Borrowed views of owned arguments.
+pub fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

@@ -158,7 +158,8 @@ fn denoising_ae_shows_noisy_denoised_and_clean_rows_and_removes_noise() {
 /// Mean squared error against the clean test images (the made-up set's 40) of the run's
 /// corrupted test inputs, and of the model's reconstructions of them, on flex.
 fn denoising_errors(out: &Path) -> (f64, f64) {
-    use autoencoders::batch::{corrupted_tensor, read_f32, samples_tensor};
+    use autoencoders::backend::read_f32;
+    use autoencoders::input::batch::{corrupted_tensor, samples_tensor};
     let dev = burn::prelude::Device::flex();
     let (cfg, model) = autoencoders::run_dir::RunDir::open(out)
         .load_model(&dev)

@@ -5,8 +5,8 @@ use crate::backend_test;
 use crate::common::{device, synthetic_batch, temp_dir};
 use ae_data::{Samples, synthetic};
 use ae_models::{AeBatch, Autoencoder};
-use autoencoders::batch::samples_tensor;
 use autoencoders::config::{ModelName, RunConfig};
+use autoencoders::input::batch::samples_tensor;
 use autoencoders::run_dir::RunDir;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
@@ -133,10 +133,10 @@ backend_test!(fn images_kept_on_the_device_unpack_to_the_host_batch(backend) {
         pixels,
         labels: vec![9, 8, 7, 6, 5, 4],
     });
-    let resident = autoencoders::resident::ResidentSet::upload(
+    let resident = autoencoders::input::resident::ResidentSet::upload(
         &set,
         &dev,
-        autoencoders::resident::DEFAULT_MAX_BYTES,
+        autoencoders::input::resident::DEFAULT_MAX_BYTES,
     )
     .unwrap();
     let indices = [5, 0, 2, 2];
@@ -146,3 +146,24 @@ backend_test!(fn images_kept_on_the_device_unpack_to_the_host_batch(backend) {
     let labels: Vec<i64> = labels.into_data().iter::<i64>().collect();
     assert_eq!(labels, [4, 9, 7, 7]);
 });
+
+#[test]
+fn footprints_count_the_parameters_burn_builds() {
+    let dev = Device::flex();
+    let mut configs: Vec<RunConfig> = ModelName::ALL.iter().map(|m| m.default_config()).collect();
+    // The conv VAE and a deeper dense net too.
+    let mut conv_vae = ModelName::Vae.default_config();
+    if let ae_models::NetworkConfig::Vae(v) = &mut conv_vae.network
+        && let ae_models::NetworkConfig::Conv(c) = ModelName::ConvAe.default_config().network
+    {
+        v.arch = ae_models::VaeArch::Conv(c);
+    }
+    configs.push(conv_vae);
+    for cfg in configs {
+        let counted = cfg.network.footprint(cfg.sample_shape());
+        let built = cfg.network.init(&dev).num_params();
+        assert_eq!(counted.params, built as f64, "{}", cfg.model);
+        assert!(counted.largest_param <= counted.params);
+        assert!(counted.activations >= counted.largest_activation);
+    }
+}

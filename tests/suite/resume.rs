@@ -2,30 +2,17 @@
 //! loss, and the refusals around `--resume`.
 
 use crate::bad_input::fails_with;
-use crate::cli::{assert_success, text, train};
+use crate::cli::{assert_success, text, train, train_args};
 use crate::common::{temp_dir, tiny_dataset};
 use autoencoders::config::RunConfig;
-use autoencoders::epoch_log::{EpochRow, from_csv};
+use autoencoders::train::epoch_log::{EpochRow, from_csv};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// `train dense-ae` on flex over the data in `data`, into `out`, with `extra`.
 fn args(data: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = [
-        "dense-ae",
-        "--backend",
-        "flex",
-        "--batch-size",
-        "32",
-        "--no-dashboard",
-        "--data-dir",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    v.extend([data.display().to_string(), "--out".into()]);
-    v.push(out.display().to_string());
+    let mut v = train_args("dense-ae", data, out, &["--batch-size", "32"]);
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }
@@ -180,7 +167,7 @@ fn checkpoint_test_loss(cfg: &RunConfig, file: &Path, data: &Path) -> f64 {
         ae_models::Autoencoder::new(&cfg.network, cfg.loss, cfg.sample_shape(), &dev).unwrap();
     let record = burn::store::ModuleRecord::load(file).unwrap();
     let model = model.try_load_record(record).unwrap();
-    let (_, test) = autoencoders::data::load(cfg, Some(PathBuf::from(data))).unwrap();
+    let (_, test) = autoencoders::input::data::load(cfg, Some(PathBuf::from(data))).unwrap();
     autoencoders::eval::evaluate(&model, &test, cfg, &dev).unwrap()
 }
 

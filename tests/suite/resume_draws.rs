@@ -4,7 +4,7 @@
 
 use crate::cli::{assert_success, text, train};
 use crate::common::{temp_dir, tiny_dataset};
-use autoencoders::epoch_log::{EpochRow, from_csv};
+use autoencoders::train::epoch_log::{EpochRow, from_csv};
 use std::path::Path;
 
 /// `train <model> <extra>` on flex over `data` into `out`, `epochs` epochs (resuming if asked).

@@ -159,13 +159,19 @@ pub fn download(url: &str, sha256: &str, dest: &Path) -> Result<(), DataError> {
     );
     let response = agent.get(url).call().map_err(|e| fail(e.to_string()))?;
     let total = response.body().content_length();
+    if let Some(n) = total.filter(|&n| n > MAX_DOWNLOAD) {
+        return Err(fail(format!(
+            "the server announces {n} bytes, more than the {} MiB any data set file here has",
+            MAX_DOWNLOAD >> 20
+        )));
+    }
     let mut reader = response
         .into_body()
         .into_with_config()
         .limit(MAX_DOWNLOAD)
         .reader();
     let mut progress = Progress::new(url, total);
-    let mut body = Vec::with_capacity(total.unwrap_or(1 << 20) as usize);
+    let mut body = Vec::with_capacity(total.unwrap_or(1 << 20).min(MAX_DOWNLOAD) as usize);
     let mut chunk = vec![0u8; 1 << 16];
     loop {
         let n = reader.read(&mut chunk).map_err(|e| fail(e.to_string()))?;

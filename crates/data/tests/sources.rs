@@ -199,3 +199,28 @@ fn real_data_sets_load_when_available() {
         assert_eq!((train.rows, train.cols), (28, 28));
     }
 }
+
+#[test]
+fn a_server_announcing_a_huge_file_is_refused_before_anything_is_reserved() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if let Some(Ok(mut stream)) = listener.incoming().next() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            // Near u64::MAX: sizing a buffer by it would abort the process.
+            let head = "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551000\r\n\r\nabc";
+            let _ = stream.write_all(head.as_bytes());
+        }
+    });
+    let url = format!("http://{addr}/labels.gz");
+    let dir = temp_dir("huge");
+    let err = download(&url, "00", &dir.join("labels.gz")).unwrap_err();
+    assert!(matches!(err, DataError::Download { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the server announces 18446744073709551000 bytes, more than the 256 MiB"),
+        "{err}"
+    );
+    assert!(leftovers(&dir).is_empty());
+}

@@ -3,6 +3,7 @@
 //! error of a config that cannot build one. A leaf: it knows no variant.
 
 use crate::activation::Activation;
+use crate::footprint::Footprint;
 use crate::loss::ReconLoss;
 use burn::prelude::*;
 
@@ -87,6 +88,10 @@ pub trait NetConfig {
 
     /// Numbers in one code.
     fn code_size(&self) -> usize;
+
+    /// What the network holds for samples of `image` (`[channels, height, width]`), counted
+    /// from the config alone.
+    fn footprint(&self, image: [usize; 3]) -> Footprint;
 
     /// The activation of the output layer.
     fn output_activation(&self) -> Activation {

@@ -8,6 +8,7 @@
 //! whose sigmoid is the image.
 
 use crate::contract::{ConfigError, Net, NetConfig};
+use crate::footprint::Footprint;
 use crate::layout::dense_one_channel;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -23,7 +24,8 @@ pub struct ConvAeConfig {
     pub in_channels: usize,
     /// Channels of the three encoder convolutions; the decoder mirrors them.
     pub channels: [usize; 3],
-    /// Side of the square convolution kernels, in pixels (odd).
+    /// Side of the square convolution kernels, in pixels: 3, the one size whose decoder
+    /// gives back 28x28 (checked by `validate`).
     pub kernel_size: usize,
 }
 
@@ -68,6 +70,16 @@ impl ConvAeConfig {
                 self.kernel_size
             )));
         }
+        // The decoder's 'valid' convolution takes 16 -> 17 - k pixels, doubled by the last
+        // upsampling: only the kernel that gives back 28 fits the chain.
+        let side = 17usize.saturating_sub(self.kernel_size) * 2;
+        if side != 28 {
+            return Err(ConfigError(format!(
+                "kernel_size {} gives {side}x{side} reconstructions of 28x28 images; only \
+                 kernel_size 3 fits this network",
+                self.kernel_size
+            )));
+        }
         if self.in_channels != image[0] || image[1..] != [28, 28] {
             return Err(ConfigError(format!(
                 "the convolutional networks take {}x28x28 images, the data is {}x{}x{}",
@@ -75,6 +87,35 @@ impl ConvAeConfig {
             )));
         }
         Ok(())
+    }
+
+    /// The encoder's layers for `image`: each convolution at the side it works on, then the
+    /// pooling that halves it (rounding up).
+    pub fn encoder_footprint(&self, image: [usize; 3]) -> Footprint {
+        let [c1, c2, c3] = self.channels;
+        let k = self.kernel_size;
+        let mut side = image[1];
+        let mut total = Footprint::default();
+        for (i, o) in [(self.in_channels, c1), (c1, c2), (c2, c3)] {
+            total = total + Footprint::conv(i, o, k, side);
+            side = side.div_ceil(2);
+            total = total + Footprint::reshaping(o * side * side);
+        }
+        total
+    }
+
+    /// The decoder's layers: convolutions at 4, 8 and 16 (the last 'valid'), each followed by
+    /// the upsampling that doubles it, and the output convolution.
+    pub fn decoder_footprint(&self, image: [usize; 3]) -> Footprint {
+        let [c1, c2, c3] = self.channels;
+        let k = self.kernel_size;
+        let valid = 17usize.saturating_sub(k);
+        let steps = [(c3, c3, 4, 8), (c3, c2, 8, 16), (c2, c1, valid, 2 * valid)];
+        let mut total = Footprint::default();
+        for (i, o, side, up) in steps {
+            total = total + Footprint::conv(i, o, k, side) + Footprint::reshaping(o * up * up);
+        }
+        total + Footprint::conv(c1, self.in_channels, k, image[1])
     }
 
     fn conv(&self, i: usize, o: usize, padding: PaddingConfig2d, device: &Device) -> Conv2d {
@@ -158,6 +199,10 @@ impl NetConfig for ConvAeConfig {
 
     fn code_size(&self) -> usize {
         self.code_dim()
+    }
+
+    fn footprint(&self, image: [usize; 3]) -> Footprint {
+        self.encoder_footprint(image) + self.decoder_footprint(image)
     }
 }
 

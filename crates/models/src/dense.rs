@@ -7,6 +7,7 @@
 
 use crate::activation::Activation;
 use crate::contract::{ConfigError, Net, NetConfig};
+use crate::footprint::Footprint;
 use crate::mlp::Mlp;
 use burn::prelude::*;
 
@@ -92,6 +93,12 @@ impl NetConfig for DenseAeConfig {
 
     fn code_size(&self) -> usize {
         self.latent_dim
+    }
+
+    fn footprint(&self, _image: [usize; 3]) -> Footprint {
+        let enc = self.encoder_widths();
+        let dec: Vec<usize> = enc.iter().rev().copied().collect();
+        Footprint::mlp(&enc) + Footprint::mlp(&dec)
     }
 
     fn output_activation(&self) -> Activation {

@@ -7,6 +7,7 @@ use crate::activation::Activation;
 use crate::contract::{ConfigError, LossContext, LossTerms, Net, NetConfig};
 use crate::conv::{ConvAe, ConvAeConfig};
 use crate::dense::{DenseAe, DenseAeConfig};
+use crate::footprint::Footprint;
 use crate::sparse::{SparseAe, SparseAeConfig};
 use crate::vae::{Vae, VaeConfig};
 use burn::prelude::*;
@@ -78,6 +79,11 @@ impl NetworkConfig {
             NetworkConfig::Sparse(c) => c,
             NetworkConfig::Vae(c) => c,
         }
+    }
+
+    /// What the network holds for samples of `image`, counted from the config alone.
+    pub fn footprint(&self, image: [usize; 3]) -> Footprint {
+        self.variant().footprint(image)
     }
 
     /// Checks every size; `image` is `[channels, height, width]` of the data.

@@ -8,6 +8,7 @@
 use crate::activation::Activation;
 use crate::contract::{ConfigError, LossContext, LossTerms, Net, NetConfig};
 use crate::dense::{DenseAe, DenseAeConfig};
+use crate::footprint::Footprint;
 use crate::loss::{bernoulli_kl_sum, l1_activity};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -102,6 +103,10 @@ impl NetConfig for SparseAeConfig {
 
     fn code_size(&self) -> usize {
         self.dense.latent_dim
+    }
+
+    fn footprint(&self, image: [usize; 3]) -> Footprint {
+        self.dense.footprint(image)
     }
 
     fn output_activation(&self) -> Activation {

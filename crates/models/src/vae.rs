@@ -9,7 +9,8 @@
 use crate::activation::Activation;
 use crate::contract::{ConfigError, LossContext, LossTerms, Net, NetConfig};
 use crate::conv::{ConvAeConfig, ConvDecoder, ConvEncoder};
-use crate::loss::gaussian_kl;
+use crate::footprint::Footprint;
+use crate::loss::{ReconLoss, gaussian_kl};
 use crate::mlp::Mlp;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -80,12 +81,7 @@ impl VaeConfig {
         let k = self.latent_dim;
         let (body, feature_dim, decoder) = match &self.arch {
             VaeArch::Dense { input_dim, hidden } => {
-                let mut enc = vec![*input_dim];
-                enc.extend(hidden);
-                let features = *enc.last().unwrap_or(input_dim);
-                let mut dec = vec![k];
-                dec.extend(hidden.iter().rev());
-                dec.push(*input_dim);
+                let (enc, features, dec) = dense_widths(*input_dim, hidden, k);
                 let relu = Activation::Relu;
                 (
                     VaeBody::Dense(Mlp::new(&enc, relu, relu, device)),
@@ -110,6 +106,22 @@ impl VaeConfig {
             beta: self.beta,
         }
     }
+}
+
+/// The dense VAE's widths for a `latent`-number code: the encoder body's (input to the last
+/// hidden layer), the features the heads read, and the decoder's (code to input).
+fn dense_widths(
+    input_dim: usize,
+    hidden: &[usize],
+    latent: usize,
+) -> (Vec<usize>, usize, Vec<usize>) {
+    let mut enc = vec![input_dim];
+    enc.extend(hidden);
+    let features = *enc.last().unwrap_or(&input_dim);
+    let mut dec = vec![latent];
+    dec.extend(hidden.iter().rev());
+    dec.push(input_dim);
+    (enc, features, dec)
 }
 
 /// The encoder's body, before the two heads.
@@ -175,6 +187,45 @@ impl Vae {
     }
 }
 
+impl Vae {
+    /// The importance weights of log p(x) (Burda et al. 2015): for each image of `x`
+    /// (`[b, c, h, w]`) and each of its `k` draws `eps` (`[b, k, latent]`, N(0, I)), with
+    /// `z = mu + sigma * eps` from q(z|x),
+    /// `log w = log p(x|z) + log p(z) - log q(z|x)`, in nats: `[b, k]`. `log p(x|z)` is minus
+    /// the reconstruction loss summed over the image (a Bernoulli likelihood for BCE), so
+    /// `mean_j log w_j` is a one-sample-each estimate of the ELBO and `log mean_j exp(log w_j)`
+    /// a lower bound on log p(x) that tightens as `k` grows.
+    pub fn log_weights(
+        &self,
+        x: Tensor<4>,
+        eps: Tensor<3>,
+        recon: ReconLoss,
+        image: [usize; 3],
+    ) -> Tensor<2> {
+        let [b, k, latent] = eps.dims();
+        let (mu, logvar) = self.posterior(x.clone());
+        let sigma = logvar.clone().mul_scalar(0.5).exp();
+        let z = mu.unsqueeze_dim::<3>(1) + sigma.unsqueeze_dim::<3>(1) * eps.clone();
+        let z = z.reshape([b * k, latent]);
+        let raw = self.decode_raw(z.clone(), image);
+        let [c, h, w] = image;
+        let target = x
+            .unsqueeze_dim::<5>(1)
+            .repeat_dim(1, k)
+            .reshape([b * k, c, h, w]);
+        let log_px_z = recon
+            .per_sample_sum(raw, target, Activation::Sigmoid)
+            .neg()
+            .reshape([b, k]);
+        // log N(z; 0, I) - log N(z; mu, sigma^2): the 2 pi terms cancel, and
+        // (z - mu) / sigma = eps.
+        let log_pz = z.square().sum_dim(1).reshape([b, k]).mul_scalar(-0.5);
+        let log_qz = (eps.square().sum_dim(2).reshape([b, k]) + logvar.sum_dim(1).reshape([b, 1]))
+            .mul_scalar(-0.5);
+        log_px_z + log_pz - log_qz
+    }
+}
+
 impl NetConfig for VaeConfig {
     fn check(&self, image: [usize; 3]) -> Result<(), ConfigError> {
         self.validate(image)
@@ -182,6 +233,25 @@ impl NetConfig for VaeConfig {
 
     fn code_size(&self) -> usize {
         self.latent_dim
+    }
+
+    fn footprint(&self, image: [usize; 3]) -> Footprint {
+        let k = self.latent_dim;
+        match &self.arch {
+            VaeArch::Dense { input_dim, hidden } => {
+                let (enc, features, dec) = dense_widths(*input_dim, hidden, k);
+                let heads = Footprint::linear(features, k) + Footprint::linear(features, k);
+                Footprint::mlp(&enc) + heads + Footprint::mlp(&dec)
+            }
+            VaeArch::Conv(c) => {
+                let code = c.code_dim();
+                let heads = Footprint::linear(code, k) + Footprint::linear(code, k);
+                c.encoder_footprint(image)
+                    + heads
+                    + Footprint::linear(k, code)
+                    + c.decoder_footprint(image)
+            }
+        }
     }
 
     fn terms(&self) -> Vec<&'static str> {

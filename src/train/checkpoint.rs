@@ -5,14 +5,17 @@
 //! writes would leave a half-written `model-N.bpk` that the next `--resume` trips on.
 
 use anyhow::{Result, bail};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::OptimizerRecord;
 use burn::optim::lr_scheduler::LrSchedulerRecord;
+use burn::prelude::Tensor;
 use burn::store::ModuleRecord;
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The checkpoint folder inside a run folder.
-pub const DIR: &str = "checkpoint";
+const DIR: &str = crate::run_dir::CHECKPOINTS;
 
 /// The three records of an epoch, by file-name prefix.
 const PARTS: [&str; 3] = ["model", "optim", "scheduler"];
@@ -98,6 +101,69 @@ fn readable(dir: &Path, epoch: usize) -> Result<()> {
         return fail("scheduler", &e);
     }
     Ok(())
+}
+
+/// Checks that the optimizer record of `epoch` fits `model`: every state tensor belongs to one
+/// of its parameters (by id) and has that parameter's shape, and every recorded rank is the
+/// parameter's. Burn loads any readable record and panics on the first step when it does not
+/// fit (a record copied from another run, or edited by hand).
+pub fn check_optimizer_record<M: Module>(run: &Path, epoch: usize, model: &M) -> Result<()> {
+    let file = path(&run.join(DIR), "optim", epoch);
+    let shapes = param_shapes(model);
+    let fail = |what: String| -> Result<()> {
+        bail!(
+            "{} does not fit the model: {what}; delete the run's checkpoint folder to start over",
+            file.display()
+        )
+    };
+    let reader = burn_pack::Reader::from_file(&file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    for (key, value) in reader.scalars() {
+        let Some(id) = key.strip_suffix(".__rank") else {
+            continue;
+        };
+        let Some(shape) = id.parse().ok().and_then(|id: u64| shapes.get(&id)) else {
+            return fail(format!(
+                "it holds state for {id}, which is no parameter of it"
+            ));
+        };
+        if usize::try_from(*value).ok() != Some(shape.len()) {
+            return fail(format!(
+                "parameter {id} has rank {}, not {value:?}",
+                shape.len()
+            ));
+        }
+    }
+    let tensors = reader
+        .into_tensors()
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    for t in tensors {
+        let Some(shape) = t.param_id.and_then(|id| shapes.get(&id)) else {
+            return fail(format!("{} belongs to no parameter of it", t.name));
+        };
+        if t.shape.as_slice() != shape.as_slice() {
+            return fail(format!(
+                "{} has shape {:?}, its parameter {:?}",
+                t.name,
+                t.shape.as_slice(),
+                shape
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Each float parameter's shape, by parameter id.
+fn param_shapes<M: Module>(model: &M) -> HashMap<u64, Vec<usize>> {
+    struct Shapes(HashMap<u64, Vec<usize>>);
+    impl ModuleVisitor for Shapes {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.insert(param.id.val(), param.val().dims().to_vec());
+        }
+    }
+    let mut shapes = Shapes(HashMap::new());
+    model.visit(&mut shapes);
+    shapes.0
 }
 
 /// The model file of `epoch`'s checkpoint in the run folder `run`.

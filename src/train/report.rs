@@ -2,78 +2,64 @@
 //! samples) and the figures the lecture notes promise (the linear autoencoder against PCA, the
 //! binary codes of the one-hot toy), printed and written to the run folder.
 
-use crate::batch::{corrupted_tensor, read_f32, samples_tensor};
+use crate::ae::figures;
+use crate::ae::session::Session;
+use crate::backend::read_f32;
 use crate::config::{DatasetArg, ModelName, RunConfig};
-use crate::eval::{evaluate, test_seed};
-use crate::picture::{Grid, interleave};
+use crate::eval::evaluate;
+use crate::input::batch::samples_tensor;
+use crate::picture::Grid;
 use crate::run_dir::{self, RunDir, write_atomic};
-use ae_data::{Rng, Samples};
+use ae_data::Samples;
 use ae_models::Autoencoder;
 use ae_models::pca::{Pca, principal_angles};
 use anyhow::{Context, Result};
 use burn::prelude::*;
 use serde::Serialize;
 
-/// Tiles per row in every picture.
+/// Tiles per row in the reconstruction pictures.
 const COLS: usize = 10;
+/// Decodes in `samples.png`.
+const SAMPLES: usize = 100;
 
-/// Writes the run's pictures and prints its model-specific figures.
-pub fn after_training(
-    cfg: &RunConfig,
-    model: &Autoencoder,
-    train: &Samples,
-    test: &Samples,
-    run: &RunDir,
-    device: &Device,
-) -> Result<()> {
+/// Writes the run's pictures and prints its model-specific figures, through the same session
+/// and figure functions `ae` uses (`samples.png` is `ae sample --count 100 --seed <seed>`).
+pub fn after_training(s: &Session, train: &Samples, test: &Samples) -> Result<()> {
+    let (cfg, run) = (&s.cfg, &s.run);
     if test.is_images() {
         let first: Vec<usize> = (0..test.len().min(2 * COLS)).collect();
-        let clean = samples_tensor(test, &first, device);
-        let recon = model.reconstruct(clean.clone());
         save(
             run,
             run_dir::RECONSTRUCTIONS,
-            vec![grid(clean.clone(), 3)?, grid(recon, 3)?],
+            figures::reconstructions(s, test, &first, COLS)?,
         )?;
         if let Some(noise) = &cfg.noise {
-            let noisy = corrupted_tensor(test, &first, noise, test_seed(cfg), device);
-            let denoised = model.reconstruct(noisy.clone());
-            let grids = vec![grid(noisy, 3)?, grid(denoised, 3)?, grid(clean, 3)?];
-            save(run, run_dir::DENOISING, grids)?;
+            save(
+                run,
+                run_dir::DENOISING,
+                figures::denoising(s, test, &first, noise, COLS)?,
+            )?;
         }
         if cfg.model == ModelName::Vae {
-            save_samples(cfg, model, run, device)?;
+            save(
+                run,
+                run_dir::SAMPLES,
+                figures::prior_samples(s, SAMPLES, 1.0, cfg.seed)?,
+            )?;
         }
     }
     if cfg.model == ModelName::LinearAe {
-        compare_with_pca(cfg, model, train, test, run, device)?;
+        compare_with_pca(cfg, &s.model, train, test, run, &s.device)?;
     }
     if cfg.dataset == DatasetArg::Onehot4 {
-        report_codes(model, test, run, device)?;
+        report_codes(&s.model, test, run, &s.device)?;
     }
     Ok(())
 }
 
-fn grid(t: Tensor<4>, scale: u32) -> Result<Grid> {
-    Grid::from_tensor(t, COLS, scale)
-}
-
-fn save(run: &RunDir, name: &str, grids: Vec<Grid>) -> Result<()> {
+fn save(run: &RunDir, name: &str, picture: Grid) -> Result<()> {
     let path = run.file(name);
-    interleave(grids)
-        .save_png(&path)
-        .with_context(|| format!("cannot save {}", path.display()))
-}
-
-/// `samples.png`: 100 decodes of codes drawn from N(0, I), the VAE's prior.
-fn save_samples(cfg: &RunConfig, model: &Autoencoder, run: &RunDir, device: &Device) -> Result<()> {
-    let k = cfg.network.code_dim();
-    let mut rng = Rng::new(cfg.seed);
-    let z: Vec<f32> = (0..COLS * COLS * k).map(|_| rng.normal()).collect();
-    let z = Tensor::<2>::from_data(TensorData::new(z, [COLS * COLS, k]), device);
-    let images = model.decode(z);
-    let path = run.file(run_dir::SAMPLES);
-    grid(images, 2)?
+    picture
         .save_png(&path)
         .with_context(|| format!("cannot save {}", path.display()))
 }

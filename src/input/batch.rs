@@ -5,7 +5,7 @@
 //! (epoch and step), not of what ran before, so a run resumed at epoch `k` sees exactly the
 //! batches, noise and random draws the uninterrupted run saw.
 
-use crate::resident::{Placement, Residency};
+use crate::input::resident::{Placement, Residency};
 use ae_data::{Noise, Rng, Samples};
 use ae_models::AeBatch;
 use burn::data::dataloader::batcher::Batcher;
@@ -83,14 +83,6 @@ fn gather(
 fn labels_tensor(set: &Samples, indices: &[usize], device: &Device) -> Tensor<1, Int> {
     let labels: Vec<i64> = indices.iter().map(|&i| i64::from(set.label(i))).collect();
     Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
-}
-
-/// Reads a tensor back from the device; `what` names it in the error.
-pub fn read_f32<const D: usize>(t: Tensor<D>, what: &str) -> anyhow::Result<Vec<f32>> {
-    t.try_into_data()
-        .map_err(|e| anyhow::anyhow!("cannot read {what} back from the device: {e}"))?
-        .try_into_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("cannot read {what} back from the device: {e:?}"))
 }
 
 /// How a batcher corrupts its inputs.
@@ -328,7 +320,7 @@ mod tests {
         let host = SampleBatcher::new(set.clone(), 5).for_training(4, 0, 0);
         let device = SampleBatcher::new(set, 5)
             .with_placement(Placement::Device {
-                max_bytes: crate::resident::DEFAULT_MAX_BYTES,
+                max_bytes: crate::input::resident::DEFAULT_MAX_BYTES,
             })
             .for_training(4, 0, 0);
         device.keep_on(&dev).unwrap();
@@ -352,7 +344,7 @@ mod tests {
         let set = Arc::new(Samples::Vectors(ae_data::synthetic::plane3d(20, 2)));
         let host = SampleBatcher::new(set.clone(), 5);
         let device = SampleBatcher::new(set, 5).with_placement(Placement::Device {
-            max_bytes: crate::resident::DEFAULT_MAX_BYTES,
+            max_bytes: crate::input::resident::DEFAULT_MAX_BYTES,
         });
         assert!(device.keep_on(&dev).is_err());
         let f = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();

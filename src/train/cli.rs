@@ -1,9 +1,12 @@
 //! The `train` command line: a model, and flags that override its config (`overrides`).
 
 use crate::backend::BackendChoice;
-use crate::config::{DatasetArg, ModelName};
+use crate::config::{DatasetArg, ModelName, RunConfig};
+use crate::train::defaults::{L1_WEIGHT, MASKING_DROP, across_models, help};
 use crate::train::{TrainOptions, TrainReport};
+use ae_data::Noise;
 use ae_models::ReconLoss;
+use ae_models::{NetworkConfig, Sparsity};
 use anyhow::Result;
 use clap::Parser;
 use std::path::PathBuf;
@@ -69,8 +72,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendChoice,
 
-    /// The data set [default: from the config: mnist; onehot4 for binary-ae].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help = help("The data set", across_models(|c| Some(c.dataset))))]
     pub dataset: Option<DatasetArg>,
 
     /// A folder holding the data set's files (or a <dataset>/ folder with them); otherwise
@@ -78,20 +80,22 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Passes over the training set [default: from the config].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N",
+          help = help("Passes over the training set", across_models(|c| Some(c.epochs))))]
     pub epochs: Option<usize>,
 
-    /// Samples per optimiser step [default: from the config].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N",
+          help = help("Samples per optimiser step", across_models(|c| Some(c.batch_size))))]
     pub batch_size: Option<usize>,
 
-    /// Adam's learning rate [default: from the config: 0.001].
-    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    #[arg(long, value_name = "F", allow_negative_numbers = true,
+          help = help("Adam's learning rate", across_models(|c| Some(c.lr))))]
     pub lr: Option<f64>,
 
-    /// Seed of the weights, the shuffling, the noise and generated data [default: 42].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = help(
+        "Seed of the weights, the shuffling, the noise and generated data",
+        across_models(|c| Some(c.seed)),
+    ))]
     pub seed: Option<u64>,
 
     /// Units in the code (dense, deep, sparse, linear, binary models and the VAE).
@@ -107,44 +111,59 @@ pub struct TrainArgs {
     #[arg(long)]
     pub overcomplete: bool,
 
-    /// Reconstruction loss [default: from the config: bce; mse for linear-ae].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help = help("Reconstruction loss", across_models(|c| Some(c.loss))))]
     pub loss: Option<LossArg>,
 
     /// The body of denoising-ae or vae.
     #[arg(long, value_enum)]
     pub arch: Option<ArchArg>,
 
-    /// sparse-ae's penalty [default: kl].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help = help("sparse-ae's penalty", across_models(|c| {
+        sparsity(c).map(|s| if matches!(s, Sparsity::L1 { .. }) { "l1" } else { "kl" })
+    })))]
     pub sparsity: Option<SparsityArg>,
 
-    /// Weight of the L1 penalty (sparse-ae --sparsity l1) [default: 1e-5].
-    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    #[arg(long, value_name = "F", allow_negative_numbers = true, help = help(
+        "Weight of the L1 penalty (sparse-ae --sparsity l1)",
+        format!("{L1_WEIGHT:e}"),
+    ))]
     pub l1_weight: Option<f64>,
 
-    /// Target mean activation of each code unit (sparse-ae --sparsity kl) [default: 0.05].
-    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    #[arg(long, value_name = "F", allow_negative_numbers = true, help = help(
+        "Target mean activation of each code unit (sparse-ae --sparsity kl)",
+        across_models(|c| match sparsity(c)? { Sparsity::Kl { rho, .. } => Some(rho), _ => None }),
+    ))]
     pub rho: Option<f64>,
 
-    /// Weight of the KL term: the sparsity penalty (sparse-ae) or the KL to N(0, I) (vae).
-    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    #[arg(long, value_name = "F", allow_negative_numbers = true, help = help(
+        "Weight of the KL term: the sparsity penalty (sparse-ae) or the KL to N(0, I) (vae)",
+        across_models(|c| match (&c.network, sparsity(c)) {
+            (_, Some(Sparsity::Kl { beta, .. })) => Some(beta),
+            (NetworkConfig::Vae(v), _) => Some(v.beta),
+            _ => None,
+        }),
+    ))]
     pub beta: Option<f64>,
 
-    /// vae: epochs over which the KL weight rises from 0 to beta [default: 0, none].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = help(
+        "vae: epochs over which the KL weight rises from 0 to beta",
+        across_models(|c| match &c.network { NetworkConfig::Vae(v) => Some(v.warmup_epochs), _ => None }),
+    ))]
     pub warmup: Option<usize>,
 
-    /// denoising-ae's corruption [default: gaussian].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help = help("denoising-ae's corruption", across_models(|c| {
+        c.noise.map(|n| if matches!(n, Noise::Gaussian { .. }) { "gaussian" } else { "masking" })
+    })))]
     pub noise: Option<NoiseArg>,
 
-    /// Standard deviation of the Gaussian noise, in pixel units [default: 0.5].
-    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    #[arg(long, value_name = "F", allow_negative_numbers = true, help = help(
+        "Standard deviation of the Gaussian noise, in pixel units",
+        across_models(|c| match c.noise? { Noise::Gaussian { std } => Some(std), _ => None }),
+    ))]
     pub noise_std: Option<f32>,
 
-    /// Fraction of pixels the masking noise sets to 0 [default: 0.3].
-    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    #[arg(long, value_name = "F", allow_negative_numbers = true,
+          help = help("Fraction of pixels the masking noise sets to 0", MASKING_DROP))]
     pub drop: Option<f32>,
 
     /// Train on the first N training samples only (quick runs).
@@ -228,4 +247,12 @@ pub fn run_train(args: &TrainArgs) -> Result<TrainReport> {
         report.out.display()
     );
     Ok(report)
+}
+
+/// sparse-ae's penalty in a config, if it has one.
+fn sparsity(c: &RunConfig) -> Option<Sparsity> {
+    match &c.network {
+        NetworkConfig::Sparse(s) => Some(s.sparsity),
+        _ => None,
+    }
 }

@@ -235,7 +235,13 @@ mod tests {
             assert!(resident.is_on(&dev));
             let indices = [3, 0, 6, 6, 1];
             let (x, labels) = resident.gather(&indices);
-            let host = crate::batch::samples_tensor(&set, &indices, &dev);
+            let mut values = Vec::new();
+            for &i in &indices {
+                set.push_sample(i, &mut values);
+            }
+            let [c, h, w] = set.shape();
+            let host =
+                Tensor::<4>::from_data(TensorData::new(values, [indices.len(), c, h, w]), &dev);
             assert_eq!(x.dims(), host.dims());
             let read = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();
             assert_eq!(read(x), read(host));

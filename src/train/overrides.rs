@@ -1,20 +1,14 @@
 //! From a command line to a complete run config: the defaults (or `--config`), then each flag
 //! given, each checked against the model it applies to.
 
-use crate::cli::{ArchArg, NoiseArg, SparsityArg, TrainArgs};
 use crate::config::{DatasetArg, ModelName, RunConfig};
 use crate::run_dir::{self, RunDir};
+use crate::train::cli::{ArchArg, NoiseArg, SparsityArg, TrainArgs};
+use crate::train::defaults;
 use ae_data::Noise;
 use ae_models::{NetworkConfig, Sparsity, VaeArch};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
-
-/// The L1 weight `--sparsity l1` starts from (the lecture notes' Keras example).
-const DEFAULT_L1_WEIGHT: f64 = 1e-5;
-/// The standard deviation `--noise gaussian` starts from (the Keras blog's noise factor).
-const DEFAULT_NOISE_STD: f32 = 0.5;
-/// The fraction `--noise masking` starts from.
-const DEFAULT_DROP: f32 = 0.3;
 
 /// Batch size, learning rate and epochs that `--dataset plane3d` starts from (its 1000 points
 /// need smaller steps than 60,000 images): within 1% of PCA's error.
@@ -129,10 +123,7 @@ impl TrainArgs {
             (ModelName::DenoisingAe, net, ArchArg::Conv) => *net = conv(),
             (ModelName::DenoisingAe, net, ArchArg::Dense) => *net = dense(),
             (ModelName::Vae, NetworkConfig::Vae(v), ArchArg::Conv) => {
-                let NetworkConfig::Conv(c) = conv() else {
-                    unreachable!("conv-ae's default network is convolutional")
-                };
-                v.arch = VaeArch::Conv(c);
+                v.arch = VaeArch::Conv(defaults::conv()?);
             }
             (ModelName::Vae, NetworkConfig::Vae(v), ArchArg::Dense) => {
                 let pixels = cfg.dataset.shape().iter().product();
@@ -201,18 +192,9 @@ impl TrainArgs {
             }
             return Ok(());
         };
-        let default_kl = ModelName::SparseAe.default_config().network;
-        let kl = match default_kl {
-            NetworkConfig::Sparse(d) => d.sparsity,
-            _ => unreachable!("sparse-ae's default network is sparse"),
-        };
         match (self.sparsity, s.sparsity) {
-            (Some(SparsityArg::L1), Sparsity::Kl { .. }) => {
-                s.sparsity = Sparsity::L1 {
-                    weight: DEFAULT_L1_WEIGHT,
-                }
-            }
-            (Some(SparsityArg::Kl), Sparsity::L1 { .. }) => s.sparsity = kl,
+            (Some(SparsityArg::L1), Sparsity::Kl { .. }) => s.sparsity = defaults::l1(),
+            (Some(SparsityArg::Kl), Sparsity::L1 { .. }) => s.sparsity = defaults::kl()?,
             _ => {}
         }
         match &mut s.sparsity {
@@ -265,16 +247,13 @@ impl TrainArgs {
             }
             return Ok(());
         }
-        let current = cfg.noise.unwrap_or(Noise::Gaussian {
-            std: DEFAULT_NOISE_STD,
-        });
+        let current = match cfg.noise {
+            Some(n) => n,
+            None => defaults::gaussian()?,
+        };
         let mut noise = match (self.noise, current) {
-            (Some(NoiseArg::Gaussian), Noise::Masking { .. }) => Noise::Gaussian {
-                std: DEFAULT_NOISE_STD,
-            },
-            (Some(NoiseArg::Masking), Noise::Gaussian { .. }) => {
-                Noise::Masking { drop: DEFAULT_DROP }
-            }
+            (Some(NoiseArg::Gaussian), Noise::Masking { .. }) => defaults::gaussian()?,
+            (Some(NoiseArg::Masking), Noise::Gaussian { .. }) => defaults::masking(),
             (_, n) => n,
         };
         match &mut noise {

@@ -5,8 +5,18 @@
 //! [`EpochLog`] (which writes `metrics.csv` after each epoch, so a crash loses nothing that was
 //! done), and, when stdout is not a terminal, prints one quiet line per epoch instead of one
 //! per batch.
+//!
+//! Why a renderer and not Burn's own hooks (checked against burn-train 0.22.1): a
+//! `MetricLogger` (`SupervisedTraining::with_metric_logger`) is called from the event store's
+//! worker thread (`EventStoreClient` spawns it and sends every event over a channel), so a row
+//! of `metrics.csv` could land after the checkpoint of its epoch, or after the run has ended,
+//! and the epoch line would race the row it prints. A `TrainingProgressLogger`
+//! (`with_progress_logger`) is called in step with the renderer, but sees no metric values.
+//! The renderer sees both, in order, and the Learner flushes it (not the event store) before it
+//! checkpoints an epoch: the row of an epoch is in `metrics.csv` before its checkpoint is
+//! written, which `--resume` relies on.
 
-use crate::epoch_log::{EpochLog, EpochRow, epoch_line};
+use crate::train::epoch_log::{EpochLog, EpochRow, epoch_line};
 use burn::train::LearnerSummary;
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};

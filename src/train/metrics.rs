@@ -2,14 +2,16 @@
 //! regulariser), averaged over the epoch weighted by batch size, shown with four decimals; and
 //! the guard that stops a run whose loss stops being a finite number.
 
-use crate::epoch_log::{EpochLog, LOSS};
+use crate::train::epoch_log::{EpochLog, LOSS};
 use ae_models::AeOutput;
 use burn::tensor::TensorReadError;
 use burn::train::Interrupter;
+use burn::train::logger::MetricLogger;
 use burn::train::metric::state::{FormatOptions, NumericMetricState};
+use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{
-    Adaptor, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
-    NumericEntry, SerializedEntry,
+    Adaptor, Metric, MetricAttributes, MetricDefinition, MetricMetadata, MetricName, Numeric,
+    NumericAttributes, NumericEntry, SerializedEntry,
 };
 use std::sync::{Arc, Mutex};
 
@@ -177,4 +179,19 @@ impl Numeric for TermMetric {
     fn final_value(&self) -> NumericEntry {
         self.state.final_value()
     }
+}
+
+/// Keeps none of Burn's per-batch metric logs.
+pub struct NoMetricLog;
+
+impl MetricLogger for NoMetricLog {
+    fn log(&mut self, _: MetricsUpdate, _: usize, _: &Split) {}
+
+    fn read_numeric(&mut self, _: &str, _: usize, _: &Split) -> Result<Vec<NumericEntry>, String> {
+        Err("metrics are not logged per batch; see metrics.csv".into())
+    }
+
+    fn log_metric_definition(&mut self, _: MetricDefinition) {}
+
+    fn log_epoch_summary(&mut self, _: EpochSummary) {}
 }

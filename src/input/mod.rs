@@ -1,0 +1,6 @@
+//! The path of the data into a model: data sets loaded for a run ([`data`]), samples made into
+//! tensor batches ([`batch`]), and image sets kept on the device ([`resident`]).
+
+pub mod batch;
+pub mod data;
+pub mod resident;
