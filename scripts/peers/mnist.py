@@ -24,10 +24,10 @@ def _read_idx(path):
     return np.frombuffer(data, np.uint8, offset=4 + 4 * rank).reshape(dims)
 
 
-def load(split, data_dir=None):
+def load(split, data_dir=None, dataset="mnist"):
     """Images as float32 in [0, 1], shape [n, 28, 28], and labels, shape [n]."""
     data_dir = data_dir or os.environ.get("AE_DATA_DIR", "../shared/datasets")
-    folder = os.path.join(data_dir, "mnist")
+    folder = os.path.join(data_dir, dataset)
     images, labels = FILES[split]
     found = []
     for name in (images, labels):
@@ -36,7 +36,7 @@ def load(split, data_dir=None):
                 found.append(os.path.join(folder, candidate))
                 break
         else:
-            sys.exit(f"error: {name} not found in {folder}; set AE_DATA_DIR to the folder holding mnist/")
+            sys.exit(f"error: {name} not found in {folder}; set AE_DATA_DIR to the folder holding {dataset}/")
     x = _read_idx(found[0]).astype(np.float32) / 255.0
     return x, _read_idx(found[1]).astype(np.int64)
 

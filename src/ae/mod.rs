@@ -4,6 +4,7 @@
 
 pub mod codes;
 pub mod compress;
+pub mod export;
 pub mod figures;
 pub mod generate;
 pub mod images;
@@ -76,6 +77,8 @@ pub enum AeCommand {
     Ood(ood::OodArgs),
     /// A VAE's test log-likelihood by importance sampling, next to its ELBO.
     Nll(nll::NllArgs),
+    /// The weights as a safetensors file that the PyTorch peer modules load.
+    Export(export::ExportArgs),
 }
 
 /// The arguments every command takes.
@@ -139,5 +142,6 @@ pub fn run(args: &AeArgs) -> Result<()> {
         AeCommand::Compress(a) => compress::compress(a),
         AeCommand::Ood(a) => ood::ood(a),
         AeCommand::Nll(a) => nll::nll(a),
+        AeCommand::Export(a) => export::export(a),
     }
 }

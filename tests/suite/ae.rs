@@ -33,7 +33,7 @@ fn fails_with(args: &[&str], needle: &str) {
 }
 
 /// The data folder: made-up MNIST, and a "fashion-mnist" of the same images inverted.
-fn data() -> &'static Path {
+pub fn data() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = temp_dir("ae-data");
@@ -100,7 +100,7 @@ pub fn span(n: u32, scale: u32) -> u32 {
     n * 28 * scale + (n + 1) * 2
 }
 
-fn number_after(text: &str, key: &str) -> f64 {
+pub fn number_after(text: &str, key: &str) -> f64 {
     let rest = &text[text
         .find(key)
         .unwrap_or_else(|| panic!("no {key:?} in {text}"))

@@ -10,6 +10,7 @@ mod agreement_runs;
 mod bad_input;
 mod bad_input_sizes;
 mod cli;
+mod export;
 mod family;
 mod interrupts;
 mod models;

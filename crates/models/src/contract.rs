@@ -5,6 +5,7 @@
 use crate::activation::Activation;
 use crate::footprint::Footprint;
 use crate::loss::ReconLoss;
+use crate::torch::{ExportError, TorchTensor};
 use burn::prelude::*;
 
 /// What a loss needs besides the network: the reconstruction loss, the sample shape, the
@@ -30,6 +31,12 @@ pub trait Net {
 
     /// `[batch, code_dim]` codes -> `[batch, c, h, w]` raw outputs (before [`Net::output`]).
     fn decode_raw(&self, codes: Tensor<2>, image: [usize; 3]) -> Tensor<4>;
+
+    /// The weights as PyTorch's peer module for this network holds them
+    /// (`scripts/peers/torch_ae.py`); an error when there is none.
+    fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {
+        Err(ExportError::NoPeer("this network".into()))
+    }
 
     /// The activation that turns raw outputs into reconstructions.
     fn output(&self) -> Activation {

@@ -10,6 +10,7 @@
 use crate::contract::{ConfigError, Net, NetConfig};
 use crate::footprint::Footprint;
 use crate::layout::dense_one_channel;
+use crate::torch::{self, ExportError, TorchTensor};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
@@ -206,6 +207,19 @@ impl NetConfig for ConvAeConfig {
     }
 }
 
+impl ConvAe {
+    /// The convolutions in the order of `torch_ae.py`'s `conv` (encoder, decoder, output),
+    /// each the first of a (conv, ReLU, pool or upsample) triple: child `3 i`.
+    fn convs(&self) -> impl Iterator<Item = &Conv2d> {
+        let dec = &self.decoder;
+        self.encoder
+            .convs
+            .iter()
+            .chain(&dec.convs)
+            .chain([&dec.out])
+    }
+}
+
 impl Net for ConvAe {
     /// `[batch, c, 28, 28]` images -> `[batch, code_dim]` codes.
     fn encode(&self, images: Tensor<4>) -> Tensor<2> {
@@ -215,5 +229,13 @@ impl Net for ConvAe {
     /// `[batch, code_dim]` codes -> `[batch, c, 28, 28]` logits.
     fn decode_raw(&self, codes: Tensor<2>, _image: [usize; 3]) -> Tensor<4> {
         self.decoder.forward(codes)
+    }
+
+    fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {
+        let mut out = Vec::new();
+        for (i, c) in self.convs().enumerate() {
+            out.extend(torch::conv(&(3 * i).to_string(), c)?);
+        }
+        Ok(out)
     }
 }

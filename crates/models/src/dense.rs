@@ -9,6 +9,7 @@ use crate::activation::Activation;
 use crate::contract::{ConfigError, Net, NetConfig};
 use crate::footprint::Footprint;
 use crate::mlp::Mlp;
+use crate::torch::{self, ExportError, TorchTensor};
 use burn::prelude::*;
 
 /// Configuration of a fully connected autoencoder.
@@ -122,6 +123,13 @@ impl Net for DenseAe {
     /// The activation of the output layer.
     fn output(&self) -> Activation {
         self.output
+    }
+
+    /// `torch_ae.py`'s `dense`: one `nn.Sequential`, encoder then decoder, each linear layer
+    /// followed by its activation.
+    fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {
+        let layers = self.encoder.layers().iter().chain(self.decoder.layers());
+        torch::sequential_linears("", layers)
     }
 }
 

@@ -23,6 +23,7 @@ pub mod network;
 pub mod pca;
 pub mod sparse;
 pub mod step;
+pub mod torch;
 pub mod vae;
 
 pub use activation::Activation;

@@ -9,6 +9,7 @@ use crate::conv::{ConvAe, ConvAeConfig};
 use crate::dense::{DenseAe, DenseAeConfig};
 use crate::footprint::Footprint;
 use crate::sparse::{SparseAe, SparseAeConfig};
+use crate::torch::{ExportError, TorchTensor};
 use crate::vae::{Vae, VaeConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,10 @@ impl Net for Network {
     fn decode_raw(&self, codes: Tensor<2>, image: [usize; 3]) -> Tensor<4> {
         self.net().decode_raw(codes, image)
     }
+    fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {
+        self.net().torch_tensors()
+    }
+
     fn output(&self) -> Activation {
         self.net().output()
     }

@@ -10,6 +10,7 @@ use crate::contract::{ConfigError, LossContext, LossTerms, Net, NetConfig};
 use crate::dense::{DenseAe, DenseAeConfig};
 use crate::footprint::Footprint;
 use crate::loss::{bernoulli_kl_sum, l1_activity};
+use crate::torch::{ExportError, TorchTensor};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -129,6 +130,10 @@ impl Net for SparseAe {
 
     fn output(&self) -> Activation {
         self.net.output()
+    }
+
+    fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {
+        self.net.torch_tensors()
     }
 
     /// Reconstruction, the penalty, and (not part of the loss) the mean code activation.

@@ -12,6 +12,7 @@ use crate::conv::{ConvAeConfig, ConvDecoder, ConvEncoder};
 use crate::footprint::Footprint;
 use crate::loss::{ReconLoss, gaussian_kl};
 use crate::mlp::Mlp;
+use crate::torch::{self, ExportError, TorchTensor};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -303,5 +304,24 @@ impl Net for Vae {
         let weight = self.beta * f64::from(ctx.anneal);
         let total = recon.clone() + kl.clone().mul_scalar(weight);
         LossTerms::named(total, Self::TERMS, [recon, kl])
+    }
+
+    /// `torch_ae.py`'s `Vae`: `enc`, `mu`, `logvar`, `dec`, `out`; a dense body of one hidden
+    /// layer only (the peer's shape).
+    fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {
+        let (VaeBody::Dense(body), VaeDecoder::Dense(dec)) = (&self.body, &self.decoder) else {
+            return Err(ExportError::NoPeer("a convolutional VAE".into()));
+        };
+        let ([enc], [dec, out]) = (body.layers(), dec.layers()) else {
+            return Err(ExportError::NoPeer(
+                "a VAE without exactly one hidden layer (the peer's 784-400-20 shape)".into(),
+            ));
+        };
+        let mut all = torch::linear("enc", enc)?;
+        all.extend(torch::linear("mu", &self.mu)?);
+        all.extend(torch::linear("logvar", &self.logvar)?);
+        all.extend(torch::linear("dec", dec)?);
+        all.extend(torch::linear("out", out)?);
+        Ok(all)
     }
 }
