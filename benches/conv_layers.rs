@@ -107,6 +107,42 @@ fn run(choice: BackendChoice, reps: usize) -> anyhow::Result<()> {
         });
         println!("| {what} {c} @{side} | {ms:.2} |");
     }
+    println!(
+        "\n| our kernel (ae-kernels) | forward | + input grad | + weight grad |\n|---|---|---|---|"
+    );
+    for (c, o, side, pad) in CONVS {
+        let (x, w) = (random([BATCH, c, side, side]), random([o, c, 3, 3]));
+        let bias = Tensor::<1>::zeros([o], &dev);
+        let conv = |x: Tensor<4>, w: Tensor<4>| ae_kernels::conv3x3(x, w, bias.clone(), pad);
+        let f = time(reps, || conv(x.clone(), w.clone()).into_data());
+        let grad = |of_x: bool| {
+            time(reps, || {
+                let (x, w) = if of_x {
+                    (x.clone().require_grad(), w.clone())
+                } else {
+                    (x.clone(), w.clone().require_grad())
+                };
+                let g = conv(x.clone(), w.clone()).sum().backward();
+                gradient(if of_x { x } else { w }, &g)
+            })
+        };
+        let (gx, gw) = (grad(true), grad(false));
+        println!("| conv {c}->{o} @{side} | {f:.2} | {gx:.2} | {gw:.2} |");
+    }
+    println!("\n| our kernel (ae-kernels) | forward + input grad |\n|---|---|");
+    for (c, side) in [(16, 28), (8, 14), (8, 7)] {
+        let x = random([BATCH, c, side, side]);
+        let ms = time(reps, || {
+            let x = x.clone().require_grad();
+            gradient(x.clone(), &ae_kernels::max_pool2x2(x).sum().backward())
+        });
+        let path = if ae_kernels::supported(&dev) {
+            "kernel"
+        } else {
+            "Burn's, no kernel here"
+        };
+        println!("| max-pool {c} @{side} ({path}) | {ms:.2} |");
+    }
     Ok(())
 }
 

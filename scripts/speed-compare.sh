@@ -7,7 +7,8 @@
 # Environment: MODELS (default "dense-ae deep-ae conv-ae vae"), EPOCHS (default 3; the first
 # epoch is not counted), BACKEND for this project (default auto), PEERS (default "keras torch";
 # a peer whose package is missing is skipped with a note), BATCH (default: each model's own),
-# TORCH_DEVICE (default: cuda if PyTorch sees one, else cpu).
+# TORCH_DEVICE (default: cuda if PyTorch sees one, else cpu), KERNELS for this project (ours,
+# the default: ae-kernels' convolutions and max-pooling on flex and ndarray; burn: Burn's layers).
 # Prints a Markdown table of the median seconds per training epoch (epochs after the first);
 # this project's figure is the `train_seconds` column of metrics.csv, the training pass alone,
 # as the peers' are.
@@ -20,6 +21,7 @@ EPOCHS=${EPOCHS:-3}
 BACKEND=${BACKEND:-auto}
 PEERS=${PEERS:-keras torch}
 PYTHON=${PYTHON:-python3}
+KERNELS=${KERNELS:-ours}
 if [ "$EPOCHS" -lt 2 ]; then echo "error: EPOCHS must be 2 or more (the first is not counted)" >&2; exit 1; fi
 
 cargo build --release --bin train -q
@@ -31,7 +33,7 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2)
 ours() { # model -> median train_seconds of epochs 2..
     local batch_flag=()
     [ -n "${BATCH:-}" ] && batch_flag=(--batch-size "$BATCH")
-    ./target/release/train "$1" --backend "$BACKEND" --epochs "$EPOCHS" "${batch_flag[@]}" \
+    ./target/release/train "$1" --backend "$BACKEND" --kernels "$KERNELS" --epochs "$EPOCHS" "${batch_flag[@]}" \
         --no-dashboard --out "$out/$1" --overwrite >"$out/$1.log" 2>&1 ||
         { cat "$out/$1.log" >&2; return 1; }
     awk -F, 'NR==1 {for (i=1;i<=NF;i++) if ($i=="train_seconds") c=i} NR>2 {print $c}' \

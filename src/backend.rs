@@ -7,6 +7,23 @@
 use anyhow::{Result, bail};
 use burn::prelude::*;
 
+/// Which implementation of the convolutions and max-pooling to use (`--kernels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum KernelsArg {
+    /// ae-kernels' hand-written CPU kernels on flex and ndarray; Burn's layers elsewhere.
+    #[default]
+    Ours,
+    /// Burn's layers everywhere (the reference path).
+    Burn,
+}
+
+impl KernelsArg {
+    /// Makes the choice for this process.
+    pub fn apply(self) {
+        ae_kernels::set_enabled(self == KernelsArg::Ours);
+    }
+}
+
 /// A backend named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendChoice {

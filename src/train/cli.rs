@@ -1,6 +1,6 @@
 //! The `train` command line: a model, and flags that override its config (`overrides`).
 
-use crate::backend::BackendChoice;
+use crate::backend::{BackendChoice, KernelsArg};
 use crate::config::{DatasetArg, ModelName, RunConfig};
 use crate::train::defaults::{L1_WEIGHT, MASKING_DROP, across_models, help};
 use crate::train::{TrainOptions, TrainReport};
@@ -194,6 +194,11 @@ pub struct TrainArgs {
     /// Print one line per epoch instead of showing the dashboard, even on a terminal.
     #[arg(long)]
     pub no_dashboard: bool,
+
+    /// The convolutions and max-pooling: ours (ae-kernels, on flex and ndarray) or Burn's
+    /// layers; the figures agree to float rounding.
+    #[arg(long, value_enum, default_value = "ours")]
+    pub kernels: KernelsArg,
 }
 
 const AFTER_HELP: &str = "Examples:
@@ -220,6 +225,7 @@ impl TrainArgs {
             overwrite: self.overwrite,
             resume: self.resume,
             dashboard: !self.no_dashboard,
+            kernels: self.kernels,
         }
     }
 }

@@ -14,7 +14,7 @@ pub mod report;
 pub mod resume;
 
 use crate::ae::session::Session;
-use crate::backend::{self, BackendChoice};
+use crate::backend::{self, BackendChoice, KernelsArg};
 use crate::config::RunConfig;
 use crate::eval::{self, test_latent_noise, test_seed};
 use crate::input::batch::{Corruption, SampleBatcher, SampleIndices};
@@ -55,6 +55,8 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Show Burn's dashboard when stdout is a terminal (else one line per epoch).
     pub dashboard: bool,
+    /// Our kernels or Burn's layers.
+    pub kernels: KernelsArg,
 }
 
 /// What a finished run reports.
@@ -78,6 +80,7 @@ pub fn train(cfg: &RunConfig, opts: &TrainOptions) -> Result<TrainReport> {
     cfg.validate()?;
     // Before the run folder: a backend that cannot start leaves nothing behind.
     let resolved = backend::resolve(opts.backend)?;
+    opts.kernels.apply();
     let opened = open_run(cfg, opts)?;
     eprintln!("{}", resolved.note);
     let (train_set, test_set, load_seconds) = load_data(cfg, opts, &opened)?;

@@ -13,6 +13,7 @@ mod cli;
 mod export;
 mod family;
 mod interrupts;
+mod kernels;
 mod models;
 mod nll;
 mod quality;

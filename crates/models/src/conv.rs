@@ -167,13 +167,33 @@ impl ConvAeConfig {
     }
 }
 
+/// A 3x3 convolution with `pad` on every side: ae-kernels' where it runs (flex, ndarray),
+/// else the layer's own (Burn's).
+fn conv3x3(conv: &Conv2d, x: Tensor<4>, pad: usize) -> Tensor<4> {
+    match &conv.bias {
+        Some(bias) if ae_kernels::used_on(&x.device()) => {
+            ae_kernels::conv3x3(x, conv.weight.val(), bias.val(), pad)
+        }
+        _ => conv.forward(x),
+    }
+}
+
+/// The 2x2 max-pool, rounding up: ae-kernels' where it runs, else the layer's own.
+fn pool2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    if ae_kernels::used_on(&x.device()) {
+        ae_kernels::max_pool2x2(x)
+    } else {
+        pool.forward(x)
+    }
+}
+
 impl ConvEncoder {
     /// `[batch, c, 28, 28]` images -> `[batch, channels * 4 * 4]` codes.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for conv in &self.convs {
             // A one-channel output is made dense for wgpu's fusion (layout.rs).
-            x = self.pool.forward(relu(dense_one_channel(conv.forward(x)))); // 28 -> 14 -> 7 -> 4
+            x = pool2x2(&self.pool, relu(dense_one_channel(conv3x3(conv, x, 1)))); // 28 -> 14 -> 7 -> 4
         }
         x.flatten(1, 3) // [batch, 8 * 4 * 4]
     }
@@ -185,11 +205,15 @@ impl ConvDecoder {
         let [batch, _] = codes.dims();
         let [c, h, w] = self.code_shape;
         let mut x = codes.reshape([batch, c, h, w]);
-        for conv in &self.convs {
-            x = self.up.forward(relu(dense_one_channel(conv.forward(x)))); // 4 -> 8 -> 16 -> (14) -> 28
+        for (i, conv) in self.convs.iter().enumerate() {
+            // The third is 'valid' (16 -> 14).
+            let pad = usize::from(i != 2);
+            x = self
+                .up
+                .forward(relu(dense_one_channel(conv3x3(conv, x, pad)))); // 4 -> 8 -> 16 -> (14) -> 28
         }
         // One channel for grey images: made dense for wgpu's fusion (layout.rs).
-        dense_one_channel(self.out.forward(x))
+        dense_one_channel(conv3x3(&self.out, x, 1))
     }
 }
 

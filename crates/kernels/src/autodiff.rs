@@ -1,0 +1,124 @@
+//! The kernels under autodiff: each op records a node whose backward calls the op's backward
+//! kernel on the inner backend.
+
+use crate::KernelBackend;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::tensor::FloatTensor;
+
+impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
+    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct MaxPoolBackward;
+
+        impl<B: KernelBackend> Backward<B, 1> for MaxPoolBackward {
+            type State = NodeId;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [parent] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let x: FloatTensor<B> = checkpointer.retrieve_node_output(ops.state);
+                if let Some(node) = parent {
+                    grads.register::<B>(node.id, B::max_pool2x2_backward(x, grad));
+                }
+            }
+        }
+
+        match MaxPoolBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = prep.checkpoint(&x);
+                prep.finish(state, B::max_pool2x2(x.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::max_pool2x2(x.into_primitive())),
+        }
+    }
+
+    fn max_pool2x2_backward(_x: FloatTensor<Self>, _grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        unreachable!("called by the max-pool node's backward on the inner backend only")
+    }
+
+    fn conv3x3(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct ConvBackward;
+
+        impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
+            /// The input's and the weight's checkpoints, and the padding.
+            type State = (NodeId, NodeId, usize);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_w, node_b] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x_state, w_state, pad) = ops.state;
+                let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
+                let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_state);
+                let need_w = node_w.is_some() || node_b.is_some();
+                let (gx, gw, gb) = B::conv3x3_backward(x, w, grad, pad, node_x.is_some(), need_w);
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, gx);
+                }
+                if let Some(node) = node_w {
+                    grads.register::<B>(node.id, gw);
+                }
+                if let Some(node) = node_b {
+                    grads.register::<B>(node.id, gb);
+                }
+            }
+        }
+
+        match ConvBackward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), prep.checkpoint(&weight), pad);
+                let out = B::conv3x3(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                    pad,
+                );
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv3x3(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                pad,
+            )),
+        }
+    }
+
+    fn conv3x3_backward(
+        _x: FloatTensor<Self>,
+        _weight: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _pad: usize,
+        _need_x: bool,
+        _need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("called by the convolution node's backward on the inner backend only")
+    }
+}

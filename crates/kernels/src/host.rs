@@ -1,0 +1,104 @@
+//! The kernels on a CPU backend: its tensors read to host slices, the loops of [`crate::pool`]
+//! and [`crate::conv`] run, and the results written back as tensors of the same backend.
+
+use crate::conv::{self, Dims};
+use crate::pool;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, TensorMetadata};
+use burn::tensor::{Shape, TensorData};
+
+/// A tensor's values (f32) and shape.
+fn read<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
+    let shape = t.shape().to_vec();
+    let data = futures_lite::future::block_on(B::float_into_data(t))
+        .expect("a CPU backend's tensor reads back");
+    let values = data
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 values after the conversion");
+    (values, shape)
+}
+
+fn write<B: Backend>(values: Vec<f32>, shape: Vec<usize>, device: &B::Device) -> FloatTensor<B> {
+    B::float_from_data(TensorData::new(values, Shape::from(shape)), device)
+}
+
+/// 2x2 max-pooling on the host.
+pub fn max_pool2x2<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    let device = x.device();
+    let (values, shape) = read::<B>(x);
+    let (out, out_shape) = pool::forward_host(&values, &shape);
+    write::<B>(out, out_shape, &device)
+}
+
+/// Its input gradient on the host.
+pub fn max_pool2x2_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    let device = x.device();
+    let (xv, shape) = read::<B>(x);
+    let (gv, _) = read::<B>(grad);
+    let (out, out_shape) = pool::backward_host(&xv, &shape, &gv);
+    write::<B>(out, out_shape, &device)
+}
+
+fn dims(x: &[usize], weight: &[usize], pad: usize) -> Dims {
+    let [b, c, h, w] = x.try_into().expect("a 4-D input");
+    Dims {
+        b,
+        c,
+        o: weight[0],
+        h,
+        w,
+        pad,
+    }
+}
+
+/// A 3x3 convolution on the host.
+pub fn conv3x3<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    pad: usize,
+) -> FloatTensor<B> {
+    let device = x.device();
+    let (xv, xs) = read::<B>(x);
+    let (wv, ws) = read::<B>(weight);
+    let (bv, _) = read::<B>(bias);
+    let d = dims(&xs, &ws, pad);
+    write::<B>(
+        conv::forward(&xv, &wv, &bv, d),
+        vec![d.b, d.o, d.oh(), d.ow()],
+        &device,
+    )
+}
+
+/// Its gradients on the host: input (empty unless `need_x`), weight and bias (empty unless
+/// `need_w`).
+pub fn conv3x3_backward<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    pad: usize,
+    need_x: bool,
+    need_w: bool,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let device = x.device();
+    let (xv, xs) = read::<B>(x);
+    let (wv, ws) = read::<B>(weight);
+    let (gv, _) = read::<B>(grad);
+    let d = dims(&xs, &ws, pad);
+    let gx = if need_x {
+        write::<B>(conv::input_grad(&gv, &wv, d), xs, &device)
+    } else {
+        write::<B>(Vec::new(), vec![0], &device)
+    };
+    if !need_w {
+        let empty = || write::<B>(Vec::new(), vec![0], &device);
+        return (gx, empty(), empty());
+    }
+    let (gw, gb) = conv::weight_grad(&xv, &gv, d);
+    (
+        gx,
+        write::<B>(gw, ws, &device),
+        write::<B>(gb, vec![d.o], &device),
+    )
+}

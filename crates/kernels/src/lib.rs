@@ -1,0 +1,145 @@
+//! `ae-kernels`: our own ops for the few small shapes the autoencoders use, where Burn's
+//! general layers are slow on the CPU backends (flex, ndarray). Each op is a method of
+//! [`KernelBackend`], a Burn backend extension: implemented on flex and ndarray by host loops
+//! (the `*_host` functions, on Burn's thread pool), on autodiff by a hand-written backward,
+//! and dispatched at run time like Burn's own ops.
+//!
+//! The public functions ([`max_pool2x2`]) take ordinary tensors, use the kernel where the
+//! device has one ([`supported`]) and Burn's own layer everywhere else, so a model can call
+//! them on any backend. Every kernel is tested against Burn's layer: values and gradients.
+
+#![allow(
+    deprecated,
+    reason = "ndarray is one of the CPU backends this project runs on; Burn deprecates it in favour of flex"
+)]
+
+mod autodiff;
+pub mod conv;
+mod host;
+pub mod pool;
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, NdArray, backend_extension};
+use burn::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The ops, as a Burn backend extension.
+#[backend_extension(Flex, NdArray, Autodiff)]
+pub trait KernelBackend: Backend {
+    /// 2x2 max-pooling, stride 2, rounding the output size up (Keras' `padding="same"`,
+    /// PyTorch's `ceil_mode`): `[b, c, h, w] -> [b, c, ceil(h/2), ceil(w/2)]`.
+    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The input gradient of [`KernelBackend::max_pool2x2`] from its input and the output
+    /// gradient: each output's gradient goes to the first maximum of its window (row-major).
+    fn max_pool2x2_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// A 3x3 convolution, stride 1, `pad` 0 or 1 on every side, with bias: `x` `[b, c, h, w]`,
+    /// `weight` `[o, c, 3, 3]`, `bias` `[o]` -> `[b, o, h + 2 pad - 2, w + 2 pad - 2]`.
+    fn conv3x3(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self>;
+
+    /// The gradients of [`KernelBackend::conv3x3`] for the output gradient `grad`: the input's
+    /// (an empty tensor unless `need_x`), the weight's and the bias's (empty unless `need_w`).
+    fn conv3x3_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        pad: usize,
+        need_x: bool,
+        need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// The CPU backends run every op as host loops.
+macro_rules! on_the_host {
+    ($backend:ty) => {
+        impl KernelBackend for $backend {
+            fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+                host::max_pool2x2::<Self>(x)
+            }
+
+            fn max_pool2x2_backward(
+                x: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                host::max_pool2x2_backward::<Self>(x, grad)
+            }
+
+            fn conv3x3(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                pad: usize,
+            ) -> FloatTensor<Self> {
+                host::conv3x3::<Self>(x, weight, bias, pad)
+            }
+
+            fn conv3x3_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                pad: usize,
+                need_x: bool,
+                need_w: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                host::conv3x3_backward::<Self>(x, weight, grad, pad, need_x, need_w)
+            }
+        }
+    };
+}
+
+on_the_host!(Flex);
+on_the_host!(NdArray);
+
+/// Whether the public functions use the kernels where they can (the default) or Burn's layers
+/// everywhere (`--kernels burn`).
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Chooses the kernels (`true`, the default) or Burn's layers (`false`) for this process.
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether the kernels run on `device` (flex and ndarray, with or without autodiff); elsewhere
+/// the public functions use Burn's layers.
+pub fn supported(device: &Device) -> bool {
+    matches!(
+        device.as_dispatch().clone().inner(),
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+    )
+}
+
+/// Whether the public functions take the kernel path on `device`: chosen, and supported.
+pub fn used_on(device: &Device) -> bool {
+    ENABLED.load(Ordering::Relaxed) && supported(device)
+}
+
+/// A 3x3 convolution, stride 1, padding `pad` (0 or 1), with bias, NCHW: the kernel where
+/// [`supported`], else Burn's `conv2d`.
+pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
+    if used_on(&x.device()) {
+        Tensor::from_dispatch(Dispatch::conv3x3(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            pad,
+        ))
+    } else {
+        conv::reference(x, weight, bias, pad)
+    }
+}
+
+/// 2x2 max-pooling, stride 2, output size rounded up, NCHW: the kernel where [`supported`],
+/// else Burn's `MaxPool2d` (ceil mode).
+pub fn max_pool2x2(x: Tensor<4>) -> Tensor<4> {
+    if used_on(&x.device()) {
+        Tensor::from_dispatch(Dispatch::max_pool2x2(x.into_dispatch()))
+    } else {
+        pool::reference(x)
+    }
+}

@@ -1,0 +1,45 @@
+//! ae-kernels in the models: conv-ae, the conv denoising-ae and the conv VAE train to the same
+//! figures with our kernels (`--kernels ours`, the default) as with Burn's layers
+//! (`--kernels burn`), on every backend (on wgpu, where no kernel runs, both are Burn's).
+
+use crate::backend_test;
+use crate::cli::{assert_success, strs, train, train_args};
+use crate::common::{temp_dir, tiny_dataset};
+use autoencoders::train::epoch_log::from_csv;
+use std::path::Path;
+
+/// Every figure of every epoch in a run's metrics.csv, seconds left out.
+fn figures(run: &Path, names: &[&str]) -> Vec<f64> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    from_csv(&text, names)
+        .unwrap()
+        .iter()
+        .flat_map(|r| names.iter().flat_map(|n| [r.train[*n], r.test[*n]]))
+        .collect()
+}
+
+backend_test!(fn conv_models_train_alike_with_our_kernels_and_burn_s_layers(backend) {
+    let root = temp_dir(&format!("kernels-{}", backend.as_str()));
+    let data = tiny_dataset(&root, 96, 32);
+    let cases: [(&str, &[&str], &[&str]); 3] = [
+        ("conv-ae", &[], &["Loss"]),
+        ("denoising-ae", &[], &["Loss"]),
+        ("vae", &["--arch", "conv", "--latent-dim", "4"], &["Loss", "Reconstruction", "KL"]),
+    ];
+    for (model, extra, names) in cases {
+        let run = |kernels: &str| {
+            let out = root.join(format!("{model}-{kernels}"));
+            let mut a = train_args(model, &data, &out, &["--epochs", "2", "--batch-size", "16", "--kernels", kernels]);
+            a.extend(extra.iter().map(|s| s.to_string()));
+            a[2] = backend.as_str().into();
+            assert_success(&train(&strs(&a)));
+            figures(&out, names)
+        };
+        let (ours, burn) = (run("ours"), run("burn"));
+        assert_eq!(ours.len(), burn.len());
+        for (a, b) in ours.iter().zip(&burn) {
+            let tolerance = 1e-4 * b.abs().max(1.0);
+            assert!((a - b).abs() <= tolerance, "{model} on {}: {ours:?} vs {burn:?}", backend.as_str());
+        }
+    }
+});
