@@ -147,6 +147,7 @@ fn run(choice: BackendChoice, reps: usize) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    autoencoders::tune_allocator();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")

@@ -8,7 +8,9 @@
 # epoch is not counted), BACKEND for this project (default auto), PEERS (default "keras torch";
 # a peer whose package is missing is skipped with a note), BATCH (default: each model's own),
 # TORCH_DEVICE (default: cuda if PyTorch sees one, else cpu), KERNELS for this project (ours,
-# the default: ae-kernels' convolutions and max-pooling on flex and ndarray; burn: Burn's layers).
+# the default: ae-kernels' convolutions and max-pooling on flex and ndarray; burn: Burn's layers),
+# ORDER (ours-first, the default, or peers-first: who runs first for each model; run the script
+# twice, once each way, on a shared machine).
 # Prints a Markdown table of the median seconds per training epoch (epochs after the first);
 # this project's figure is the `train_seconds` column of metrics.csv, the training pass alone,
 # as the peers' are.
@@ -22,6 +24,7 @@ BACKEND=${BACKEND:-auto}
 PEERS=${PEERS:-keras torch}
 PYTHON=${PYTHON:-python3}
 KERNELS=${KERNELS:-ours}
+ORDER=${ORDER:-ours-first}
 if [ "$EPOCHS" -lt 2 ]; then echo "error: EPOCHS must be 2 or more (the first is not counted)" >&2; exit 1; fi
 
 cargo build --release --bin train -q
@@ -56,16 +59,17 @@ for p in $PEERS; do header+="$p | "; done
 rows=()
 for m in $MODELS; do
     echo "timing $m ..." >&2
-    ours_s=$(ours "$m")
-    backend_line=$(grep -m1 '^backend:' "$out/$m.log" || true)
-    batch=${BATCH:-$(grep -o '"batch_size": [0-9]*' "$out/$m/config.json" | grep -o '[0-9]*$')}
-    row="| $m | $batch | $ours_s | "
+    [ "$ORDER" = ours-first ] && ours_s=$(ours "$m")
+    peer_s=""
     for p in $PEERS; do
         s=$(peer "$p" "$m")
-        row+="$s | "
+        peer_s+="$s | "
         [ -f "$out/$p-$m.log" ] && grep -h '^RESULT' "$out/$p-$m.log" >&2 || true
     done
-    rows+=("$row")
+    [ "$ORDER" = ours-first ] || ours_s=$(ours "$m")
+    backend_line=$(grep -m1 '^backend:' "$out/$m.log" || true)
+    batch=${BATCH:-$(grep -o '"batch_size": [0-9]*' "$out/$m/config.json" | grep -o '[0-9]*$')}
+    rows+=("| $m | $batch | $ours_s | $peer_s")
 done
 
 echo

@@ -5,6 +5,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    autoencoders::tune_allocator();
     let args = AeArgs::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
