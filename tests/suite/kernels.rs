@@ -1,6 +1,7 @@
-//! ae-kernels in the models: conv-ae, the conv denoising-ae and the conv VAE train to the same
-//! figures with our kernels (`--kernels ours`, the default) as with Burn's layers
-//! (`--kernels burn`), on every backend (on wgpu, where no kernel runs, both are Burn's).
+//! ae-kernels in the models: dense-ae and the VAE (the fused BCE loss), conv-ae, the conv
+//! denoising-ae and the conv VAE (convolutions and max-pooling too) train to the same figures
+//! with our kernels (`--kernels ours`, the default) as with Burn's ops (`--kernels burn`), on
+//! every backend (on wgpu, where no kernel runs, both are Burn's).
 
 use crate::backend_test;
 use crate::cli::{assert_success, strs, train, train_args};
@@ -18,17 +19,19 @@ fn figures(run: &Path, names: &[&str]) -> Vec<f64> {
         .collect()
 }
 
-backend_test!(fn conv_models_train_alike_with_our_kernels_and_burn_s_layers(backend) {
+backend_test!(fn models_train_alike_with_our_kernels_and_burn_s_ops(backend) {
     let root = temp_dir(&format!("kernels-{}", backend.as_str()));
     let data = tiny_dataset(&root, 96, 32);
-    let cases: [(&str, &[&str], &[&str]); 3] = [
+    let cases: [(&str, &[&str], &[&str]); 5] = [
+        ("dense-ae", &[], &["Loss"]),
+        ("vae", &["--latent-dim", "4"], &["Loss", "Reconstruction", "KL"]),
         ("conv-ae", &[], &["Loss"]),
         ("denoising-ae", &[], &["Loss"]),
         ("vae", &["--arch", "conv", "--latent-dim", "4"], &["Loss", "Reconstruction", "KL"]),
     ];
-    for (model, extra, names) in cases {
+    for (i, (model, extra, names)) in cases.into_iter().enumerate() {
         let run = |kernels: &str| {
-            let out = root.join(format!("{model}-{kernels}"));
+            let out = root.join(format!("{i}-{model}-{kernels}"));
             let mut a = train_args(model, &data, &out, &["--epochs", "2", "--batch-size", "16", "--kernels", kernels]);
             a.extend(extra.iter().map(|s| s.to_string()));
             a[2] = backend.as_str().into();

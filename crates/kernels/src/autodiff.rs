@@ -121,4 +121,60 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         unreachable!("called by the convolution node's backward on the inner backend only")
     }
+
+    fn bce_with_logits_rows(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct BceBackward;
+
+        impl<B: KernelBackend> Backward<B, 2> for BceBackward {
+            /// The logits' and the targets' checkpoints.
+            type State = (NodeId, NodeId);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_z, node_t] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let z: FloatTensor<B> = checkpointer.retrieve_node_output(ops.state.0);
+                let t: FloatTensor<B> = checkpointer.retrieve_node_output(ops.state.1);
+                let (gz, gt) = B::bce_with_logits_rows_backward(z, t, grad, node_t.is_some());
+                if let Some(node) = node_z {
+                    grads.register::<B>(node.id, gz);
+                }
+                if let Some(node) = node_t {
+                    grads.register::<B>(node.id, gt);
+                }
+            }
+        }
+
+        match BceBackward
+            .prepare::<C>([z.node(), t.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&z), prep.checkpoint(&t));
+                prep.finish(
+                    state,
+                    B::bce_with_logits_rows(z.into_primitive(), t.into_primitive()),
+                )
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::bce_with_logits_rows(
+                z.into_primitive(),
+                t.into_primitive(),
+            )),
+        }
+    }
+
+    fn bce_with_logits_rows_backward(
+        _z: FloatTensor<Self>,
+        _t: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _need_t: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("called by the loss node's backward on the inner backend only")
+    }
 }

@@ -1,6 +1,7 @@
 //! The kernels on a CPU backend: its tensors read to host slices, the loops of [`crate::pool`]
 //! and [`crate::conv`] run, and the results written back as tensors of the same backend.
 
+use crate::bce;
 use crate::conv::{self, Dims};
 use crate::pool;
 use burn::backend::tensor::FloatTensor;
@@ -100,5 +101,34 @@ pub fn conv3x3_backward<B: Backend>(
         gx,
         write::<B>(gw, ws, &device),
         write::<B>(gb, vec![d.o], &device),
+    )
+}
+
+/// Per-row BCE-with-logits sums on the host.
+pub fn bce_rows<B: Backend>(z: FloatTensor<B>, t: FloatTensor<B>) -> FloatTensor<B> {
+    let device = z.device();
+    let (zv, zs) = read::<B>(z);
+    let (tv, _) = read::<B>(t);
+    let d = zs.get(1).copied().unwrap_or(0);
+    write::<B>(bce::forward(&zv, &tv, d), vec![zs[0]], &device)
+}
+
+/// Their gradients on the host: the logits' and (if `need_t`) the targets'.
+pub fn bce_rows_backward<B: Backend>(
+    z: FloatTensor<B>,
+    t: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    need_t: bool,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let device = z.device();
+    let (zv, zs) = read::<B>(z);
+    let (tv, _) = read::<B>(t);
+    let (gv, _) = read::<B>(grad);
+    let d = zs.get(1).copied().unwrap_or(0);
+    let (gz, gt) = bce::backward(&zv, &tv, &gv, d, need_t);
+    let gt_shape = if need_t { zs.clone() } else { vec![0] };
+    (
+        write::<B>(gz, zs, &device),
+        write::<B>(gt, gt_shape, &device),
     )
 }

@@ -14,6 +14,7 @@
 )]
 
 mod autodiff;
+pub mod bce;
 pub mod conv;
 mod host;
 pub mod pool;
@@ -53,6 +54,19 @@ pub trait KernelBackend: Backend {
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Binary cross-entropy of `sigmoid(z)` against `t` from the logits, summed over each row:
+    /// `z`, `t` `[rows, d]` -> `[rows]`.
+    fn bce_with_logits_rows(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The gradients of [`KernelBackend::bce_with_logits_rows`] for the output gradient `grad`
+    /// (`[rows]`): the logits', and the targets' (an empty tensor unless `need_t`).
+    fn bce_with_logits_rows_backward(
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        need_t: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// The CPU backends run every op as host loops.
@@ -88,6 +102,22 @@ macro_rules! on_the_host {
                 need_w: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
                 host::conv3x3_backward::<Self>(x, weight, grad, pad, need_x, need_w)
+            }
+
+            fn bce_with_logits_rows(
+                z: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                host::bce_rows::<Self>(z, t)
+            }
+
+            fn bce_with_logits_rows_backward(
+                z: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                need_t: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                host::bce_rows_backward::<Self>(z, t, grad, need_t)
             }
         }
     };
@@ -131,6 +161,19 @@ pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> 
         ))
     } else {
         conv::reference(x, weight, bias, pad)
+    }
+}
+
+/// Binary cross-entropy of `sigmoid(z)` against `t`, from the logits, summed over each row
+/// (`[rows, d]` -> `[rows]`): the kernel where [`supported`], else Burn's element-wise ops.
+pub fn bce_with_logits_rows(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
+    if used_on(&z.device()) {
+        Tensor::from_dispatch(Dispatch::bce_with_logits_rows(
+            z.into_dispatch(),
+            t.into_dispatch(),
+        ))
+    } else {
+        bce::reference(z, t)
     }
 }
 

@@ -47,6 +47,13 @@ impl ReconLoss {
         }
     }
 
+    /// Whether BCE from logits runs as ae-kernels' fused loss on this pairing and device.
+    fn fused<const D: usize>(self, raw: &Tensor<D>, output: Activation) -> bool {
+        self == ReconLoss::Bce
+            && output == Activation::Sigmoid
+            && ae_kernels::used_on(&raw.device())
+    }
+
     /// Mean over every element of the batch, as a `[1]` tensor (the per-pixel figure).
     pub fn mean<const D: usize>(
         self,
@@ -54,6 +61,10 @@ impl ReconLoss {
         target: Tensor<D>,
         output: Activation,
     ) -> Tensor<1> {
+        if self.fused(&raw, output) {
+            let n = raw.shape().num_elements().max(1);
+            return row_sums(raw, target).sum().div_scalar(n as f32);
+        }
         self.elementwise(raw, target, output).mean()
     }
 
@@ -65,12 +76,23 @@ impl ReconLoss {
         target: Tensor<4>,
         output: Activation,
     ) -> Tensor<1> {
+        if self.fused(&raw, output) {
+            return row_sums(raw, target);
+        }
         let batch = raw.dims()[0];
         self.elementwise(raw, target, output)
             .reshape([batch as i64, -1])
             .sum_dim(1)
             .reshape([batch])
     }
+}
+
+/// BCE from logits summed over each sample (ae-kernels' fused loss): `[batch, ...]` ->
+/// `[batch]`.
+fn row_sums<const D: usize>(raw: Tensor<D>, target: Tensor<D>) -> Tensor<1> {
+    let rows = raw.dims().first().copied().unwrap_or(1).max(1);
+    let d = raw.shape().num_elements() / rows;
+    ae_kernels::bce_with_logits_rows(raw.reshape([rows, d]), target.reshape([rows, d]))
 }
 
 /// Element-wise binary cross-entropy of `sigmoid(logits)` against `target`:

@@ -1,0 +1,158 @@
+//! Binary cross-entropy of `sigmoid(z)` against targets `t`, from the logits, summed over each
+//! sample: `max(z, 0) - z t + ln(1 + exp(-|z|))`, exact for any logit. Burn's element-wise
+//! version calls `expf` and `log1pf` one element at a time (38% of a dense-ae step); here both
+//! are short polynomials the compiler vectorises, accurate to a few units in the last place.
+
+use burn::prelude::*;
+use rayon::prelude::*;
+
+/// The reference: the same loss from Burn's tensor operations, summed per sample.
+pub fn reference(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
+    let [b, _] = z.dims();
+    let softplus = z.clone().abs().neg().exp().log1p();
+    (burn::tensor::activation::relu(z.clone()) - z * t + softplus)
+        .sum_dim(1)
+        .reshape([b])
+}
+
+/// `exp(-a)` for `a >= 0` (0 beyond 87): `2^n e^r` with `r` in `[-ln2/2, ln2/2]`.
+#[inline(always)]
+pub fn exp_neg(a: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let x = (-a).max(-87.0);
+    let n = (x * std::f32::consts::LOG2_E).round();
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    // e^r, Taylor to r^7: |r| <= 0.35, error below 2^-24.
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    if a > 87.0 { 0.0 } else { p * scale }
+}
+
+/// `ln(1 + e)` for `e` in `[0, 1]`: `2 atanh(s)` with `s = e / (2 + e)` in `[0, 1/3]`.
+#[inline(always)]
+pub fn log1p_unit(e: f32) -> f32 {
+    let s = e / (2.0 + e);
+    let s2 = s * s;
+    let series = 1.0
+        + s2 * (1.0 / 3.0
+            + s2 * (1.0 / 5.0
+                + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (1.0 / 11.0 + s2 * (1.0 / 13.0))))));
+    2.0 * s * series
+}
+
+/// The loss of one element.
+#[inline(always)]
+fn loss(z: f32, t: f32) -> f32 {
+    z.max(0.0) - z * t + log1p_unit(exp_neg(z.abs()))
+}
+
+/// `sigmoid(z)`.
+#[inline(always)]
+fn sigmoid(z: f32) -> f32 {
+    let e = exp_neg(z.abs());
+    let r = 1.0 / (1.0 + e);
+    if z >= 0.0 { r } else { e * r }
+}
+
+/// Per-sample sums of the loss: `z` and `t` hold `rows` samples of `d` numbers.
+pub fn forward(z: &[f32], t: &[f32], d: usize) -> Vec<f32> {
+    if d == 0 {
+        return vec![0.0; z.len()];
+    }
+    z.par_chunks(d)
+        .zip(t.par_chunks(d))
+        .map(|(zr, tr)| {
+            // Sixteen lanes of partial sums: vectorised, with little rounding.
+            let mut acc = [0.0f32; 16];
+            let (zc, tc) = (zr.chunks_exact(16), tr.chunks_exact(16));
+            let tail: f32 = zc
+                .remainder()
+                .iter()
+                .zip(tc.remainder())
+                .map(|(&a, &b)| loss(a, b))
+                .sum();
+            for (a, b) in zc.zip(tc) {
+                for k in 0..16 {
+                    acc[k] += loss(a[k], b[k]);
+                }
+            }
+            acc.iter().map(|&v| f64::from(v)).sum::<f64>() as f32 + tail
+        })
+        .collect()
+}
+
+/// The gradients of the per-sample sums for their output gradient `g` (one per sample): of
+/// the logits, `(sigmoid(z) - t) g`, and of the targets, `-z g` (empty unless `need_t`).
+pub fn backward(z: &[f32], t: &[f32], g: &[f32], d: usize, need_t: bool) -> (Vec<f32>, Vec<f32>) {
+    let mut gz = vec![0.0; z.len()];
+    let mut gt = if need_t {
+        vec![0.0; z.len()]
+    } else {
+        Vec::new()
+    };
+    if d == 0 {
+        return (gz, gt);
+    }
+    gz.par_chunks_mut(d)
+        .zip(z.par_chunks(d).zip(t.par_chunks(d)))
+        .zip(g.par_iter())
+        .for_each(|((out, (zr, tr)), &gr)| {
+            for ((o, &a), &b) in out.iter_mut().zip(zr).zip(tr) {
+                *o = (sigmoid(a) - b) * gr;
+            }
+        });
+    if need_t {
+        gt.par_chunks_mut(d)
+            .zip(z.par_chunks(d))
+            .zip(g.par_iter())
+            .for_each(|((out, zr), &gr)| {
+                for (o, &a) in out.iter_mut().zip(zr) {
+                    *o = -a * gr;
+                }
+            });
+    }
+    (gz, gt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_polynomials_match_the_library_functions() {
+        let mut worst = (0.0f32, 0.0f32);
+        for i in 0..=20_000 {
+            let a = i as f32 * 0.005; // 0 to 100
+            let (ours, libm) = (exp_neg(a), (-a).exp());
+            // Beyond 87 both are below f32's normal range: zero is as good as a denormal.
+            let rel = if libm > 1e-37 {
+                (ours - libm).abs() / libm
+            } else {
+                f32::from((ours - libm).abs() >= 1e-37)
+            };
+            if rel > worst.0 {
+                worst = (rel, a);
+            }
+            let e = (i as f32 / 20_000.0).min(1.0);
+            let (l, lm) = (log1p_unit(e), e.ln_1p());
+            assert!(
+                (l - lm).abs() <= 5e-7 * lm.max(1e-30) + 1e-12,
+                "log1p({e}): {l} vs {lm}"
+            );
+        }
+        assert!(
+            worst.0 < 1e-6,
+            "exp(-a): relative error {} at a = {}",
+            worst.0,
+            worst.1
+        );
+        assert_eq!(exp_neg(90.0), 0.0);
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert!((sigmoid(-30.0) - 9.357_623e-14).abs() < 1e-18);
+    }
+}

@@ -1,0 +1,73 @@
+//! The BCE-with-logits kernel against the same loss from Burn's tensor operations on flex and
+//! ndarray: per-row sums, and the gradients of the logits and of the targets, including
+//! logits far out in both tails.
+
+#![allow(
+    deprecated,
+    reason = "ndarray is tested as one of the project's CPU backends"
+)]
+
+use ae_kernels::{bce, bce_with_logits_rows};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tol * (1.0 + y.abs()),
+            "{what}[{i}]: {x} vs {y}"
+        );
+    }
+}
+
+#[test]
+fn sums_and_gradients_match_burn_s_element_wise_loss() {
+    for device in [Device::flex(), Device::ndarray()] {
+        let ad = device.clone().autodiff();
+        for [rows, d] in [[1, 1], [3, 7], [256, 784], [5, 17]] {
+            let what = format!("{rows}x{d} on {device:?}");
+            // Logits from -40 to 40 (both tails), grey targets in [0, 1].
+            let z = Tensor::<2>::random([rows, d], Distribution::Uniform(-40.0, 40.0), &ad);
+            let t = Tensor::<2>::random([rows, d], Distribution::Default, &ad);
+            let w = Tensor::<1>::random([rows], Distribution::Normal(0.0, 1.0), &ad);
+            let run = |ours: bool| {
+                let (z, t) = (z.clone().require_grad(), t.clone().require_grad());
+                let y = if ours {
+                    bce_with_logits_rows(z.clone(), t.clone())
+                } else {
+                    bce::reference(z.clone(), t.clone())
+                };
+                let g = (y.clone() * w.clone()).sum().backward();
+                (
+                    values(y.inner()),
+                    values(z.grad(&g).unwrap()),
+                    values(t.grad(&g).unwrap()),
+                )
+            };
+            let (ours, burn) = (run(true), run(false));
+            assert_close(&ours.0, &burn.0, 1e-5, &format!("sums {what}"));
+            assert_close(&ours.1, &burn.1, 1e-5, &format!("logit gradient {what}"));
+            assert_close(&ours.2, &burn.2, 1e-5, &format!("target gradient {what}"));
+        }
+    }
+}
+
+#[test]
+fn extreme_logits_stay_finite_and_exact() {
+    let device = Device::flex();
+    let z = Tensor::<2>::from_data([[-100.0f32, -20.0, 0.0, 20.0, 100.0]], &device);
+    let t = Tensor::<2>::from_data([[0.0f32, 1.0, 0.5, 0.0, 1.0]], &device);
+    let ours = values(bce_with_logits_rows(z.clone(), t.clone()))[0];
+    // 0 + 20 + ln 2 + 20 + 0, and the tails' exp(-20) terms.
+    let expected = 40.0 + 2.0f32.ln() + 2.0 * (-20.0f32).exp();
+    assert!((ours - expected).abs() < 1e-5, "{ours} vs {expected}");
+    assert!(values(bce::reference(z, t))[0].is_finite());
+}
