@@ -5,7 +5,7 @@ use super::RunArgs;
 use crate::backend;
 use crate::backend::read_f32;
 use crate::config::{DatasetArg, ModelName, RunConfig};
-use crate::input::batch::{corrupted_tensor, samples_tensor};
+use crate::input::batch::{samples_host, samples_tensor};
 use crate::picture::Grid;
 use crate::run_dir::{AE_DIR, RunDir, WEIGHTS};
 use ae_data::{Noise, Rng, Samples, Split};
@@ -213,17 +213,13 @@ impl Session {
         indices: &[usize],
         noise: Option<(&Noise, u64)>,
     ) -> Result<(Vec<f32>, Vec<f32>)> {
-        let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
-        for chunk in indices.chunks(BATCH) {
-            let x = match noise {
-                Some((noise, seed)) => corrupted_tensor(set, chunk, noise, seed, &self.device),
-                None => samples_tensor(set, chunk, &self.device),
-            };
-            outputs.extend(read_f32(
-                self.model.reconstruct(x.clone()),
-                "reconstructions",
-            )?);
-            inputs.extend(read_f32(x, "images")?);
+        let [c, h, w] = set.shape();
+        let inputs = samples_host(set, indices, noise);
+        let mut outputs = Vec::with_capacity(inputs.len());
+        for (chunk, values) in indices.chunks(BATCH).zip(inputs.chunks(BATCH * c * h * w)) {
+            let x = TensorData::new(values.to_vec(), [chunk.len(), c, h, w]);
+            let out = self.model.reconstruct(Tensor::from_data(x, &self.device));
+            outputs.extend(read_f32(out, "reconstructions")?);
         }
         Ok((inputs, outputs))
     }

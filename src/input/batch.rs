@@ -61,12 +61,10 @@ pub fn corrupted_tensor(
     gather(set, indices, Some((noise, seed)), device)
 }
 
-fn gather(
-    set: &Samples,
-    indices: &[usize],
-    noise: Option<(&Noise, u64)>,
-    device: &Device,
-) -> Tensor<4> {
+/// The values of the samples `indices` of `set`, one after another, corrupted as
+/// [`corrupted_tensor`] corrupts them when `noise` (and its seed) is given: what the tensors
+/// of this module hold, on the host.
+pub fn samples_host(set: &Samples, indices: &[usize], noise: Option<(&Noise, u64)>) -> Vec<f32> {
     let mut values = Vec::with_capacity(indices.len() * set.sample_size());
     for &i in indices {
         let start = values.len();
@@ -75,7 +73,17 @@ fn gather(
             noise.apply(&mut values[start..], &mut Rng::stream(seed, i as u64));
         }
     }
+    values
+}
+
+fn gather(
+    set: &Samples,
+    indices: &[usize],
+    noise: Option<(&Noise, u64)>,
+    device: &Device,
+) -> Tensor<4> {
     let [c, h, w] = set.shape();
+    let values = samples_host(set, indices, noise);
     Tensor::from_data(TensorData::new(values, [indices.len(), c, h, w]), device)
 }
 

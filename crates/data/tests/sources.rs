@@ -22,6 +22,18 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Serves `body` with status 200 to every request, on a thread; returns the base URL.
 fn serve(body: Vec<u8>, requests: usize) -> String {
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    response.extend(body);
+    serve_raw(response, requests)
+}
+
+/// Answers every request with `response`, head and body as given, on a thread; returns the
+/// base URL.
+fn serve_raw(response: Vec<u8>, requests: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -29,12 +41,7 @@ fn serve(body: Vec<u8>, requests: usize) -> String {
             let mut stream = stream.unwrap();
             let mut buf = [0u8; 4096];
             let _ = stream.read(&mut buf);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
+            let _ = stream.write_all(&response);
         }
     });
     format!("http://{addr}")
@@ -202,18 +209,9 @@ fn real_data_sets_load_when_available() {
 
 #[test]
 fn a_server_announcing_a_huge_file_is_refused_before_anything_is_reserved() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        if let Some(Ok(mut stream)) = listener.incoming().next() {
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            // Near u64::MAX: sizing a buffer by it would abort the process.
-            let head = "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551000\r\n\r\nabc";
-            let _ = stream.write_all(head.as_bytes());
-        }
-    });
-    let url = format!("http://{addr}/labels.gz");
+    // Near u64::MAX: sizing a buffer by it would abort the process.
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551000\r\n\r\nabc";
+    let url = format!("{}/labels.gz", serve_raw(head.as_bytes().to_vec(), 1));
     let dir = temp_dir("huge");
     let err = download(&url, "00", &dir.join("labels.gz")).unwrap_err();
     assert!(matches!(err, DataError::Download { .. }), "{err}");

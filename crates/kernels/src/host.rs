@@ -83,19 +83,21 @@ pub fn conv3x3_backward<B: Backend>(
     need_w: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let device = x.device();
-    let (xv, xs) = read::<B>(x);
+    let empty = || write::<B>(Vec::new(), vec![0], &device);
+    let xs = x.shape().to_vec();
     let (wv, ws) = read::<B>(weight);
     let (gv, _) = read::<B>(grad);
     let d = dims(&xs, &ws, pad);
     let gx = if need_x {
         write::<B>(conv::input_grad(&gv, &wv, d), xs, &device)
     } else {
-        write::<B>(Vec::new(), vec![0], &device)
+        empty()
     };
     if !need_w {
-        let empty = || write::<B>(Vec::new(), vec![0], &device);
         return (gx, empty(), empty());
     }
+    // The input is read back only for the weight gradient, the one that uses it.
+    let (xv, _) = read::<B>(x);
     let (gw, gb) = conv::weight_grad(&xv, &gv, d);
     (
         gx,

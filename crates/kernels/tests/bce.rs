@@ -2,21 +2,12 @@
 //! ndarray: per-row sums, and the gradients of the logits and of the targets, including
 //! logits far out in both tails.
 
-#![allow(
-    deprecated,
-    reason = "ndarray is tested as one of the project's CPU backends"
-)]
+mod common;
 
 use ae_kernels::{bce, bce_with_logits_rows};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-}
+use common::{devices, values};
 
 fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
@@ -30,7 +21,7 @@ fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
 
 #[test]
 fn sums_and_gradients_match_burn_s_element_wise_loss() {
-    for device in [Device::flex(), Device::ndarray()] {
+    for device in devices() {
         let ad = device.clone().autodiff();
         for [rows, d] in [[1, 1], [3, 7], [256, 784], [5, 17]] {
             let what = format!("{rows}x{d} on {device:?}");

@@ -2,21 +2,12 @@
 //! gradients of the input, the weight and the bias, for 'same' and 'valid' padding, one to 32
 //! channels, odd and even sides, batch 1 and more.
 
-#![allow(
-    deprecated,
-    reason = "ndarray is tested as one of the project's CPU backends"
-)]
+mod common;
 
 use ae_kernels::{conv, conv3x3};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-}
+use common::{devices, values};
 
 fn assert_close(a: &[f32], b: &[f32], what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
@@ -43,7 +34,7 @@ const CASES: [(usize, usize, usize, usize, usize, usize); 8] = [
 
 #[test]
 fn output_and_all_gradients_match_burn_s_conv2d() {
-    for device in [Device::flex(), Device::ndarray()] {
+    for device in devices() {
         let ad = device.clone().autodiff();
         for (b, c, o, h, w, pad) in CASES {
             let what = format!("b{b} {c}->{o} {h}x{w} pad {pad} on {device:?}");

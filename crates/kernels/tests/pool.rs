@@ -1,25 +1,12 @@
 //! The max-pool kernel against Burn's `MaxPool2d` (ceil mode) on flex and ndarray: outputs and
 //! input gradients, on odd and even sides, one to many channels, batch 1 and more.
 
-#![allow(
-    deprecated,
-    reason = "ndarray is tested as one of the project's CPU backends"
-)]
+mod common;
 
 use ae_kernels::{max_pool2x2, pool, supported};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-
-fn devices() -> [Device; 2] {
-    [Device::flex(), Device::ndarray()]
-}
-
-fn values(t: Tensor<4>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
-}
+use common::{devices, values};
 
 fn assert_close(a: &[f32], b: &[f32], what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
