@@ -1,6 +1,7 @@
 //! A run's complete configuration: the defaults of each model (`config/<model>.json`, compiled
 //! in), a `--config` file, and flags on top (see `overrides`), validated before anything is built.
 
+use crate::input::folder::FolderConfig;
 use ae_data::{DatasetName, Noise};
 use ae_models::{NetworkConfig, ReconLoss};
 use anyhow::{Context, Result, bail};
@@ -110,6 +111,8 @@ pub enum DatasetArg {
     Plane3d,
     /// Generated: the four one-hot 4-bit vectors (the binary-code toy).
     Onehot4,
+    /// Your own images: a folder of PNG and JPEG files (--data-dir DIR).
+    Folder,
 }
 
 impl DatasetArg {
@@ -120,30 +123,41 @@ impl DatasetArg {
             DatasetArg::FashionMnist => "fashion-mnist",
             DatasetArg::Plane3d => "plane3d",
             DatasetArg::Onehot4 => "onehot4",
+            DatasetArg::Folder => "folder",
         }
     }
 
-    /// The image data set behind this name, if it is one.
+    /// Whether the samples are images (pictures of them make sense).
+    pub fn is_images(self) -> bool {
+        matches!(
+            self,
+            DatasetArg::Mnist | DatasetArg::FashionMnist | DatasetArg::Folder
+        )
+    }
+
+    /// The published image data set behind this name, if it is one.
     pub fn images(self) -> Option<DatasetName> {
         match self {
             DatasetArg::Mnist => Some(DatasetName::Mnist),
             DatasetArg::FashionMnist => Some(DatasetName::FashionMnist),
-            DatasetArg::Plane3d | DatasetArg::Onehot4 => None,
+            DatasetArg::Plane3d | DatasetArg::Onehot4 | DatasetArg::Folder => None,
         }
     }
 
-    /// `[channels, height, width]` of one sample (a vector of `d` numbers is `[1, 1, d]`).
-    pub fn shape(self) -> [usize; 3] {
+    /// `[channels, height, width]` of one sample (a vector of `d` numbers is `[1, 1, d]`);
+    /// `None` for a folder, whose images tell.
+    pub fn shape(self) -> Option<[usize; 3]> {
         match self {
-            DatasetArg::Mnist | DatasetArg::FashionMnist => [1, 28, 28],
-            DatasetArg::Plane3d => [1, 1, 3],
-            DatasetArg::Onehot4 => [1, 1, 4],
+            DatasetArg::Mnist | DatasetArg::FashionMnist => Some([1, 28, 28]),
+            DatasetArg::Plane3d => Some([1, 1, 3]),
+            DatasetArg::Onehot4 => Some([1, 1, 4]),
+            DatasetArg::Folder => None,
         }
     }
 
     /// The code size the lecture notes use on a generated set (2 for both).
     pub fn natural_code(self) -> Option<usize> {
-        self.images().is_none().then_some(2)
+        (!self.is_images()).then_some(2)
     }
 }
 
@@ -185,6 +199,9 @@ pub struct RunConfig {
     pub limit: Option<usize>,
     /// Test on the first `test_limit` test samples only (`null`: all).
     pub test_limit: Option<usize>,
+    /// The folder of images when `dataset` is `folder` (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<FolderConfig>,
 }
 
 impl RunConfig {
@@ -208,9 +225,23 @@ impl RunConfig {
         serde_json::to_string_pretty(self).expect("a config always serialises")
     }
 
-    /// `[channels, height, width]` of the samples.
+    /// `[channels, height, width]` of the samples (`[0, 0, 0]` for a folder without its
+    /// settings, which [`RunConfig::validate`] refuses).
     pub fn sample_shape(&self) -> [usize; 3] {
-        self.dataset.shape()
+        match (&self.folder, self.dataset.shape()) {
+            (Some(f), _) => f.shape,
+            (None, Some(shape)) => shape,
+            (None, None) => [0, 0, 0],
+        }
+    }
+
+    /// The names of the classes the labels number, if the data has labels.
+    pub fn class_names(&self) -> Option<Vec<String>> {
+        match (&self.folder, self.dataset.images()) {
+            (Some(f), _) if !f.classes.is_empty() => Some(f.classes.clone()),
+            (None, Some(d)) => Some(d.class_names().iter().map(|s| s.to_string()).collect()),
+            _ => None,
+        }
     }
 
     /// The unit of the loss figures: per pixel, or summed per image (nats for BCE).
@@ -266,7 +297,15 @@ impl RunConfig {
                 self.model
             );
         }
-        if self.dataset.images().is_none() && matches!(self.network, NetworkConfig::Conv(_)) {
+        match (self.dataset, &self.folder) {
+            (DatasetArg::Folder, None) => bail!(
+                "the folder data set needs its folder: train with --dataset folder --data-dir DIR"
+            ),
+            (DatasetArg::Folder, Some(f)) => f.validate()?,
+            (d, Some(_)) => bail!("folder settings apply to --dataset folder, not {d}"),
+            (_, None) => {}
+        }
+        if !self.dataset.is_images() && matches!(self.network, NetworkConfig::Conv(_)) {
             let fix = if self.model == ModelName::ConvAe {
                 "train a dense model (dense-ae, deep-ae, linear-ae, binary-ae) on it"
             } else {

@@ -1,9 +1,9 @@
-//! Pictures: grids of grey images, upscaled so a person can see them, written as PNG.
+//! Pictures: grids of grey or colour images, upscaled so a person can see them, written as PNG.
 
 use crate::run_dir::write_atomic;
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use image::{GrayImage, ImageFormat, Luma};
+use image::{ImageFormat, Rgb, RgbImage};
 use std::io::Cursor;
 use std::path::Path;
 
@@ -12,13 +12,14 @@ const GAP: u32 = 2;
 /// Grey of the gaps (mid grey, so black and white images both stand out).
 const GAP_SHADE: u8 = 128;
 
-/// The most pixels a picture may have: 500 million (half a gigabyte of grey), ten times the
-/// largest grid a default command draws many times over.
+/// The most pixels a picture may have: 500 million (half a gigabyte of grey, 1.5 of colour), ten
+/// times the largest grid a default command draws many times over.
 pub const MAX_PIXELS: f64 = 5e8;
 
-/// Checks, before anything is decoded or drawn, that `tiles` tiles of `tile` pixels at `scale`,
-/// `cols` to a row, make a picture of at most [`MAX_PIXELS`].
-pub fn check_size(tiles: usize, tile: [usize; 2], cols: usize, scale: u32) -> Result<()> {
+/// Checks, before anything is decoded or drawn, that `tiles` tiles of `tile` (`[channels,
+/// height, width]`) at `scale`, `cols` to a row, make a picture of at most [`MAX_PIXELS`].
+pub fn check_size(tiles: usize, tile: [usize; 3], cols: usize, scale: u32) -> Result<()> {
+    let tile = [tile[1], tile[2]];
     let cols = cols.clamp(1, tiles.max(1));
     let rows = tiles.div_ceil(cols);
     let side = |n: usize, t: usize| {
@@ -35,31 +36,33 @@ pub fn check_size(tiles: usize, tile: [usize; 2], cols: usize, scale: u32) -> Re
     Ok(())
 }
 
-/// A grid of equally sized grey tiles, row after row.
+/// A grid of equally sized tiles, grey (one channel) or colour (three), row after row.
 #[derive(Debug, Clone)]
 pub struct Grid {
-    /// Tile height and width in source pixels.
-    pub tile: [usize; 2],
+    /// Tile channels, height and width in source pixels.
+    pub tile: [usize; 3],
     /// Tiles per row.
     pub cols: usize,
-    /// Each tile's pixels in [0, 1], row-major; an empty tile is left blank.
+    /// Each tile's pixels in [0, 1], channel after channel, each row-major; an empty tile is
+    /// left blank.
     pub tiles: Vec<Vec<f32>>,
     /// Screen pixels per source pixel.
     pub scale: u32,
 }
 
 impl Grid {
-    /// A grid of the images in `t` (`[n, 1, h, w]`), `cols` to a row.
+    /// A grid of the images in `t` (`[n, c, h, w]`), `cols` to a row.
     pub fn from_tensor(t: Tensor<4>, cols: usize, scale: u32) -> Result<Grid> {
-        let [_, _, h, w] = t.dims();
+        let [_, c, h, w] = t.dims();
         let data = crate::backend::read_f32(t, "images")?;
-        Ok(Grid::from_pixels(&data, [h, w], cols, scale))
+        Ok(Grid::from_pixels(&data, [c, h, w], cols, scale))
     }
 
-    /// A grid of the `tile`-sized grey images in `pixels`, one after another, `cols` to a row.
-    pub fn from_pixels(pixels: &[f32], tile: [usize; 2], cols: usize, scale: u32) -> Grid {
+    /// A grid of the `tile`-sized images (`[channels, height, width]`) in `pixels`, one after
+    /// another, `cols` to a row.
+    pub fn from_pixels(pixels: &[f32], tile: [usize; 3], cols: usize, scale: u32) -> Grid {
         let tiles = pixels
-            .chunks_exact(tile[0] * tile[1])
+            .chunks_exact(tile.iter().product::<usize>().max(1))
             .map(<[f32]>::to_vec)
             .collect();
         Grid {
@@ -70,21 +73,21 @@ impl Grid {
         }
     }
 
-    /// Draws the grid.
-    pub fn render(&self) -> Result<GrayImage> {
+    /// Draws the grid (grey tiles as equal red, green and blue).
+    pub fn render(&self) -> Result<RgbImage> {
         if self.cols == 0 || self.tiles.is_empty() {
             bail!("a picture needs at least one image");
         }
         check_size(self.tiles.len(), self.tile, self.cols, self.scale)?;
         let rows = self.tiles.len().div_ceil(self.cols) as u32;
         let cols = self.cols.min(self.tiles.len()) as u32;
-        let [th, tw] = [
-            self.tile[0] as u32 * self.scale,
-            self.tile[1] as u32 * self.scale,
-        ];
+        let [channels, h, w] = self.tile;
+        let plane = h * w;
+        let [th, tw] = [h as u32 * self.scale, w as u32 * self.scale];
         let width = cols * tw + (cols + 1) * GAP;
         let height = rows * th + (rows + 1) * GAP;
-        let mut img = GrayImage::from_pixel(width, height, Luma([GAP_SHADE]));
+        let mut img = RgbImage::from_pixel(width, height, Rgb([GAP_SHADE; 3]));
+        let shade = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
         for (k, tile) in self.tiles.iter().enumerate() {
             if tile.is_empty() {
                 continue;
@@ -93,22 +96,32 @@ impl Grid {
             let (x0, y0) = (GAP + c * (tw + GAP), GAP + r * (th + GAP));
             for y in 0..th {
                 for x in 0..tw {
-                    let src = (y / self.scale) as usize * self.tile[1] + (x / self.scale) as usize;
-                    let v = tile.get(src).copied().unwrap_or(0.0);
-                    let shade = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-                    img.put_pixel(x0 + x, y0 + y, Luma([shade]));
+                    let src = (y / self.scale) as usize * w + (x / self.scale) as usize;
+                    // Grey: channel 0 three times; colour: channels 0, 1, 2.
+                    let at = |ch: usize| {
+                        let ch = if channels == 3 { ch } else { 0 };
+                        shade(tile.get(ch * plane + src).copied().unwrap_or(0.0))
+                    };
+                    img.put_pixel(x0 + x, y0 + y, Rgb([at(0), at(1), at(2)]));
                 }
             }
         }
         Ok(img)
     }
 
-    /// Draws the grid and writes it as PNG (atomically).
+    /// Draws the grid and writes it as PNG (atomically): grey when the tiles have one channel,
+    /// else colour.
     pub fn save_png(&self, path: &Path) -> Result<()> {
         let img = self.render()?;
         let mut bytes = Vec::new();
-        img.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
-            .with_context(|| format!("cannot encode {}", path.display()))?;
+        let written = if self.tile[0] == 3 {
+            img.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+        } else {
+            image::DynamicImage::ImageRgb8(img)
+                .into_luma8()
+                .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+        };
+        written.with_context(|| format!("cannot encode {}", path.display()))?;
         write_atomic(path, &bytes)
     }
 }
@@ -125,7 +138,7 @@ pub fn interleave(grids: Vec<Grid>) -> Grid {
     let mut grids = grids.into_iter();
     let Some(first) = grids.next() else {
         return Grid {
-            tile: [1, 1],
+            tile: [1, 1, 1],
             cols: 1,
             tiles: Vec::new(),
             scale: 1,
@@ -158,7 +171,7 @@ mod tests {
     #[test]
     fn a_grid_has_the_right_size_and_shades() {
         let grid = Grid {
-            tile: [2, 3],
+            tile: [1, 2, 3],
             cols: 2,
             tiles: vec![vec![0.0; 6], vec![1.0; 6], vec![0.5; 6]],
             scale: 2,
@@ -166,16 +179,30 @@ mod tests {
         let img = grid.render().unwrap();
         // 2 columns of 6 px, 2 rows of 4 px, gaps of 2.
         assert_eq!((img.width(), img.height()), (2 * 6 + 3 * 2, 2 * 4 + 3 * 2));
-        assert_eq!(img.get_pixel(2, 2).0, [0]);
-        assert_eq!(img.get_pixel(2 + 6 + 2, 2).0, [255]);
-        assert_eq!(img.get_pixel(2, 2 + 4 + 2).0, [128]);
-        assert_eq!(img.get_pixel(0, 0).0, [GAP_SHADE]);
+        assert_eq!(img.get_pixel(2, 2).0, [0; 3]);
+        assert_eq!(img.get_pixel(2 + 6 + 2, 2).0, [255; 3]);
+        assert_eq!(img.get_pixel(2, 2 + 4 + 2).0, [128; 3]);
+        assert_eq!(img.get_pixel(0, 0).0, [GAP_SHADE; 3]);
+    }
+
+    #[test]
+    fn colour_tiles_are_drawn_from_their_planes() {
+        // One 1x2 tile: red plane [1, 0], green [0, 1], blue [0.2, 0.4].
+        let grid = Grid {
+            tile: [3, 1, 2],
+            cols: 1,
+            tiles: vec![vec![1.0, 0.0, 0.0, 1.0, 0.2, 0.4]],
+            scale: 1,
+        };
+        let img = grid.render().unwrap();
+        assert_eq!(img.get_pixel(GAP, GAP).0, [255, 0, 51]);
+        assert_eq!(img.get_pixel(GAP + 1, GAP).0, [0, 255, 102]);
     }
 
     #[test]
     fn pairs_interleave_rows() {
         let g = |v: f32| Grid {
-            tile: [1, 1],
+            tile: [1, 1, 1],
             cols: 2,
             tiles: vec![vec![v]; 4],
             scale: 1,
@@ -196,6 +223,6 @@ mod tests {
         assert_eq!(p.tiles.len(), 8);
         assert!(p.tiles[5].is_empty() && p.tiles[7].is_empty() && !p.tiles[6].is_empty());
         let img = p.render().unwrap();
-        assert_eq!(img.get_pixel(2 + 1 + 2, 2 + 2 * 3).0, [GAP_SHADE]);
+        assert_eq!(img.get_pixel(2 + 1 + 2, 2 + 2 * 3).0, [GAP_SHADE; 3]);
     }
 }

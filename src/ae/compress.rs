@@ -44,26 +44,43 @@ pub struct Row {
     pub psnr_db: f64,
 }
 
-/// A JPEG of one grey image: its size, the size of its entropy-coded data, and its decode.
+/// A JPEG of one image (grey or colour): its size, the size of its entropy-coded data, and its
+/// decode (planar, as the image was given).
 struct Jpeg {
     bytes: usize,
     payload: usize,
     pixels: Vec<u8>,
 }
 
-fn jpeg(pixels: &[u8], side: [u32; 2], quality: u8) -> Result<Jpeg> {
+fn jpeg(pixels: &[u8], shape: [usize; 3], quality: u8) -> Result<Jpeg> {
+    let [c, h, w] = shape;
+    let (colour, plane) = (c == 3, h * w);
     let mut buf = Vec::new();
+    let (interleaved, kind) = if colour {
+        let rgb: Vec<u8> = (0..plane)
+            .flat_map(|p| (0..3).map(move |ch| pixels[ch * plane + p]))
+            .collect();
+        (rgb, ExtendedColorType::Rgb8)
+    } else {
+        (pixels.to_vec(), ExtendedColorType::L8)
+    };
     JpegEncoder::new_with_quality(&mut buf, quality)
-        .encode(pixels, side[1], side[0], ExtendedColorType::L8)
+        .encode(&interleaved, w as u32, h as u32, kind)
         .context("JPEG encoding failed")?;
     let decoded = image::load_from_memory_with_format(&buf, ImageFormat::Jpeg)
-        .context("JPEG decoding failed")?
-        .to_luma8()
-        .into_raw();
+        .context("JPEG decoding failed")?;
+    let pixels = if colour {
+        let rgb = decoded.to_rgb8().into_raw();
+        (0..3)
+            .flat_map(|ch| rgb.iter().skip(ch).step_by(3).copied())
+            .collect()
+    } else {
+        decoded.to_luma8().into_raw()
+    };
     Ok(Jpeg {
         bytes: buf.len(),
         payload: payload_len(&buf),
-        pixels: decoded,
+        pixels,
     })
 }
 
@@ -130,8 +147,8 @@ pub fn compress(a: &CompressArgs) -> Result<()> {
     s.need_images("compress")?;
     let set = s.load(Split::Test, a.limit)?;
     let k = s.cfg.network.code_dim();
-    let [_, h, w] = s.cfg.sample_shape();
-    let side = [h as u32, w as u32];
+    let shape = s.cfg.sample_shape();
+    let [c, h, w] = shape;
     let (f32_bytes, f16_bytes) = (4 * k, 2 * k);
     let mut sums = Sums::default();
     let examples = a.examples.min(set.len());
@@ -162,9 +179,9 @@ pub fn compress(a: &CompressArgs) -> Result<()> {
             sums.f32_psnr.push(psnr(&reference, &ae32));
             sums.f16_psnr.push(target);
             let score = |j: &Jpeg| psnr(&reference, &to_f32(&j.pixels));
-            let q = lowest_quality(|q| Ok(score(&jpeg(&orig, side, q)?) >= target))?;
+            let q = lowest_quality(|q| Ok(score(&jpeg(&orig, shape, q)?) >= target))?;
             sums.unreached += usize::from(q.is_none());
-            let matched = jpeg(&orig, side, q.unwrap_or(100))?;
+            let matched = jpeg(&orig, shape, q.unwrap_or(100))?;
             sums.same_psnr.push((
                 matched.bytes,
                 matched.payload,
@@ -172,7 +189,7 @@ pub fn compress(a: &CompressArgs) -> Result<()> {
                 f64::from(q.unwrap_or(100)),
             ));
             // The highest quality whose data fits in the f16 code's bytes.
-            let over = lowest_quality(|q| Ok(jpeg(&orig, side, q)?.payload > f16_bytes))?;
+            let over = lowest_quality(|q| Ok(jpeg(&orig, shape, q)?.payload > f16_bytes))?;
             let fit_q = match over {
                 Some(1) => {
                     sums.oversize += 1;
@@ -181,7 +198,7 @@ pub fn compress(a: &CompressArgs) -> Result<()> {
                 Some(q) => q - 1,
                 None => 100,
             };
-            let sized = jpeg(&orig, side, fit_q)?;
+            let sized = jpeg(&orig, shape, fit_q)?;
             sums.same_size
                 .push((sized.bytes, sized.payload, score(&sized), f64::from(fit_q)));
             if i < examples {
@@ -229,9 +246,10 @@ pub fn compress(a: &CompressArgs) -> Result<()> {
         },
     ];
     println!(
-        "{n} test images of {}, 8-bit, {h}x{w} ({} bytes raw):",
+        "{n} test images of {}, 8-bit, {h}x{w}{} ({} bytes raw):",
         s.cfg.dataset,
-        h * w
+        if c == 3 { " RGB" } else { "" },
+        c * h * w
     );
     println!("| method | bytes/image | without shared headers | PSNR dB |");
     println!("|---|---|---|---|");
@@ -251,7 +269,7 @@ pub fn compress(a: &CompressArgs) -> Result<()> {
     );
     let [orig, ae, same_psnr, same_size] = shown;
     let grid = |tiles| Grid {
-        tile: [h, w],
+        tile: shape,
         cols: examples,
         tiles,
         scale: super::figures::IMAGE_SCALE,
@@ -283,8 +301,8 @@ mod tests {
     #[test]
     fn jpeg_sizes_and_payloads() {
         let pixels: Vec<u8> = (0..28 * 28).map(|i| ((i * 7) % 256) as u8).collect();
-        let low = jpeg(&pixels, [28, 28], 5).unwrap();
-        let high = jpeg(&pixels, [28, 28], 95).unwrap();
+        let low = jpeg(&pixels, [1, 28, 28], 5).unwrap();
+        let high = jpeg(&pixels, [1, 28, 28], 95).unwrap();
         assert!(low.payload < high.payload && low.bytes < high.bytes);
         assert!(
             low.payload < low.bytes && low.bytes - low.payload > 100,
@@ -293,6 +311,20 @@ mod tests {
         assert_eq!(high.pixels.len(), 28 * 28);
         let reference = to_f32(&pixels);
         assert!(psnr(&reference, &to_f32(&high.pixels)) > psnr(&reference, &to_f32(&low.pixels)));
+    }
+
+    #[test]
+    fn colour_jpeg_keeps_the_planes_apart() {
+        // A red image (planes: 255, 0, 0) comes back red, planar, at high quality.
+        let (h, w) = (16, 24);
+        let mut pixels = vec![255u8; h * w];
+        pixels.extend(vec![0u8; 2 * h * w]);
+        let j = jpeg(&pixels, [3, h, w], 95).unwrap();
+        assert_eq!(j.pixels.len(), 3 * h * w);
+        let mean = |p: &[u8]| p.iter().map(|&v| f64::from(v)).sum::<f64>() / p.len() as f64;
+        let plane = |c: usize| &j.pixels[c * h * w..(c + 1) * h * w];
+        assert!(mean(plane(0)) > 240.0, "red {}", mean(plane(0)));
+        assert!(mean(plane(1)) < 15.0 && mean(plane(2)) < 15.0);
     }
 
     #[test]

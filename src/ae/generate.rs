@@ -228,9 +228,8 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
             x.iter().map(|v| 0.5 + 0.5 * (v / norm) / top).collect()
         })
         .collect();
-    let [_, h, w] = s.cfg.sample_shape();
     let grid = Grid {
-        tile: [h, w],
+        tile: s.tile(),
         cols: (n as f64).sqrt().ceil() as usize,
         tiles,
         scale: SAMPLE_SCALE,

@@ -125,7 +125,6 @@ pub fn interpolate(a: &InterpolateArgs) -> Result<()> {
                 .collect()
         })
         .collect();
-    let [_, h, w] = s.cfg.sample_shape();
     let (first, last) = (pixels[..d].to_vec(), pixels[d..].to_vec());
     let row = |middle: Vec<Vec<f32>>| {
         let mut tiles = vec![first.clone()];
@@ -136,7 +135,7 @@ pub fn interpolate(a: &InterpolateArgs) -> Result<()> {
     let mut tiles = row(decoded.tiles);
     tiles.extend(row(blends));
     let grid = Grid {
-        tile: [h, w],
+        tile: s.tile(),
         cols: a.steps + 2,
         tiles,
         scale: IMAGE_SCALE,
@@ -183,8 +182,11 @@ pub fn average(a: &AverageArgs) -> Result<()> {
     let s = Session::open(&a.run)?;
     s.need_images("average")?;
     let set = s.load(a.split.into(), None)?;
+    let names = s.cfg.class_names();
     let (indices, groups): (Vec<usize>, usize) = if a.indices.is_empty() {
-        ((0..set.len()).collect(), 10)
+        // One group per class; all images in one when there are no labels.
+        let groups = names.as_ref().map_or(1, Vec::len).max(1);
+        ((0..set.len()).collect(), groups)
     } else {
         check_indices(&a.indices, set.len(), "--indices")?;
         (a.indices.clone(), 1)
@@ -234,14 +236,18 @@ pub fn average(a: &AverageArgs) -> Result<()> {
     let grid = Grid { tiles, ..decoded };
     let path = s.output(a.out.as_deref(), "average.png")?;
     grid.save_png(&path)?;
-    let what = if groups == 1 {
+    let what = if !a.indices.is_empty() {
         format!("{} chosen images", indices.len())
+    } else if groups == 1 {
+        format!("all {} images (they have no labels)", indices.len())
     } else {
-        let names = s.cfg.dataset.images().map(|d| d.class_names());
         let shown: Vec<String> = present
             .iter()
             .map(|&g| {
-                let name = names.map_or_else(|| g.to_string(), |n| n[g].to_string());
+                let name = names
+                    .as_ref()
+                    .and_then(|n| n.get(g).cloned())
+                    .unwrap_or_else(|| g.to_string());
                 format!("{name} ({})", sums.counts[g])
             })
             .collect();

@@ -69,9 +69,8 @@ pub fn latent_map(a: &LatentMapArgs) -> Result<()> {
         );
         (xy, axes)
     };
-    let series = match s.cfg.dataset.images() {
-        Some(dataset) => dataset
-            .class_names()
+    let series = match s.cfg.class_names() {
+        Some(names) => names
             .iter()
             .enumerate()
             .map(|(label, name)| Series {

@@ -9,19 +9,21 @@ use crate::backend::read_f32;
 use crate::config::DatasetArg;
 use crate::input::batch::samples_tensor;
 use crate::run_dir::write_atomic;
+use ae_data::folder::FolderOptions;
 use ae_data::{Samples, Split};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `ae ood`.
 #[derive(Debug, clap::Args)]
 pub struct OodArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// The other data set [default: fashion-mnist for an MNIST model, mnist otherwise].
-    #[arg(long, value_enum)]
-    pub against: Option<DatasetArg>,
+    /// The other data set: mnist, fashion-mnist, or a folder of PNG and JPEG images (resized
+    /// to the model's size) [default: fashion-mnist for an MNIST model, mnist otherwise].
+    #[arg(long, value_name = "DATASET|DIR")]
+    pub against: Option<String>,
     /// Use the first N test images of each set.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -65,30 +67,94 @@ fn errors(s: &Session, set: &Samples) -> Result<Vec<f64>> {
     Ok(out)
 }
 
+/// What `--against` names.
+enum Other {
+    /// A published data set.
+    Dataset(DatasetArg),
+    /// A folder of images.
+    Folder(PathBuf),
+}
+
+/// Reads `--against`: a data set name, else a folder; by default the other MNIST-like set.
+fn other(s: &Session, against: Option<&str>) -> Result<Other> {
+    let own = s.cfg.dataset;
+    let Some(text) = against else {
+        return match own {
+            DatasetArg::Mnist => Ok(Other::Dataset(DatasetArg::FashionMnist)),
+            DatasetArg::FashionMnist => Ok(Other::Dataset(DatasetArg::Mnist)),
+            _ if s.cfg.sample_shape() == [1, 28, 28] => Ok(Other::Dataset(DatasetArg::Mnist)),
+            _ => bail!("give --against DIR: a folder of images to compare with"),
+        };
+    };
+    let published = [DatasetArg::Mnist, DatasetArg::FashionMnist];
+    if let Some(d) = published.into_iter().find(|d| d.as_str() == text) {
+        if d.shape() != Some(s.cfg.sample_shape()) {
+            let [c, h, w] = s.cfg.sample_shape();
+            bail!("--against {d}: its 1x28x28 images are not the model's {c}x{h}x{w}");
+        }
+        return Ok(Other::Dataset(d));
+    }
+    let dir = PathBuf::from(text);
+    if !dir.is_dir() {
+        bail!("--against {text}: neither mnist, fashion-mnist nor a folder of images");
+    }
+    Ok(Other::Folder(dir))
+}
+
+/// Every image of `dir`, in the model's size and channels.
+fn load_folder(s: &Session, dir: &Path) -> Result<Samples> {
+    let [c, h, w] = s.cfg.sample_shape();
+    let opts = FolderOptions {
+        image_size: Some((h, w)),
+        channels: Some(c),
+        strict: false,
+        cache_dir: crate::input::folder::cache_dir(),
+    };
+    let set = ae_data::folder::load_folder(dir, &opts, &|_, _| {})?;
+    if !set.skipped.is_empty() {
+        eprintln!(
+            "{}: skipped {} unreadable files",
+            dir.display(),
+            set.skipped.len()
+        );
+    }
+    Ok(Samples::Images(set.images))
+}
+
+/// A folder's last name, for the figures.
+fn folder_name(dir: &Path) -> String {
+    dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 /// Measures, prints and draws the two error distributions.
 pub fn ood(a: &OodArgs) -> Result<()> {
     let s = Session::open(&a.run)?;
     s.need_images("ood")?;
-    let own = s.cfg.dataset;
-    let against = a.against.unwrap_or(match own {
-        DatasetArg::Mnist => DatasetArg::FashionMnist,
-        _ => DatasetArg::Mnist,
-    });
+    let own = match &s.cfg.folder {
+        Some(f) => folder_name(&f.dir),
+        None => s.cfg.dataset.to_string(),
+    };
+    let (against, mut other_set) = match other(&s, a.against.as_deref())? {
+        Other::Dataset(d) => (d.to_string(), s.load_dataset(d, Split::Test, a.limit)?),
+        Other::Folder(dir) => (folder_name(&dir), load_folder(&s, &dir)?),
+    };
     if against == own {
         bail!("--against {against}: that is the model's own data set; name another one");
     }
-    if against.shape() != own.shape() {
-        bail!("--against {against}: its samples are not {own}'s 28x28 images");
+    if let Some(n) = a.limit {
+        other_set.truncate(n);
     }
     let own_set = s.load(Split::Test, a.limit)?;
-    let other_set = s.load_dataset(against, Split::Test, a.limit)?;
     let own_err = errors(&s, &own_set)?;
     let other_err = errors(&s, &other_set)?;
     let auc =
         roc_auc(&own_err, &other_err).context("reconstruction errors that are not numbers")?;
     let report = OodReport {
-        own: own.to_string(),
-        against: against.to_string(),
+        own: own.clone(),
+        against: against.clone(),
         own_images: own_err.len(),
         against_images: other_err.len(),
         own_mean_mse: mean(&own_err),
@@ -96,7 +162,7 @@ pub fn ood(a: &OodArgs) -> Result<()> {
         auc,
     };
     let path = s.output(a.out.as_deref(), "ood.png")?;
-    let series = [(own, &own_err), (against, &other_err)].map(|(name, e)| Series {
+    let series = [(&own, &own_err), (&against, &other_err)].map(|(name, e)| Series {
         name: format!("{name} test ({} images)", e.len()),
         points: e.iter().map(|&v| (v, 0.0)).collect(),
     });

@@ -128,6 +128,12 @@ fn accuracy(model: &Linear, table: &Table, device: &Device) -> Result<f64> {
     Ok(correct / table.len().max(1) as f64)
 }
 
+/// How many classes the labels of either table number (at least 2).
+fn class_count(train: &Table, test: &Table) -> usize {
+    let top = train.y.iter().chain(&test.y).copied().max().unwrap_or(0);
+    (usize::from(top) + 1).max(2)
+}
+
 /// Trains a softmax regression on `train`, both sets standardised with the training set's
 /// column statistics, and scores it on both.
 fn fit(
@@ -142,7 +148,7 @@ fn fit(
     test.standardise(&stats);
     let ad = device.clone().autodiff();
     ad.seed(a.seed);
-    let mut model = LinearConfig::new(train.dim, 10).init(&ad);
+    let mut model = LinearConfig::new(train.dim, class_count(&train, &test)).init(&ad);
     let mut optim = AdamConfig::new().init();
     let ce = CrossEntropyLossConfig::new().init(&ad);
     for epoch in 0..a.epochs {
@@ -173,6 +179,13 @@ pub fn probe(a: &ProbeArgs) -> Result<()> {
     }
     let s = Session::open(&a.run)?;
     s.need_images("probe")?;
+    if s.cfg.class_names().is_none() {
+        bail!(
+            "`ae probe` needs labels; the images of {} have none (put each class's images in a \
+             subfolder of its own)",
+            s.run.path.display()
+        );
+    }
     let train = s.load(Split::Train, a.limit)?;
     let test = s.load(Split::Test, a.test_limit)?;
     let k = s.cfg.network.code_dim();

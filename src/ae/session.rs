@@ -83,7 +83,7 @@ impl Session {
 
     /// Refuses runs on the generated vector sets for commands that draw images.
     pub fn need_images(&self, command: &str) -> Result<()> {
-        if self.cfg.dataset.images().is_none() {
+        if !self.cfg.dataset.is_images() {
             bail!(
                 "`ae {command}` works on images; {} was trained on the generated {} vectors",
                 self.run.path.display(),
@@ -224,10 +224,9 @@ impl Session {
         Ok((inputs, outputs))
     }
 
-    /// Height and width of the run's images.
-    pub fn tile(&self) -> [usize; 2] {
-        let [_, h, w] = self.cfg.sample_shape();
-        [h, w]
+    /// Channels, height and width of the run's images.
+    pub fn tile(&self) -> [usize; 3] {
+        self.cfg.sample_shape()
     }
 }
 

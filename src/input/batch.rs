@@ -320,6 +320,7 @@ mod tests {
         let pixels = (0..50 * 16).map(|i| (i * 7 % 256) as u8).collect();
         let labels = (0..50).map(|i| (i % 10) as u8).collect();
         let set = Arc::new(Samples::Images(ae_data::ImageSet {
+            channels: 1,
             rows: 4,
             cols: 4,
             pixels,

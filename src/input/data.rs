@@ -1,5 +1,5 @@
-//! Loading the data set a run asks for: MNIST-like images from their files, or a generated
-//! toy set, as [`Samples`] for training and testing.
+//! Loading the data set a run asks for: MNIST-like images from their files, a folder of the
+//! user's images, or a generated toy set, as [`Samples`] for training and testing.
 
 use crate::config::DatasetArg;
 use crate::config::RunConfig;
@@ -16,6 +16,12 @@ pub const ONEHOT4_REPEATS: usize = 250;
 
 /// Both splits of the configured data set, limited as configured.
 pub fn load(cfg: &RunConfig, data_dir: Option<PathBuf>) -> Result<(Samples, Samples)> {
+    if let Some(f) = &cfg.folder {
+        let (mut train, mut test) = f.load()?;
+        limit(&mut train, cfg.limit);
+        limit(&mut test, cfg.test_limit);
+        return Ok((train, test));
+    }
     Ok((
         load_split(cfg, Split::Train, data_dir.clone())?,
         load_split(cfg, Split::Test, data_dir)?,
@@ -26,6 +32,10 @@ pub fn load(cfg: &RunConfig, data_dir: Option<PathBuf>) -> Result<(Samples, Samp
 /// `test_limit` for test).
 pub fn load_split(cfg: &RunConfig, split: Split, data_dir: Option<PathBuf>) -> Result<Samples> {
     let mut set = match (cfg.dataset.images(), split) {
+        _ if cfg.dataset == DatasetArg::Folder => match &cfg.folder {
+            Some(f) => f.load_split(split)?,
+            None => bail!("the folder data set needs --data-dir DIR"),
+        },
         (Some(name), _) => {
             let set = ae_data::load(name, split, &Sources::from_env(data_dir))?;
             if (set.rows, set.cols) != (28, 28) {
@@ -47,12 +57,16 @@ pub fn load_split(cfg: &RunConfig, split: Split, data_dir: Option<PathBuf>) -> R
         (None, Split::Train) => Samples::Vectors(synthetic::onehot4(ONEHOT4_REPEATS)),
         (None, Split::Test) => Samples::Vectors(synthetic::onehot4(1)),
     };
-    let limit = match split {
+    let n = match split {
         Split::Train => cfg.limit,
         Split::Test => cfg.test_limit,
     };
-    if let Some(n) = limit {
+    limit(&mut set, n);
+    Ok(set)
+}
+
+fn limit(set: &mut Samples, n: Option<usize>) {
+    if let Some(n) = n {
         set.truncate(n);
     }
-    Ok(set)
 }

@@ -219,6 +219,7 @@ mod tests {
         let pixels = (0..n * rows * cols).map(|i| (i * 37 % 256) as u8).collect();
         let labels = (0..n).map(|i| (i % 10) as u8).collect();
         Samples::Images(ImageSet {
+            channels: 1,
             rows,
             cols,
             pixels,

@@ -77,6 +77,9 @@ pub struct TrainArgs {
 
     /// A folder holding the data set's files (or a <dataset>/ folder with them); otherwise
     /// $AE_DATA_DIR/<dataset>/, the user cache, /usr/share/datasets/<dataset>/, or a download.
+    /// With --dataset folder: the folder of your PNG and JPEG images (searched recursively;
+    /// first-level subfolders are classes; DIR/train and DIR/test, when both exist, are the
+    /// splits).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
@@ -166,6 +169,25 @@ pub struct TrainArgs {
           help = help("Fraction of pixels the masking noise sets to 0", MASKING_DROP))]
     pub drop: Option<f32>,
 
+    /// --dataset folder: resize every image to HEIGHTxWIDTH pixels [default: keep the images'
+    /// size, which must then be the same for all].
+    #[arg(long, value_name = "HxW")]
+    pub image_size: Option<String>,
+
+    /// --dataset folder: 1 (grey) or 3 (colour) [default: 3 when any image has colour, else 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub channels: Option<u8>,
+
+    /// --dataset folder without train/ and test/ subfolders: the share of images held out
+    /// for testing (the same images for every seed) [default: 0.1].
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub test_fraction: Option<f64>,
+
+    /// --dataset folder: refuse the data set on a file that cannot be read or decoded
+    /// [default: skip it and say so].
+    #[arg(long)]
+    pub strict: bool,
+
     /// Train on the first N training samples only (quick runs).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -208,9 +230,11 @@ const AFTER_HELP: &str = "Examples:
   train denoising-ae --arch dense --noise masking --drop 0.3
   train vae --latent-dim 2 --warmup 5 --out runs/vae2d
   train linear-ae --dataset plane3d
+  train conv-ae --dataset folder --data-dir photos --image-size 64x64
   train binary-ae
   train conv-ae --resume                  (continue runs/conv-ae after a crash or Ctrl-C)
-Environment: AE_DATA_DIR=DIR (DIR/<dataset>/ holds the IDX files)";
+Environment: AE_DATA_DIR=DIR (DIR/<dataset>/ holds the IDX files), AE_CACHE_DIR=DIR (decoded
+image folders; default: the user cache)";
 
 impl TrainArgs {
     /// How to run it.

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod defaults;
 pub mod epoch_log;
+mod folder_flags;
 pub mod metrics;
 pub mod overrides;
 pub mod render;

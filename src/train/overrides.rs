@@ -6,7 +6,7 @@ use crate::run_dir::{self, RunDir};
 use crate::train::cli::{ArchArg, NoiseArg, SparsityArg, TrainArgs};
 use crate::train::defaults;
 use ae_data::Noise;
-use ae_models::{NetworkConfig, Sparsity, VaeArch};
+use ae_models::{ConvAeConfig, NetworkConfig, Sparsity, VaeArch};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
@@ -81,8 +81,10 @@ impl TrainArgs {
             None => self.model.default_config(),
         };
         self.apply_arch(&mut cfg)?;
-        if let Some(d) = self.dataset {
-            set_dataset(&mut cfg, d, self.latent_dim.is_some());
+        match self.dataset {
+            Some(DatasetArg::Folder) => self.apply_folder(&mut cfg)?,
+            Some(d) => set_dataset(&mut cfg, d, self.latent_dim.is_some()),
+            None => self.refuse_folder_flags()?,
         }
         self.apply_sizes(&mut cfg)?;
         self.apply_sparsity(&mut cfg)?;
@@ -119,6 +121,7 @@ impl TrainArgs {
         };
         let conv = || ModelName::ConvAe.default_config().network;
         let dense = || ModelName::DenseAe.default_config().network;
+        let pixels = cfg.sample_shape().iter().product();
         match (cfg.model, &mut cfg.network, arch) {
             (ModelName::DenoisingAe, net, ArchArg::Conv) => *net = conv(),
             (ModelName::DenoisingAe, net, ArchArg::Dense) => *net = dense(),
@@ -126,7 +129,6 @@ impl TrainArgs {
                 v.arch = VaeArch::Conv(defaults::conv()?);
             }
             (ModelName::Vae, NetworkConfig::Vae(v), ArchArg::Dense) => {
-                let pixels = cfg.dataset.shape().iter().product();
                 v.arch = VaeArch::Dense {
                     input_dim: pixels,
                     hidden: vec![400],
@@ -279,17 +281,24 @@ impl TrainArgs {
     }
 }
 
-/// Switches the data set; a fully connected network follows its sample size, and on a generated
-/// set a code not smaller than the input shrinks to the set's natural size (2) unless
-/// `--latent-dim` was given.
+/// Switches to a published or generated data set (see [`fit_inputs`]).
 fn set_dataset(cfg: &mut RunConfig, dataset: DatasetArg, latent_given: bool) {
     if dataset == DatasetArg::Plane3d && cfg.dataset != dataset {
         // 1000 points: the image schedule would make 4 steps an epoch. Flags still override.
         (cfg.batch_size, cfg.lr, cfg.epochs) = PLANE3D_SCHEDULE;
     }
     cfg.dataset = dataset;
-    let inputs: usize = dataset.shape().iter().product();
-    let natural = dataset.natural_code();
+    cfg.folder = None;
+    fit_inputs(cfg, latent_given);
+}
+
+/// Fits the network to the data set's samples: a fully connected network takes their size, a
+/// convolutional one their channels, and on a generated set a code not smaller than the input
+/// shrinks to the set's natural size (2) unless `--latent-dim` was given.
+pub(super) fn fit_inputs(cfg: &mut RunConfig, latent_given: bool) {
+    let shape = cfg.sample_shape();
+    let inputs: usize = shape.iter().product();
+    let natural = cfg.dataset.natural_code();
     let shrink = |latent: &mut usize| {
         if let Some(n) = natural
             && !latent_given
@@ -299,12 +308,14 @@ fn set_dataset(cfg: &mut RunConfig, dataset: DatasetArg, latent_given: bool) {
         }
     };
     match &mut cfg.network {
-        NetworkConfig::Vae(v) => {
-            if let VaeArch::Dense { input_dim, .. } = &mut v.arch {
+        NetworkConfig::Vae(v) => match &mut v.arch {
+            VaeArch::Dense { input_dim, .. } => {
                 *input_dim = inputs;
                 shrink(&mut v.latent_dim);
             }
-        }
+            VaeArch::Conv(c) => fit_conv(c, shape),
+        },
+        NetworkConfig::Conv(c) => fit_conv(c, shape),
         net => {
             if let Some(d) = net.dense_mut() {
                 d.input_dim = inputs;
@@ -312,6 +323,13 @@ fn set_dataset(cfg: &mut RunConfig, dataset: DatasetArg, latent_given: bool) {
             }
         }
     }
+}
+
+/// A convolutional network takes the images' channels and size (`null` for MNIST's 28x28, as
+/// the config files say).
+fn fit_conv(c: &mut ConvAeConfig, [channels, h, w]: [usize; 3]) {
+    c.in_channels = channels;
+    c.image_size = ([h, w] != [28, 28]).then_some([h, w]);
 }
 
 #[cfg(test)]

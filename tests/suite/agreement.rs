@@ -94,6 +94,7 @@ fn samples(cfg: &RunConfig, n: usize) -> Samples {
         return Samples::Vectors(synthetic::onehot4(n.div_ceil(4)));
     }
     Samples::Images(ImageSet {
+        channels: 1,
         rows: 28,
         cols: 28,
         pixels: (0..n).flat_map(|i| synthetic_image(i % 10, i)).collect(),

@@ -165,6 +165,7 @@ fn denoising_errors(out: &Path) -> (f64, f64) {
         .load_model(&dev)
         .unwrap();
     let set = ae_data::Samples::Images(ae_data::ImageSet {
+        channels: 1,
         rows: 28,
         cols: 28,
         pixels: (0..40).flat_map(|i| synthetic_image(i % 10, i)).collect(),

@@ -12,6 +12,7 @@ mod bad_input_sizes;
 mod cli;
 mod export;
 mod family;
+mod folders;
 mod interrupts;
 mod kernels;
 mod models;

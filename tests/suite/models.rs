@@ -128,6 +128,7 @@ backend_test!(fn images_kept_on_the_device_unpack_to_the_host_batch(backend) {
     let dev = device(backend);
     let pixels = (0..6 * 784).map(|i| (i * 131 % 256) as u8).collect();
     let set = Samples::Images(ae_data::ImageSet {
+        channels: 1,
         rows: 28,
         cols: 28,
         pixels,
@@ -167,3 +168,40 @@ fn footprints_count_the_parameters_burn_builds() {
         assert!(counted.activations >= counted.largest_activation);
     }
 }
+
+backend_test!(fn conv_nets_take_images_of_any_size_and_channels(backend) {
+    let dev = device(backend);
+    for [c, h, w] in [[3, 30, 45], [1, 45, 30], [1, 1, 1], [3, 9, 17], [1, 64, 64]] {
+        let mut conv = match ModelName::ConvAe.default_config().network {
+            ae_models::NetworkConfig::Conv(conv) => conv,
+            _ => unreachable!("config/conv-ae.json holds a conv network"),
+        };
+        conv.in_channels = c;
+        conv.image_size = Some([h, w]);
+        let vae = ae_models::VaeConfig {
+            arch: ae_models::VaeArch::Conv(conv.clone()),
+            ..match ModelName::Vae.default_config().network {
+                ae_models::NetworkConfig::Vae(v) => v,
+                _ => unreachable!("config/vae.json holds a VAE"),
+            }
+        };
+        let nets = [
+            ae_models::NetworkConfig::Conv(conv),
+            ae_models::NetworkConfig::Vae(vae),
+        ];
+        for net in nets {
+            net.validate([c, h, w]).unwrap();
+            let ae = Autoencoder::new(&net, ae_models::ReconLoss::Bce, [c, h, w], &dev).unwrap();
+            let x = Tensor::<4>::random([2, c, h, w], burn::tensor::Distribution::Default, &dev);
+            let codes = ae.encode(x.clone());
+            assert_eq!(codes.dims(), [2, net.code_dim()], "{c}x{h}x{w}");
+            assert_eq!(ae.decode(codes).dims(), [2, c, h, w], "{c}x{h}x{w}");
+            // The counted parameters are the ones built.
+            let counted = net.footprint([c, h, w]).params;
+            assert_eq!(counted, net.init(&dev).num_params() as f64, "{c}x{h}x{w}");
+            // Another size is refused with both sizes named.
+            let err = net.validate([c, h + 1, w]).unwrap_err().to_string();
+            assert!(err.contains(&format!("{c}x{h}x{w}")), "{err}");
+        }
+    }
+});

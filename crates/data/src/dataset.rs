@@ -5,7 +5,7 @@ use crate::idx;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-/// A data set of 28x28 grey images with labels 0..=9.
+/// A published data set of 28x28 grey images with labels 0..=9.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DatasetName {
     /// Handwritten digits (LeCun, Cortes, Burges).
@@ -142,14 +142,18 @@ impl FromStr for DatasetName {
     }
 }
 
-/// Images and labels of one split, kept as bytes (1 byte a pixel: 47 MB for MNIST's training set).
+/// Images and labels of one split, kept as bytes (1 byte a pixel and channel: 47 MB for MNIST's
+/// training set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSet {
+    /// Channels per pixel: 1 (grey) or 3 (red, green, blue).
+    pub channels: usize,
     /// Image height in pixels.
     pub rows: usize,
     /// Image width in pixels.
     pub cols: usize,
-    /// `len() * rows * cols` pixels, image after image, row-major, 0 = black.
+    /// `len() * channels * rows * cols` bytes, image after image, each image channel after
+    /// channel (planar, as tensors are laid out), each plane row-major; 0 = black.
     pub pixels: Vec<u8>,
     /// One label per image, 0..=9.
     pub labels: Vec<u8>,
@@ -166,9 +170,9 @@ impl ImageSet {
         self.labels.is_empty()
     }
 
-    /// Pixels per image.
+    /// Bytes per image: channels x rows x cols.
     pub fn image_size(&self) -> usize {
-        self.rows * self.cols
+        self.channels * self.rows * self.cols
     }
 
     /// The pixels of image `i`.
@@ -210,6 +214,7 @@ impl ImageSet {
             )));
         }
         Ok(ImageSet {
+            channels: 1,
             rows: img.dims[1],
             cols: img.dims[2],
             pixels: img.data,

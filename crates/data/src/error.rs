@@ -79,6 +79,25 @@ pub enum DataError {
     /// A name given by the user does not name a data set.
     #[error("unknown dataset '{0}' (expected one of: mnist, fashion-mnist)")]
     UnknownDataset(String),
+    /// A folder of images cannot be used as a data set (missing, empty, mixed sizes, ...).
+    #[error("{path}: {detail}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// An image file cannot be decoded (corrupt, truncated, too large, unsupported).
+    #[error("{path}: cannot decode image: {detail}")]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder (or the size check) said.
+        detail: String,
+    },
+    /// A test set cannot be held out of a training set.
+    #[error("cannot hold out a test set: {0}")]
+    HoldOut(String),
 }
 
 /// What is wrong inside an IDX file.

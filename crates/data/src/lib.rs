@@ -2,12 +2,14 @@
 //!
 //! A strict IDX reader ([`idx`]), the data sets and their files ([`dataset`]), where the files
 //! come from and how they are downloaded ([`source`]), the generated toy sets ([`synthetic`]),
-//! one type for all of them ([`Samples`]), and input corruption for denoising ([`noise`]).
+//! one type for all of them ([`Samples`]), input corruption for denoising ([`noise`]), and data
+//! sets made from a folder of PNG and JPEG images ([`folder`]).
 //! Turning samples into tensors is the application's job, so this crate builds and tests in
 //! seconds and can be fuzzed.
 
 pub mod dataset;
 pub mod error;
+pub mod folder;
 pub mod idx;
 pub mod noise;
 pub mod rng;
@@ -17,6 +19,9 @@ pub mod synthetic;
 
 pub use dataset::{DatasetName, ImageSet, Split};
 pub use error::{DataError, IdxDefect};
+pub use folder::{
+    DEFAULT_TEST_FRACTION, FolderOptions, FolderSet, Skipped, hold_out, load_folder, split_folders,
+};
 pub use noise::Noise;
 pub use rng::Rng;
 pub use samples::Samples;

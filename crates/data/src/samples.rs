@@ -7,7 +7,7 @@ use crate::synthetic::VectorSet;
 /// A split of a data set, in memory.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Samples {
-    /// Grey images, pixels scaled to [0, 1] when read out.
+    /// Images (grey or colour), pixels scaled to [0, 1] when read out.
     Images(ImageSet),
     /// Vectors, read out as they are.
     Vectors(VectorSet),
@@ -30,7 +30,7 @@ impl Samples {
     /// `[channels, height, width]` of one sample; a vector of `d` numbers is `[1, 1, d]`.
     pub fn shape(&self) -> [usize; 3] {
         match self {
-            Samples::Images(s) => [1, s.rows, s.cols],
+            Samples::Images(s) => [s.channels, s.rows, s.cols],
             Samples::Vectors(s) => [1, 1, s.dim],
         }
     }
@@ -87,6 +87,7 @@ mod tests {
     #[test]
     fn images_are_scaled_and_vectors_kept() {
         let img = Samples::Images(ImageSet {
+            channels: 1,
             rows: 1,
             cols: 2,
             pixels: vec![0, 255, 51, 102],

@@ -39,14 +39,15 @@ impl Footprint {
             .fold(Footprint::default(), Add::add)
     }
 
-    /// A `k x k` convolution `c_in -> c_out` channels whose output is `side x side`.
-    pub fn conv(c_in: usize, c_out: usize, k: usize, side: usize) -> Self {
-        let (ci, co, k, s) = (c_in as f64, c_out as f64, k as f64, side as f64);
+    /// A `k x k` convolution `c_in -> c_out` channels whose output is `side` (`[height, width]`).
+    pub fn conv(c_in: usize, c_out: usize, k: usize, side: [usize; 2]) -> Self {
+        let (ci, co, k) = (c_in as f64, c_out as f64, k as f64);
+        let area = side[0] as f64 * side[1] as f64;
         Footprint {
             params: k * k * ci * co + co,
-            activations: co * s * s,
+            activations: co * area,
             largest_param: k * k * ci * co,
-            largest_activation: co * s * s,
+            largest_activation: co * area,
         }
     }
 
@@ -85,7 +86,7 @@ mod tests {
         assert_eq!(f.activations, 816.0);
         assert_eq!(f.largest_param, 25_088.0);
         assert_eq!(f.largest_activation, 784.0);
-        let c = Footprint::conv(1, 16, 3, 28) + Footprint::reshaping(16 * 14 * 14);
+        let c = Footprint::conv(1, 16, 3, [28, 28]) + Footprint::reshaping(16 * 14 * 14);
         assert_eq!(c.params, 160.0);
         assert_eq!(c.activations, 16.0 * 784.0 + 16.0 * 196.0);
         // Sizes beyond any integer type are still counted.
