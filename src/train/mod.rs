@@ -166,11 +166,14 @@ fn load_data(
         }
     };
     let load_seconds = started.elapsed().as_secs_f64();
+    let source = match &cfg.folder {
+        Some(f) => format!("the folder {}", f.dir.display()),
+        None => cfg.dataset.to_string(),
+    };
     eprintln!(
-        "data: {} training and {} test samples of {} ({load_seconds:.2} s)",
+        "data: {} training and {} test samples of {source} ({load_seconds:.2} s)",
         train_set.len(),
         test_set.len(),
-        cfg.dataset
     );
     if let Some(noise) = &cfg.noise {
         eprintln!("inputs corrupted by {noise}; targets clean");

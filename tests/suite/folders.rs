@@ -311,3 +311,20 @@ fn broken_files_are_skipped_and_named_or_refused_under_strict() {
     assert!(err.contains("10 images"), "{err}");
     refused(&root, &data, &["--strict"], "zz-corrupt.png");
 }
+
+#[test]
+fn our_kernels_and_burn_s_layers_agree_on_odd_colour_images() {
+    let root = temp_dir("folder-kernels");
+    let data = write_folder(&root.join("data"), &["x", "y"], 10, COLOUR_30X45);
+    let loss = |kernels: &str| {
+        let out = root.join(kernels);
+        let o = train_folder("flex", "conv-ae", &data, &out, &["--kernels", kernels]);
+        assert_success(&o, kernels);
+        last_test_loss(&out)
+    };
+    let (ours, burn) = (loss("ours"), loss("burn"));
+    assert!(
+        (ours - burn).abs() <= 1e-4 * burn.abs(),
+        "ours {ours}, burn {burn}"
+    );
+}
