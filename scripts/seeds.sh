@@ -6,7 +6,8 @@
 #
 # Environment: MODELS (default "dense-ae deep-ae vae linear-ae sparse-ae"; conv-ae and
 # denoising-ae take about 10 minutes a run on 2 cores, add them for a long run), SEEDS (default
-# "42 1 2"), DATASETS (default "mnist fashion-mnist"), BACKEND (default flex). Each run uses the
+# "42 1 2"), DATASETS (default "mnist fashion-mnist"), BACKEND (default flex), EXTRA (more train
+# flags for every run, e.g. "--batch-size 128" for a tuned row; default none). Each run uses the
 # model's default config (its anchor's net and budget); the figure is the test loss of the last
 # epoch (sparse-ae: also its test code mean).
 set -euo pipefail
@@ -17,6 +18,7 @@ MODELS=${MODELS:-dense-ae deep-ae vae linear-ae sparse-ae}
 SEEDS=${SEEDS:-42 1 2}
 DATASETS=${DATASETS:-mnist fashion-mnist}
 BACKEND=${BACKEND:-flex}
+read -r -a extra <<<"${EXTRA:-}"
 cargo build --release --bin train -q
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -33,7 +35,7 @@ for d in $DATASETS; do
         for s in $SEEDS; do
             run="$out/$m-$d-$s"
             ./target/release/train "$m" --dataset "$d" --seed "$s" --backend "$BACKEND" \
-                --no-dashboard --out "$run" >"$run.log" 2>&1 || { cat "$run.log" >&2; exit 1; }
+                --no-dashboard --out "$run" "${extra[@]}" >"$run.log" 2>&1 || { cat "$run.log" >&2; exit 1; }
             f=$(last "$run" test_loss)
             [ "$m" = sparse-ae ] && f="$f (code mean $(last "$run" test_code_mean))"
             figures+=("$f")
