@@ -9,7 +9,6 @@ use crate::backend::read_f32;
 use crate::config::DatasetArg;
 use crate::input::batch::samples_tensor;
 use crate::run_dir::write_atomic;
-use ae_data::folder::FolderOptions;
 use ae_data::{Samples, Split};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -101,26 +100,6 @@ fn other(s: &Session, against: Option<&str>) -> Result<Other> {
     Ok(Other::Folder(dir))
 }
 
-/// Every image of `dir`, in the model's size and channels.
-fn load_folder(s: &Session, dir: &Path) -> Result<Samples> {
-    let [c, h, w] = s.cfg.sample_shape();
-    let opts = FolderOptions {
-        image_size: Some((h, w)),
-        channels: Some(c),
-        strict: false,
-        cache_dir: crate::input::folder::cache_dir(),
-    };
-    let set = ae_data::folder::load_folder(dir, &opts, &|_, _| {})?;
-    if !set.skipped.is_empty() {
-        eprintln!(
-            "{}: skipped {} unreadable files",
-            dir.display(),
-            set.skipped.len()
-        );
-    }
-    Ok(Samples::Images(set.images))
-}
-
 /// A folder's last name, for the figures.
 fn folder_name(dir: &Path) -> String {
     dir.file_name().map_or_else(
@@ -139,7 +118,10 @@ pub fn ood(a: &OodArgs) -> Result<()> {
     };
     let (against, mut other_set) = match other(&s, a.against.as_deref())? {
         Other::Dataset(d) => (d.to_string(), s.load_dataset(d, Split::Test, a.limit)?),
-        Other::Folder(dir) => (folder_name(&dir), load_folder(&s, &dir)?),
+        Other::Folder(dir) => (
+            folder_name(&dir),
+            crate::input::folder::load_resized(&dir, s.cfg.sample_shape())?,
+        ),
     };
     if against == own {
         bail!("--against {against}: that is the model's own data set; name another one");

@@ -302,6 +302,18 @@ fn agree(
     Ok(test)
 }
 
+/// Every image of `dir` in the size and channels `[c, h, w]` (resized), e.g. to compare a
+/// model's own images with another folder's.
+pub fn load_resized(dir: &Path, [c, h, w]: [usize; 3]) -> Result<Samples> {
+    let opts = FolderOptions {
+        image_size: Some((h, w)),
+        channels: Some(c),
+        strict: false,
+        cache_dir: cache_dir(),
+    };
+    Ok(Samples::Images(decode(dir, &opts)?.images))
+}
+
 /// Decodes one folder with a progress line, then says what was skipped.
 fn decode(dir: &Path, opts: &FolderOptions) -> Result<FolderSet> {
     let started = Instant::now();
