@@ -7,12 +7,24 @@ use std::process::{Command, Output};
 
 /// Runs `train` with `args`, with no data set in the environment.
 pub fn train(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_train"))
+    train_in(args, None)
+}
+
+/// [`train`], with CubeCL's autotune picks kept in the environment `autotune` (a private
+/// `target/environment/<name>.db`) when given. On wgpu, autotune picks each kernel by timing, and
+/// kernels that sum in another order give other last digits; runs that must agree digit for
+/// digit share one private environment, so the first tunes and the later ones reuse its picks,
+/// whatever the processes of other tests tune meanwhile.
+pub fn train_in(args: &[&str], autotune: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_train"));
+    command
         .args(args)
         .env_remove("AE_DATA_DIR")
-        .env("AE_DATA_MIRROR", "http://127.0.0.1:9")
-        .output()
-        .expect("the train binary runs")
+        .env("AE_DATA_MIRROR", "http://127.0.0.1:9");
+    if let Some(name) = autotune {
+        command.env("CUBECL_ENVIRONMENT", name);
+    }
+    command.output().expect("the train binary runs")
 }
 
 /// `<model> --backend flex --no-dashboard --data-dir <data> --out <out> <extra>`: the

@@ -1,10 +1,10 @@
 //! ae-kernels in the models: dense-ae and the VAE (the fused BCE loss), conv-ae, the conv
 //! denoising-ae and the conv VAE (convolutions and max-pooling too) train to the same figures
 //! with our kernels (`--kernels ours`, the default) as with Burn's ops (`--kernels burn`), on
-//! every backend (on wgpu, where no kernel runs, both are Burn's).
+//! every backend (on wgpu, where no kernel runs, both are Burn's, with the same autotune picks).
 
 use crate::backend_test;
-use crate::cli::{assert_success, strs, train, train_args};
+use crate::cli::{assert_success, strs, train_args, train_in};
 use crate::common::{temp_dir, tiny_dataset};
 use autoencoders::train::epoch_log::from_csv;
 use std::path::Path;
@@ -22,6 +22,7 @@ fn figures(run: &Path, names: &[&str]) -> Vec<f64> {
 backend_test!(fn models_train_alike_with_our_kernels_and_burn_s_ops(backend) {
     let root = temp_dir(&format!("kernels-{}", backend.as_str()));
     let data = tiny_dataset(&root, 96, 32);
+    let autotune = format!("ae-suite-kernels-{}", backend.as_str());
     let cases: [(&str, &[&str], &[&str]); 5] = [
         ("dense-ae", &[], &["Loss"]),
         ("vae", &["--latent-dim", "4"], &["Loss", "Reconstruction", "KL"]),
@@ -35,7 +36,7 @@ backend_test!(fn models_train_alike_with_our_kernels_and_burn_s_ops(backend) {
             let mut a = train_args(model, &data, &out, &["--epochs", "2", "--batch-size", "16", "--kernels", kernels]);
             a.extend(extra.iter().map(|s| s.to_string()));
             a[2] = backend.as_str().into();
-            assert_success(&train(&strs(&a)));
+            assert_success(&train_in(&strs(&a), Some(&autotune)));
             figures(&out, names)
         };
         let (ours, burn) = (run("ours"), run("burn"));
