@@ -199,6 +199,10 @@ pub struct RunConfig {
     pub limit: Option<usize>,
     /// Test on the first `test_limit` test samples only (`null`: all).
     pub test_limit: Option<usize>,
+    /// Every pixel drawn once as 0 or 1, with its grey value as the probability (absent: the
+    /// grey values as they are).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub binarize: bool,
     /// The folder of images when `dataset` is `folder` (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder: Option<FolderConfig>,
@@ -282,6 +286,12 @@ impl RunConfig {
         }
         if self.test_limit == Some(0) {
             bail!("--test-limit must be at least 1");
+        }
+        if self.binarize && !self.dataset.is_images() {
+            bail!(
+                "--binarize applies to image data sets, not {}",
+                self.dataset
+            );
         }
         match (self.model, &self.noise) {
             (ModelName::DenoisingAe, None) => {

@@ -120,7 +120,10 @@ pub fn ood(a: &OodArgs) -> Result<()> {
         Other::Dataset(d) => (d.to_string(), s.load_dataset(d, Split::Test, a.limit)?),
         Other::Folder(dir) => (
             folder_name(&dir),
-            crate::input::folder::load_resized(&dir, s.cfg.sample_shape())?,
+            binarized(
+                crate::input::folder::load_resized(&dir, s.cfg.sample_shape())?,
+                &s.cfg,
+            ),
         ),
     };
     if against == own {
@@ -164,4 +167,12 @@ pub fn ood(a: &OodArgs) -> Result<()> {
     );
     println!("wrote {} and {}", path.display(), json.display());
     Ok(())
+}
+
+/// `set` drawn black and white like the run's own test images when the run was binarised.
+fn binarized(mut set: Samples, cfg: &crate::config::RunConfig) -> Samples {
+    if cfg.binarize {
+        crate::input::data::binarize(&mut set, Split::Test);
+    }
+    set
 }

@@ -14,13 +14,19 @@ pub const PLANE3D_TEST: usize = 200;
 /// How often each one-hot vector appears in an epoch of `onehot4` (4 x 250 = 1000 samples).
 pub const ONEHOT4_REPEATS: usize = 250;
 
-/// Both splits of the configured data set, limited as configured.
+/// The seed of `--binarize`'s draw: fixed, so that every run and every `--seed` sees the same
+/// black-and-white images (one data set, as the binarised MNIST of the literature is); the
+/// test split draws from another stream.
+pub const BINARIZE_SEED: u64 = 0xB1_7A_5EED;
+
+/// Both splits of the configured data set, binarised and limited as configured.
 pub fn load(cfg: &RunConfig, data_dir: Option<PathBuf>) -> Result<(Samples, Samples)> {
     if let Some(f) = &cfg.folder {
-        let (mut train, mut test) = f.load()?;
-        limit(&mut train, cfg.limit);
-        limit(&mut test, cfg.test_limit);
-        return Ok((train, test));
+        let (train, test) = f.load()?;
+        return Ok((
+            finish(train, cfg, Split::Train),
+            finish(test, cfg, Split::Test),
+        ));
     }
     Ok((
         load_split(cfg, Split::Train, data_dir.clone())?,
@@ -28,10 +34,10 @@ pub fn load(cfg: &RunConfig, data_dir: Option<PathBuf>) -> Result<(Samples, Samp
     ))
 }
 
-/// One split of the configured data set, limited as configured (`limit` for training,
-/// `test_limit` for test).
+/// One split of the configured data set, binarised when configured and limited as configured
+/// (`limit` for training, `test_limit` for test).
 pub fn load_split(cfg: &RunConfig, split: Split, data_dir: Option<PathBuf>) -> Result<Samples> {
-    let mut set = match (cfg.dataset.images(), split) {
+    let set = match (cfg.dataset.images(), split) {
         _ if cfg.dataset == DatasetArg::Folder => match &cfg.folder {
             Some(f) => f.load_split(split)?,
             None => bail!("the folder data set needs --data-dir DIR"),
@@ -57,16 +63,32 @@ pub fn load_split(cfg: &RunConfig, split: Split, data_dir: Option<PathBuf>) -> R
         (None, Split::Train) => Samples::Vectors(synthetic::onehot4(ONEHOT4_REPEATS)),
         (None, Split::Test) => Samples::Vectors(synthetic::onehot4(1)),
     };
+    Ok(finish(set, cfg, split))
+}
+
+/// `set` binarised (before the limit, so that an image's draw is the same with any limit) and
+/// limited, as `cfg` says for `split`.
+fn finish(mut set: Samples, cfg: &RunConfig, split: Split) -> Samples {
+    if cfg.binarize {
+        binarize(&mut set, split);
+    }
     let n = match split {
         Split::Train => cfg.limit,
         Split::Test => cfg.test_limit,
     };
-    limit(&mut set, n);
-    Ok(set)
-}
-
-fn limit(set: &mut Samples, n: Option<usize>) {
     if let Some(n) = n {
         set.truncate(n);
+    }
+    set
+}
+
+/// `--binarize`'s draw for images of `split` (vectors are left as they are).
+pub fn binarize(set: &mut Samples, split: Split) {
+    if let Samples::Images(images) = set {
+        let stream = match split {
+            Split::Train => 0,
+            Split::Test => 1,
+        };
+        images.binarize(BINARIZE_SEED ^ stream);
     }
 }

@@ -188,6 +188,12 @@ pub struct TrainArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// Draw every pixel once as black or white, white with its grey value as the probability:
+    /// a fixed draw, the same for every --seed (the binarised MNIST of the VAE literature, on
+    /// which published log-likelihoods are measured).
+    #[arg(long)]
+    pub binarize: bool,
+
     /// Train on the first N training samples only (quick runs).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,

@@ -105,6 +105,9 @@ impl TrainArgs {
         if let Some(l) = self.loss {
             cfg.loss = l.into();
         }
+        if self.binarize {
+            cfg.binarize = true;
+        }
         if self.limit.is_some() {
             cfg.limit = self.limit;
         }

@@ -9,6 +9,7 @@ mod agreement;
 mod agreement_runs;
 mod bad_input;
 mod bad_input_sizes;
+mod binarize;
 mod cli;
 mod export;
 mod family;

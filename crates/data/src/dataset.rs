@@ -2,6 +2,8 @@
 
 use crate::error::DataError;
 use crate::idx;
+use crate::rng::Rng;
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -187,6 +189,25 @@ impl ImageSet {
             self.labels.truncate(n);
             self.pixels.truncate(n * self.image_size());
         }
+    }
+
+    /// Draws every pixel once as black or white, white with probability value / 255 (the
+    /// "static binarisation" of the VAE literature's binarised MNIST): 0 stays 0, 255 stays 255.
+    /// Image `i` draws from stream `i` of `seed`, so an image's draw does not depend on how many
+    /// images the set holds or on the threads.
+    pub fn binarize(&mut self, seed: u64) {
+        let n = self.image_size().max(1);
+        self.pixels
+            .par_chunks_mut(n)
+            .enumerate()
+            .for_each(|(i, image)| {
+                let mut rng = Rng::stream(seed, i as u64);
+                for p in image {
+                    // Uniform in 0..=254: below p with probability p / 255.
+                    let r = ((rng.next_u64() >> 32) * 255) >> 32;
+                    *p = if r < u64::from(*p) { 255 } else { 0 };
+                }
+            });
     }
 
     /// Builds a set from an images file and a labels file, checking that they agree.
