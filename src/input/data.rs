@@ -17,7 +17,7 @@ pub const ONEHOT4_REPEATS: usize = 250;
 /// The seed of `--binarize`'s draw: fixed, so that every run and every `--seed` sees the same
 /// black-and-white images (one data set, as the binarised MNIST of the literature is); the
 /// test split draws from another stream.
-pub const BINARIZE_SEED: u64 = 0xB1_7A_5EED;
+pub const BINARIZE_SEED: u64 = 0xB17A_5EED;
 
 /// Both splits of the configured data set, binarised and limited as configured.
 pub fn load(cfg: &RunConfig, data_dir: Option<PathBuf>) -> Result<(Samples, Samples)> {
