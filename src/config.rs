@@ -82,8 +82,10 @@ impl ModelName {
     pub fn accepts(self, network: &NetworkConfig) -> bool {
         use NetworkConfig as N;
         match self {
-            ModelName::ConvAe => matches!(network, N::Conv(_)),
-            ModelName::DenoisingAe => matches!(network, N::Conv(_) | N::Dense(_)),
+            ModelName::ConvAe => matches!(network, N::Conv(_) | N::ConvWide(_)),
+            ModelName::DenoisingAe => {
+                matches!(network, N::Conv(_) | N::ConvWide(_) | N::Dense(_))
+            }
             ModelName::SparseAe => matches!(network, N::Sparse(_)),
             ModelName::Vae => matches!(network, N::Vae(_)),
             ModelName::DenseAe | ModelName::DeepAe | ModelName::LinearAe | ModelName::BinaryAe => {
@@ -315,7 +317,11 @@ impl RunConfig {
             (d, Some(_)) => bail!("folder settings apply to --dataset folder, not {d}"),
             (_, None) => {}
         }
-        if !self.dataset.is_images() && matches!(self.network, NetworkConfig::Conv(_)) {
+        let conv = matches!(
+            self.network,
+            NetworkConfig::Conv(_) | NetworkConfig::ConvWide(_)
+        );
+        if !self.dataset.is_images() && conv {
             let fix = if self.model == ModelName::ConvAe {
                 "train a dense model (dense-ae, deep-ae, linear-ae, binary-ae) on it"
             } else {

@@ -4,7 +4,8 @@
     python scripts/peers/load_export.py runs/dense-ae
 
 The module is built from the run's config.json with torch_ae.py's layers (dense: one
-nn.Sequential, each Linear followed by its activation; conv-ae: torch_ae.conv(); vae:
+nn.Sequential, each Linear followed by its activation; conv-ae: torch_ae.conv(), or
+torch_ae.wide() for --arch wide; vae:
 torch_ae.Vae), the weights are loaded with load_state_dict(strict=True), and the loss is
 computed on the run's test set as `ae reconstruct` computes it: BCE with logits (or MSE of the
 output) per pixel, for the VAE the negative ELBO per image with one draw of z.
@@ -47,6 +48,8 @@ def build(cfg):
         return dense(net["dense"])
     if kind == "conv":
         return torch_ae.conv(), "sigmoid"
+    if kind == "conv-wide":
+        return torch_ae.wide(net["channels"]), "sigmoid"
     if kind == "vae" and net["arch"]["kind"] == "dense" and len(net["arch"]["hidden"]) == 1:
         return torch_ae.Vae(net["arch"]["hidden"][0], net["latent_dim"]), "sigmoid"
     raise SystemExit(f"error: the PyTorch peers have no module for this {kind} network")
@@ -71,7 +74,7 @@ def main():
             loss = sum(model.loss(x[i : i + 500].reshape(-1, 784)) * len(x[i : i + 500]) for i in range(0, len(x), 500)) / len(x)
             unit = "nats per image, one draw of z per image"
         else:
-            flat = cfg["network"]["kind"] != "conv"
+            flat = cfg["network"]["kind"] not in ("conv", "conv-wide")
             xb = x.reshape(len(x), -1) if flat else x[:, None]
             raw = torch.cat([model(xb[i : i + 500]) for i in range(0, len(xb), 500)])
             if cfg["loss"] == "bce":

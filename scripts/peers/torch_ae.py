@@ -42,6 +42,17 @@ def conv():
     )
 
 
+def wide(channels=32):
+    """conv-ae --arch wide: keras.io's denoising net (32x7x7 code on MNIST)."""
+    c = channels
+    pool = lambda: nn.MaxPool2d(2, ceil_mode=True)  # noqa: E731  28 -> 14 -> 7
+    up = lambda: nn.ConvTranspose2d(c, c, 3, stride=2, padding=1, output_padding=1)  # noqa: E731  7 -> 14 -> 28
+    return nn.Sequential(
+        nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), pool(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), pool(),
+        up(), nn.ReLU(), up(), nn.ReLU(), nn.Conv2d(c, 1, 3, padding=1),
+    )
+
+
 class Vae(nn.Module):
     def __init__(self, hidden=400, latent=20):
         super().__init__()

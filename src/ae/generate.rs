@@ -187,7 +187,7 @@ pub fn features(a: &FeaturesArgs) -> Result<()> {
     let first = match s.model.network() {
         Network::Dense(m) => m.encoder().layers().first(),
         Network::Sparse(m) => m.net().encoder().layers().first(),
-        Network::Conv(_) | Network::Vae(_) => None,
+        Network::Conv(_) | Network::ConvWide(_) | Network::Vae(_) => None,
     };
     let Some(layer) = first else {
         bail!(

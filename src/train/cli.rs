@@ -54,6 +54,9 @@ pub enum ArchArg {
     Conv,
     /// Fully connected layers.
     Dense,
+    /// keras.io's denoising net: 32-channel convolutions and two poolings, then two stride-2
+    /// transposed convolutions; a 32x7x7 code, twice the image's size (conv-ae, denoising-ae).
+    Wide,
 }
 
 /// Train an autoencoder on MNIST, Fashion-MNIST or a generated toy set with Burn.
@@ -117,7 +120,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, help = help("Reconstruction loss", across_models(|c| Some(c.loss))))]
     pub loss: Option<LossArg>,
 
-    /// The body of denoising-ae or vae.
+    /// The body of conv-ae (conv, wide), denoising-ae (conv, dense, wide) or vae (conv, dense).
     #[arg(long, value_enum)]
     pub arch: Option<ArchArg>,
 

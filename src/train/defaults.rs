@@ -5,7 +5,7 @@
 
 use crate::config::{ModelName, RunConfig};
 use ae_data::Noise;
-use ae_models::{ConvAeConfig, NetworkConfig, Sparsity};
+use ae_models::{ConvAeConfig, ConvWideConfig, NetworkConfig, Sparsity};
 use anyhow::{Result, bail};
 use serde::Serialize;
 
@@ -45,6 +45,16 @@ pub fn conv() -> Result<ConvAeConfig> {
     match ModelName::ConvAe.default_config().network {
         NetworkConfig::Conv(c) => Ok(c),
         _ => bail!("config/conv-ae.json holds no convolutional network for --arch conv"),
+    }
+}
+
+/// The body `--arch wide` gives: keras.io's denoising net, 32 channels, for 28x28 grey images
+/// (fitted to the data set's images afterwards).
+pub fn wide() -> ConvWideConfig {
+    ConvWideConfig {
+        in_channels: 1,
+        channels: 32,
+        image_size: None,
     }
 }
 

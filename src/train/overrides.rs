@@ -126,7 +126,10 @@ impl TrainArgs {
         let dense = || ModelName::DenseAe.default_config().network;
         let pixels = cfg.sample_shape().iter().product();
         match (cfg.model, &mut cfg.network, arch) {
-            (ModelName::DenoisingAe, net, ArchArg::Conv) => *net = conv(),
+            (ModelName::ConvAe | ModelName::DenoisingAe, net, ArchArg::Conv) => *net = conv(),
+            (ModelName::ConvAe | ModelName::DenoisingAe, net, ArchArg::Wide) => {
+                *net = NetworkConfig::ConvWide(defaults::wide());
+            }
             (ModelName::DenoisingAe, net, ArchArg::Dense) => *net = dense(),
             (ModelName::Vae, NetworkConfig::Vae(v), ArchArg::Conv) => {
                 v.arch = VaeArch::Conv(defaults::conv()?);
@@ -137,7 +140,13 @@ impl TrainArgs {
                     hidden: vec![400],
                 };
             }
-            (model, _, _) => bail!("--arch applies to denoising-ae and vae, not {model}"),
+            (ModelName::ConvAe, _, ArchArg::Dense) => {
+                bail!("conv-ae takes --arch conv or wide; for dense layers train dense-ae")
+            }
+            (ModelName::Vae, _, ArchArg::Wide) => {
+                bail!("vae takes --arch conv or dense; --arch wide is for conv-ae and denoising-ae")
+            }
+            (model, _, _) => bail!("--arch applies to conv-ae, denoising-ae and vae, not {model}"),
         }
         Ok(())
     }
@@ -319,6 +328,10 @@ pub(super) fn fit_inputs(cfg: &mut RunConfig, latent_given: bool) {
             VaeArch::Conv(c) => fit_conv(c, shape),
         },
         NetworkConfig::Conv(c) => fit_conv(c, shape),
+        NetworkConfig::ConvWide(c) => {
+            c.in_channels = shape[0];
+            c.image_size = (shape[1..] != [28, 28]).then_some([shape[1], shape[2]]);
+        }
         net => {
             if let Some(d) = net.dense_mut() {
                 d.input_dim = inputs;

@@ -71,7 +71,7 @@ backend_test!(fn one_channel_nhwc_views_through_fused_element_wise_ops(backend) 
     }
 });
 
-/// A configuration to test: every model's default, and the convolutional VAE.
+/// A configuration to test: every model's default, the convolutional VAE and the wide conv-ae.
 fn configs() -> Vec<(String, RunConfig)> {
     let mut list: Vec<(String, RunConfig)> = ModelName::ALL
         .iter()
@@ -85,6 +85,9 @@ fn configs() -> Vec<(String, RunConfig)> {
         v.arch = VaeArch::Conv(conv);
     }
     list.push(("vae --arch conv".into(), conv_vae));
+    let mut wide = ModelName::ConvAe.default_config();
+    wide.network = NetworkConfig::ConvWide(autoencoders::train::defaults::wide());
+    list.push(("conv-ae --arch wide".into(), wide));
     list
 }
 

@@ -33,6 +33,14 @@ fn read_safetensors(path: &Path) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
     out
 }
 
+/// name -> shape of every tensor in a safetensors file of f32 tensors.
+pub(crate) fn safetensors_shapes(path: &Path) -> BTreeMap<String, Vec<usize>> {
+    read_safetensors(path)
+        .into_iter()
+        .map(|(name, (shape, _))| (name, shape))
+        .collect()
+}
+
 /// `y = W x + b` with PyTorch's `[out, in]` weight.
 fn linear(t: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, i: usize, x: &[f64]) -> Vec<f64> {
     let (shape, w) = &t[&format!("{i}.weight")];

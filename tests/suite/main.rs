@@ -21,3 +21,4 @@ mod nll;
 mod quality;
 mod resume;
 mod resume_draws;
+mod wide;

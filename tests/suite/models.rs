@@ -160,6 +160,9 @@ fn footprints_count_the_parameters_burn_builds() {
         v.arch = ae_models::VaeArch::Conv(c);
     }
     configs.push(conv_vae);
+    let mut wide = ModelName::ConvAe.default_config();
+    wide.network = ae_models::NetworkConfig::ConvWide(autoencoders::train::defaults::wide());
+    configs.push(wide);
     for cfg in configs {
         let counted = cfg.network.footprint(cfg.sample_shape());
         let built = cfg.network.init(&dev).num_params();
@@ -185,9 +188,15 @@ backend_test!(fn conv_nets_take_images_of_any_size_and_channels(backend) {
                 _ => unreachable!("config/vae.json holds a VAE"),
             }
         };
+        let wide = ae_models::ConvWideConfig {
+            in_channels: c,
+            image_size: Some([h, w]),
+            ..autoencoders::train::defaults::wide()
+        };
         let nets = [
             ae_models::NetworkConfig::Conv(conv),
             ae_models::NetworkConfig::Vae(vae),
+            ae_models::NetworkConfig::ConvWide(wide),
         ];
         for net in nets {
             net.validate([c, h, w]).unwrap();

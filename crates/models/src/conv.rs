@@ -249,7 +249,7 @@ impl ConvAeConfig {
 
 /// A 3x3 convolution with `pad` on every side: ae-kernels' where it runs (flex, ndarray),
 /// else the layer's own (Burn's).
-fn conv3x3(conv: &Conv2d, x: Tensor<4>, pad: usize) -> Tensor<4> {
+pub(crate) fn conv3x3(conv: &Conv2d, x: Tensor<4>, pad: usize) -> Tensor<4> {
     match &conv.bias {
         Some(bias) if ae_kernels::used_on(&x.device()) => {
             ae_kernels::conv3x3(x, conv.weight.val(), bias.val(), pad)
@@ -259,7 +259,7 @@ fn conv3x3(conv: &Conv2d, x: Tensor<4>, pad: usize) -> Tensor<4> {
 }
 
 /// The 2x2 max-pool, rounding up: ae-kernels' where it runs, else the layer's own.
-fn pool2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+pub(crate) fn pool2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     if ae_kernels::used_on(&x.device()) {
         ae_kernels::max_pool2x2(x)
     } else {

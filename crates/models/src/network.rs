@@ -6,6 +6,7 @@
 use crate::activation::Activation;
 use crate::contract::{ConfigError, LossContext, LossTerms, Net, NetConfig};
 use crate::conv::{ConvAe, ConvAeConfig};
+use crate::conv_wide::{ConvWideAe, ConvWideConfig};
 use crate::dense::{DenseAe, DenseAeConfig};
 use crate::footprint::Footprint;
 use crate::sparse::{SparseAe, SparseAeConfig};
@@ -25,6 +26,8 @@ pub enum Network {
     Dense(DenseAe),
     /// Convolutional.
     Conv(ConvAe),
+    /// Wide convolutional (transposed convolutions, a code larger than the image).
+    ConvWide(ConvWideAe),
     /// Fully connected with a sparsity penalty.
     Sparse(SparseAe),
     /// Variational.
@@ -36,6 +39,7 @@ impl Network {
         match self {
             Network::Dense(m) => m,
             Network::Conv(m) => m,
+            Network::ConvWide(m) => m,
             Network::Sparse(m) => m,
             Network::Vae(m) => m,
         }
@@ -69,6 +73,8 @@ pub enum NetworkConfig {
     Dense(DenseAeConfig),
     /// The convolutional autoencoder.
     Conv(ConvAeConfig),
+    /// The wide convolutional autoencoder (keras.io's denoising net).
+    ConvWide(ConvWideConfig),
     /// A fully connected autoencoder with a sparsity penalty.
     Sparse(SparseAeConfig),
     /// The variational autoencoder.
@@ -81,6 +87,7 @@ impl NetworkConfig {
         match self {
             NetworkConfig::Dense(c) => c,
             NetworkConfig::Conv(c) => c,
+            NetworkConfig::ConvWide(c) => c,
             NetworkConfig::Sparse(c) => c,
             NetworkConfig::Vae(c) => c,
         }
@@ -101,6 +108,7 @@ impl NetworkConfig {
         match self {
             NetworkConfig::Dense(c) => Network::Dense(c.init(device)),
             NetworkConfig::Conv(c) => Network::Conv(c.init(device)),
+            NetworkConfig::ConvWide(c) => Network::ConvWide(c.init(device)),
             NetworkConfig::Sparse(c) => Network::Sparse(c.init(device)),
             NetworkConfig::Vae(c) => Network::Vae(c.init(device)),
         }

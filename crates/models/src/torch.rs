@@ -6,7 +6,7 @@
 //! modules: an `nn.Sequential` numbers its children, activations and pooling included.
 
 use burn::nn::Linear;
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 
 /// One tensor as PyTorch's `state_dict` holds it.
@@ -59,14 +59,37 @@ pub fn linear(prefix: &str, layer: &Linear) -> Result<Vec<TorchTensor>, ExportEr
 
 /// `<prefix>.weight` (`[out, in, kh, kw]`) and `<prefix>.bias` of a convolution.
 pub fn conv(prefix: &str, layer: &Conv2d) -> Result<Vec<TorchTensor>, ExportError> {
-    let weight = layer.weight.val();
+    weight_and_bias(
+        prefix,
+        layer.weight.val(),
+        layer.bias.as_ref().map(|b| b.val()),
+    )
+}
+
+/// A transposed convolution as `nn.ConvTranspose2d`'s `weight` (`[in, out, kh, kw]`, Burn's
+/// layout too) and `bias`.
+pub fn conv_transpose(
+    prefix: &str,
+    layer: &ConvTranspose2d,
+) -> Result<Vec<TorchTensor>, ExportError> {
+    weight_and_bias(
+        prefix,
+        layer.weight.val(),
+        layer.bias.as_ref().map(|b| b.val()),
+    )
+}
+
+fn weight_and_bias(
+    prefix: &str,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+) -> Result<Vec<TorchTensor>, ExportError> {
     let mut out = vec![TorchTensor {
         name: format!("{prefix}.weight"),
         shape: weight.dims().to_vec(),
         values: values(weight)?,
     }];
-    if let Some(bias) = &layer.bias {
-        let b = bias.val();
+    if let Some(b) = bias {
         out.push(TorchTensor {
             name: format!("{prefix}.bias"),
             shape: b.dims().to_vec(),

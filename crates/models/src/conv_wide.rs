@@ -1,0 +1,199 @@
+//! The wide convolutional autoencoder: keras.io's image-denoising net ("Convolutional
+//! autoencoder for image denoising"), for images of any size and channels.
+//!
+//! Encoder: two 3x3 'same' convolutions of `channels` (32) with ReLU, each followed by a 2x2
+//! max-pool that rounds up (28 -> 14 -> 7): a `[32, 7, 7]` code on MNIST, 1568 numbers, twice
+//! the 784 pixels: this net does not compress, and its figures are not comparable with
+//! conv-ae's 128-number code. Decoder: two 3x3 transposed convolutions of stride 2 (`channels`,
+//! ReLU; 7 -> 14 -> 28, padding 1, output padding 1: exactly twice the side), and a 3x3 'same'
+//! convolution to the image's channels whose sigmoid is the image. Sides that the poolings
+//! round up are decoded a little larger and cropped to the image, top-left.
+//!
+//! Exported for PyTorch (`ae export`) as `nn.Sequential(Conv2d, ReLU, MaxPool2d(2, ceil_mode=
+//! True), Conv2d, ReLU, MaxPool2d, ConvTranspose2d(stride=2, padding=1, output_padding=1), ReLU,
+//! ConvTranspose2d, ReLU, Conv2d(padding=1))`: the children 0, 3, 6, 8 and 10.
+
+use crate::contract::{ConfigError, Net, NetConfig};
+use crate::conv::{MAX_CONV_SIDE, conv3x3, pool2x2};
+use crate::footprint::Footprint;
+use crate::layout::dense_one_channel;
+use crate::torch::{self, ExportError, TorchTensor};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+/// Configuration of the wide convolutional autoencoder.
+#[derive(Config, Debug)]
+pub struct ConvWideConfig {
+    /// Channels of the input images (1 for grey).
+    pub in_channels: usize,
+    /// Channels of every hidden layer: 32 in keras.io's net.
+    pub channels: usize,
+    /// `[height, width]` of the images (`null`: 28x28, MNIST's).
+    pub image_size: Option<[usize; 2]>,
+}
+
+/// The wide convolutional autoencoder.
+#[derive(Module, Debug)]
+pub struct ConvWideAe {
+    encoder: Vec<Conv2d>,
+    pool: MaxPool2d,
+    decoder: Vec<ConvTranspose2d>,
+    out: Conv2d,
+    /// `[channels, height, width]` of a code.
+    #[module(skip)]
+    code_shape: [usize; 3],
+    /// `[height, width]` of the images, which the decoder's output is cropped to.
+    #[module(skip)]
+    image: [usize; 2],
+}
+
+impl ConvWideConfig {
+    /// `[height, width]` of the images.
+    pub fn image_hw(&self) -> [usize; 2] {
+        self.image_size.unwrap_or([28, 28])
+    }
+
+    /// The code's `[height, width]`: each side halved twice, rounding up (7x7 on MNIST).
+    pub fn code_hw(&self) -> [usize; 2] {
+        self.image_hw().map(|s| s.div_ceil(2).div_ceil(2))
+    }
+
+    /// Checks the sizes against `image`, `[channels, height, width]` of the data.
+    pub fn validate(&self, image: [usize; 3]) -> Result<(), ConfigError> {
+        if self.channels == 0 || self.in_channels == 0 {
+            return Err(ConfigError("every channel count must be at least 1".into()));
+        }
+        let [h, w] = self.image_hw();
+        if h == 0 || w == 0 || h > MAX_CONV_SIDE || w > MAX_CONV_SIDE {
+            return Err(ConfigError(format!(
+                "image_size {h}x{w}: each side must be 1 to {MAX_CONV_SIDE} pixels"
+            )));
+        }
+        if [self.in_channels, h, w] != image {
+            return Err(ConfigError(format!(
+                "this convolutional network takes {}x{h}x{w} images, the data is {}x{}x{}",
+                self.in_channels, image[0], image[1], image[2]
+            )));
+        }
+        Ok(())
+    }
+
+    /// Builds the model with freshly initialised weights on `device`.
+    pub fn init(&self, device: &Device) -> ConvWideAe {
+        let (c, k) = (self.channels, [3, 3]);
+        let conv = |i: usize, o: usize| {
+            Conv2dConfig::new([i, o], k)
+                .with_padding(PaddingConfig2d::Same)
+                .init(device)
+        };
+        let up = || {
+            ConvTranspose2dConfig::new([c, c], k)
+                .with_stride([2, 2])
+                .with_padding([1, 1])
+                .with_padding_out([1, 1])
+                .init(device)
+        };
+        let [h, w] = self.code_hw();
+        ConvWideAe {
+            encoder: vec![conv(self.in_channels, c), conv(c, c)],
+            pool: MaxPool2dConfig::new([2, 2]).with_ceil_mode(true).init(),
+            decoder: vec![up(), up()],
+            out: conv(c, self.in_channels),
+            code_shape: [c, h, w],
+            image: self.image_hw(),
+        }
+    }
+}
+
+impl NetConfig for ConvWideConfig {
+    fn check(&self, image: [usize; 3]) -> Result<(), ConfigError> {
+        self.validate(image)
+    }
+
+    fn code_size(&self) -> usize {
+        let [h, w] = self.code_hw();
+        self.channels * h * w
+    }
+
+    /// Each layer at the size it gives: convolutions at the image's size and half of it, each
+    /// pooled; transposed convolutions at twice and four times the code's; the output
+    /// convolution at four times the code's.
+    fn footprint(&self, image: [usize; 3]) -> Footprint {
+        let (c, k) = (self.channels, 3);
+        let side = [image[1], image[2]];
+        let half = side.map(|s| s.div_ceil(2));
+        let code = self.code_hw();
+        let times = |m: usize| code.map(|s| m * s);
+        Footprint::conv(self.in_channels, c, k, side)
+            + Footprint::reshaping(c * half[0] * half[1])
+            + Footprint::conv(c, c, k, half)
+            + Footprint::reshaping(c * code[0] * code[1])
+            + Footprint::conv(c, c, k, times(2))
+            + Footprint::conv(c, c, k, times(4))
+            + Footprint::conv(c, self.in_channels, k, times(4))
+    }
+}
+
+impl Net for ConvWideAe {
+    /// `[batch, c, h, w]` images -> `[batch, channels * h2 * w2]` codes.
+    fn encode(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = images;
+        for conv in &self.encoder {
+            x = pool2x2(&self.pool, relu(conv3x3(conv, x, 1))); // 28 -> 14 -> 7
+        }
+        x.flatten(1, 3)
+    }
+
+    /// `[batch, channels * h2 * w2]` codes -> `[batch, c, h, w]` logits.
+    fn decode_raw(&self, codes: Tensor<2>, _image: [usize; 3]) -> Tensor<4> {
+        let [batch, _] = codes.dims();
+        let [c, h, w] = self.code_shape;
+        let mut x = codes.reshape([batch, c, h, w]);
+        for up in &self.decoder {
+            x = relu(up.forward(x)); // 7 -> 14 -> 28
+        }
+        let x = conv3x3(&self.out, x, 1);
+        let [batch, c, h, w] = x.dims();
+        let [ih, iw] = self.image;
+        let x = if [h, w] == [ih, iw] {
+            x
+        } else {
+            x.slice([0..batch, 0..c, 0..ih, 0..iw])
+        };
+        // One channel for grey images: made dense for wgpu's fusion (layout.rs).
+        dense_one_channel(x)
+    }
+
+    fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {
+        let mut out = Vec::new();
+        for (i, c) in self.encoder.iter().enumerate() {
+            out.extend(torch::conv(&(3 * i).to_string(), c)?);
+        }
+        for (i, up) in self.decoder.iter().enumerate() {
+            out.extend(torch::conv_transpose(&(6 + 2 * i).to_string(), up)?);
+        }
+        out.extend(torch::conv("10", &self.out)?);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mnist_gives_a_32x7x7_code_and_odd_sides_round_up() {
+        let cfg = |image_size| ConvWideConfig {
+            in_channels: 1,
+            channels: 32,
+            image_size,
+        };
+        assert_eq!(cfg(None).code_hw(), [7, 7]);
+        assert_eq!(cfg(None).code_size(), 1568);
+        assert_eq!(cfg(Some([30, 45])).code_hw(), [8, 12]);
+        assert_eq!(cfg(Some([1, 5])).code_hw(), [1, 2]);
+    }
+}
