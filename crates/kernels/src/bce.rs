@@ -3,6 +3,7 @@
 //! version calls `expf` and `log1pf` one element at a time (38% of a dense-ae step); here both
 //! are short polynomials the compiler vectorises, accurate to a few units in the last place.
 
+use crate::simd::{Isa, dispatch};
 use burn::prelude::*;
 use rayon::prelude::*;
 
@@ -59,36 +60,69 @@ fn sigmoid(z: f32) -> f32 {
     if z >= 0.0 { r } else { e * r }
 }
 
+/// The loss summed over one sample, in sixteen lanes of partial sums (vectorised, with
+/// little rounding).
+#[inline(always)]
+fn row_loss_body<const FMA: bool>(zr: &[f32], tr: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let (zc, tc) = (zr.chunks_exact(16), tr.chunks_exact(16));
+    let tail: f32 = zc
+        .remainder()
+        .iter()
+        .zip(tc.remainder())
+        .map(|(&a, &b)| loss(a, b))
+        .sum();
+    for (a, b) in zc.zip(tc) {
+        for k in 0..16 {
+            acc[k] += loss(a[k], b[k]);
+        }
+    }
+    acc.iter().map(|&v| f64::from(v)).sum::<f64>() as f32 + tail
+}
+
+dispatch!(fn row_loss(zr: &[f32], tr: &[f32]) -> f32 => row_loss_body);
+
+/// `out = (sigmoid(z) - t) g` over one sample.
+#[inline(always)]
+fn row_grad_body<const FMA: bool>(out: &mut [f32], zr: &[f32], tr: &[f32], g: f32) {
+    for ((o, &a), &b) in out.iter_mut().zip(zr).zip(tr) {
+        *o = (sigmoid(a) - b) * g;
+    }
+}
+
+dispatch!(fn row_grad(out: &mut [f32], zr: &[f32], tr: &[f32], g: f32) => row_grad_body);
+
 /// Per-sample sums of the loss: `z` and `t` hold `rows` samples of `d` numbers.
 pub fn forward(z: &[f32], t: &[f32], d: usize) -> Vec<f32> {
+    forward_with(Isa::best(), z, t, d)
+}
+
+/// [`forward`] with its loops compiled for `isa`.
+pub fn forward_with(isa: Isa, z: &[f32], t: &[f32], d: usize) -> Vec<f32> {
     if d == 0 {
         return vec![0.0; z.len()];
     }
     z.par_chunks(d)
         .zip(t.par_chunks(d))
-        .map(|(zr, tr)| {
-            // Sixteen lanes of partial sums: vectorised, with little rounding.
-            let mut acc = [0.0f32; 16];
-            let (zc, tc) = (zr.chunks_exact(16), tr.chunks_exact(16));
-            let tail: f32 = zc
-                .remainder()
-                .iter()
-                .zip(tc.remainder())
-                .map(|(&a, &b)| loss(a, b))
-                .sum();
-            for (a, b) in zc.zip(tc) {
-                for k in 0..16 {
-                    acc[k] += loss(a[k], b[k]);
-                }
-            }
-            acc.iter().map(|&v| f64::from(v)).sum::<f64>() as f32 + tail
-        })
+        .map(|(zr, tr)| row_loss(isa, zr, tr))
         .collect()
 }
 
 /// The gradients of the per-sample sums for their output gradient `g` (one per sample): of
 /// the logits, `(sigmoid(z) - t) g`, and of the targets, `-z g` (empty unless `need_t`).
 pub fn backward(z: &[f32], t: &[f32], g: &[f32], d: usize, need_t: bool) -> (Vec<f32>, Vec<f32>) {
+    backward_with(Isa::best(), z, t, g, d, need_t)
+}
+
+/// [`backward`] with its loops compiled for `isa`.
+pub fn backward_with(
+    isa: Isa,
+    z: &[f32],
+    t: &[f32],
+    g: &[f32],
+    d: usize,
+    need_t: bool,
+) -> (Vec<f32>, Vec<f32>) {
     let mut gz = vec![0.0; z.len()];
     let mut gt = if need_t {
         vec![0.0; z.len()]
@@ -101,11 +135,7 @@ pub fn backward(z: &[f32], t: &[f32], g: &[f32], d: usize, need_t: bool) -> (Vec
     gz.par_chunks_mut(d)
         .zip(z.par_chunks(d).zip(t.par_chunks(d)))
         .zip(g.par_iter())
-        .for_each(|((out, (zr, tr)), &gr)| {
-            for ((o, &a), &b) in out.iter_mut().zip(zr).zip(tr) {
-                *o = (sigmoid(a) - b) * gr;
-            }
-        });
+        .for_each(|((out, (zr, tr)), &gr)| row_grad(isa, out, zr, tr, gr));
     if need_t {
         gt.par_chunks_mut(d)
             .zip(z.par_chunks(d))

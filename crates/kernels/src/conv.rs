@@ -8,10 +8,14 @@
 //! and tap before it stores them. The weight gradient is nine dot products per pair of
 //! channels. Planes are shared out over Burn's thread pool (rayon).
 
+use crate::simd::Isa;
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 
 /// Burn's `conv2d` with the same settings: the reference path.
 pub fn reference(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
@@ -81,7 +85,8 @@ struct Source<'a> {
 }
 
 /// `out[f] = bias + sum over the source's planes q and taps of k[p][q][tap] * planes[q][f +
-/// ky wp + kx]` for `f` in `0..out.len()`: output plane `p`, `k` `[np][count][9]`.
+/// ky wp + kx]` for `f` in `0..out.len()`: output plane `p`, `k` `[np][count][9]`. The
+/// portable loop; [`avx2::gather`] does the same sums `BLOCK` planes at a time.
 fn gather(out: &mut [f32], p: usize, src: Source<'_>, k: &[f32], bias: f32) {
     let n = out.len();
     let mut start = 0;
@@ -102,6 +107,46 @@ fn gather(out: &mut [f32], p: usize, src: Source<'_>, k: &[f32], bias: f32) {
         let m = LANES.min(n - start);
         out[start..start + m].copy_from_slice(&acc[..m]);
         start += LANES;
+    }
+}
+
+/// Output planes [`avx2::gather`] computes together.
+const BLOCK: usize = 4;
+
+/// The `np` output planes of one sample (`n` numbers each, `wide` holding `BLOCK` of them),
+/// computed by the loops of `isa`; `each(p, plane)` then takes each one.
+fn gather_all(
+    isa: Isa,
+    wide: &mut [f32],
+    np: usize,
+    src: Source<'_>,
+    k: &[f32],
+    bias: &[f32],
+    mut each: impl FnMut(usize, &[f32]),
+) {
+    let n = wide.len() / BLOCK;
+    let mut p0 = 0;
+    while p0 < np {
+        let p = if isa == Isa::Avx2Fma && np - p0 >= BLOCK {
+            BLOCK
+        } else {
+            1
+        };
+        let out = &mut wide[..p * n];
+        let bias = &bias[p0..p0 + p];
+        match isa {
+            // SAFETY: `Isa::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma if p == BLOCK => unsafe { avx2::gather::<BLOCK>(out, p0, src, k, bias) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => unsafe { avx2::gather::<1>(out, p0, src, k, bias) },
+            _ => gather(out, p0, src, k, bias[0]),
+        }
+        for i in 0..p {
+            each(p0 + i, &wide[i * n..][..n]);
+        }
+        p0 += p;
     }
 }
 
@@ -135,6 +180,11 @@ fn framed(planes: &[f32], rows: usize, cols: usize, frame: Frame) -> Vec<f32> {
 
 /// The forward pass: `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]`, `bias` `[o]`.
 pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: Dims) -> Vec<f32> {
+    forward_with(Isa::best(), x, weight, bias, d)
+}
+
+/// [`forward`] with its loops compiled for `isa`.
+pub fn forward_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], d: Dims) -> Vec<f32> {
     let (oh, ow, wp) = (d.oh(), d.ow(), d.wp());
     if oh * ow == 0 || d.b * d.o == 0 {
         return vec![0.0; d.b * d.o * oh * ow];
@@ -148,11 +198,10 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: Dims) -> Vec<f32> {
     };
     let framed_x = framed(x, d.h, d.w, frame);
     let mut out = vec![0.0; d.b * d.o * oh * ow];
-    out.par_chunks_mut(oh * ow)
+    out.par_chunks_mut(d.o * oh * ow)
         .enumerate()
-        .for_each(|(plane, y)| {
-            let (b, o) = (plane / d.o, plane % d.o);
-            let mut wide = vec![0.0; oh * wp];
+        .for_each(|(b, ys)| {
+            let mut wide = vec![0.0; BLOCK * oh * wp];
             let planes = &framed_x[b * d.c * len..][..d.c * len];
             let src = Source {
                 planes,
@@ -160,16 +209,23 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: Dims) -> Vec<f32> {
                 count: d.c,
                 wp,
             };
-            gather(&mut wide, o, src, weight, bias[o]);
-            for (dst, src) in y.chunks_exact_mut(ow).zip(wide.chunks_exact(wp)) {
-                dst.copy_from_slice(&src[..ow]);
-            }
+            gather_all(isa, &mut wide, d.o, src, weight, bias, |o, plane| {
+                let y = &mut ys[o * oh * ow..][..oh * ow];
+                for (dst, src) in y.chunks_exact_mut(ow).zip(plane.chunks_exact(wp)) {
+                    dst.copy_from_slice(&src[..ow]);
+                }
+            });
         });
     out
 }
 
 /// The input gradient from the output gradient `grad` `[b, o, oh, ow]`.
 pub fn input_grad(grad: &[f32], weight: &[f32], d: Dims) -> Vec<f32> {
+    input_grad_with(Isa::best(), grad, weight, d)
+}
+
+/// [`input_grad`] with its loops compiled for `isa`.
+pub fn input_grad_with(isa: Isa, grad: &[f32], weight: &[f32], d: Dims) -> Vec<f32> {
     let (oh, ow, wp, hp) = (d.oh(), d.ow(), d.wp(), d.hp());
     let n = d.h * d.w;
     if n == 0 || oh * ow == 0 || d.b * d.c == 0 {
@@ -199,23 +255,27 @@ pub fn input_grad(grad: &[f32], weight: &[f32], d: Dims) -> Vec<f32> {
         }
     }
     let mut gx = vec![0.0; d.b * d.c * n];
-    gx.par_chunks_mut(n).enumerate().for_each(|(plane, g_in)| {
-        let (b, c) = (plane / d.c, plane % d.c);
-        let mut wide = vec![0.0; hp * wp];
-        let planes = &framed_g[b * d.o * len..][..d.o * len];
-        let src = Source {
-            planes,
-            len,
-            count: d.o,
-            wp,
-        };
-        gather(&mut wide, c, src, &flipped, 0.0);
-        // The frame's gradient is dropped: the input is its interior.
-        for (r, row) in g_in.chunks_exact_mut(d.w).enumerate() {
-            let at = (r + d.pad) * wp + d.pad;
-            row.copy_from_slice(&wide[at..at + d.w]);
-        }
-    });
+    let zeros = vec![0.0; d.c];
+    gx.par_chunks_mut(d.c * n)
+        .enumerate()
+        .for_each(|(b, g_in)| {
+            let mut wide = vec![0.0; BLOCK * hp * wp];
+            let planes = &framed_g[b * d.o * len..][..d.o * len];
+            let src = Source {
+                planes,
+                len,
+                count: d.o,
+                wp,
+            };
+            gather_all(isa, &mut wide, d.c, src, &flipped, &zeros, |c, plane| {
+                // The frame's gradient is dropped: the input is its interior.
+                let g_in = &mut g_in[c * n..][..n];
+                for (r, row) in g_in.chunks_exact_mut(d.w).enumerate() {
+                    let at = (r + d.pad) * wp + d.pad;
+                    row.copy_from_slice(&plane[at..at + d.w]);
+                }
+            });
+        });
     gx
 }
 
@@ -234,8 +294,24 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
     acc.iter().map(|&v| f64::from(v)).sum::<f64>() + f64::from(tail)
 }
 
+/// `sum over f of g[f] src[f + ky wp + kx]` for the nine taps (`src` reaches `2 wp + 2` past
+/// `g`), by the loops of `isa`.
+fn taps(isa: Isa, g: &[f32], src: &[f32], wp: usize) -> [f64; 9] {
+    match isa {
+        // SAFETY: `Isa::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { avx2::taps(g, src, wp) },
+        _ => std::array::from_fn(|tap| dot(g, &src[(tap / 3) * wp + tap % 3..][..g.len()])),
+    }
+}
+
 /// The weight gradient `[o, c, 3, 3]` and the bias gradient `[o]`.
 pub fn weight_grad(x: &[f32], grad: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
+    weight_grad_with(Isa::best(), x, grad, d)
+}
+
+/// [`weight_grad`] with its loops compiled for `isa`.
+pub fn weight_grad_with(isa: Isa, x: &[f32], grad: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
     let (oh, ow, wp) = (d.oh(), d.ow(), d.wp());
     let mut gw = vec![0.0f32; d.o * d.c * 9];
     if oh * ow == 0 || d.b == 0 {
@@ -273,8 +349,8 @@ pub fn weight_grad(x: &[f32], grad: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
         for b in 0..d.b {
             let g = &wide_g[(b * d.o + o) * glen..][..glen];
             let src = &framed_x[(b * d.c + c) * len..][..len];
-            for (tap, a) in acc.iter_mut().enumerate() {
-                *a += dot(g, &src[(tap / 3) * wp + tap % 3..][..glen]);
+            for (a, t) in acc.iter_mut().zip(taps(isa, g, src, wp)) {
+                *a += t;
             }
         }
         for (k, a) in k.iter_mut().zip(acc) {

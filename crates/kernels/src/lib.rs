@@ -18,6 +18,7 @@ pub mod bce;
 pub mod conv;
 mod host;
 pub mod pool;
+pub mod simd;
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, NdArray, backend_extension};
