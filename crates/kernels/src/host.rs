@@ -1,12 +1,35 @@
-//! The kernels on a CPU backend: its tensors read to host slices, the loops of [`crate::pool`]
-//! and [`crate::conv`] run, and the results written back as tensors of the same backend.
+//! The kernels on a CPU backend: its tensors read as host slices (borrowed where the backend
+//! allows: flex; copied on ndarray), the loops of [`crate::pool`], [`crate::conv`] and
+//! [`crate::bce`] run, and the results written back as tensors of the same backend.
 
 use crate::bce;
 use crate::conv::{self, Dims};
 use crate::pool;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, TensorMetadata};
+use burn::backend::{Backend, Flex, NdArray, TensorMetadata};
 use burn::tensor::{Shape, TensorData};
+use std::borrow::Cow;
+
+/// A CPU backend whose tensors the host loops read.
+pub trait Host: Backend {
+    /// The f32 values of `t`, in order: borrowed where the tensor's own buffer holds them so.
+    fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
+        Cow::Owned(read::<Self>(t.clone()).0)
+    }
+}
+
+/// Flex lends its buffer when the tensor is contiguous f32 from its start: the copy a read
+/// makes of a tensor the graph also keeps (most of them) was a fifth of a conv-ae step.
+impl Host for Flex {
+    fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
+        match t.as_slice::<f32>() {
+            Some(values) => Cow::Borrowed(values),
+            None => Cow::Owned(read::<Self>(t.clone()).0),
+        }
+    }
+}
+
+impl Host for NdArray {}
 
 /// A tensor's values (f32) and shape.
 fn read<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
@@ -25,18 +48,18 @@ fn write<B: Backend>(values: Vec<f32>, shape: Vec<usize>, device: &B::Device) ->
 }
 
 /// 2x2 max-pooling on the host.
-pub fn max_pool2x2<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+pub fn max_pool2x2<B: Host>(x: FloatTensor<B>) -> FloatTensor<B> {
     let device = x.device();
-    let (values, shape) = read::<B>(x);
+    let (values, shape) = (B::values(&x), x.shape().to_vec());
     let (out, out_shape) = pool::forward_host(&values, &shape);
     write::<B>(out, out_shape, &device)
 }
 
 /// Its input gradient on the host.
-pub fn max_pool2x2_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+pub fn max_pool2x2_backward<B: Host>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
     let device = x.device();
-    let (xv, shape) = read::<B>(x);
-    let (gv, _) = read::<B>(grad);
+    let (xv, shape) = (B::values(&x), x.shape().to_vec());
+    let gv = B::values(&grad);
     let (out, out_shape) = pool::backward_host(&xv, &shape, &gv);
     write::<B>(out, out_shape, &device)
 }
@@ -54,16 +77,16 @@ fn dims(x: &[usize], weight: &[usize], pad: usize) -> Dims {
 }
 
 /// A 3x3 convolution on the host.
-pub fn conv3x3<B: Backend>(
+pub fn conv3x3<B: Host>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     bias: FloatTensor<B>,
     pad: usize,
 ) -> FloatTensor<B> {
     let device = x.device();
-    let (xv, xs) = read::<B>(x);
-    let (wv, ws) = read::<B>(weight);
-    let (bv, _) = read::<B>(bias);
+    let (xv, xs) = (B::values(&x), x.shape().to_vec());
+    let (wv, ws) = (B::values(&weight), weight.shape().to_vec());
+    let bv = B::values(&bias);
     let d = dims(&xs, &ws, pad);
     write::<B>(
         conv::forward(&xv, &wv, &bv, d),
@@ -74,7 +97,7 @@ pub fn conv3x3<B: Backend>(
 
 /// Its gradients on the host: input (empty unless `need_x`), weight and bias (empty unless
 /// `need_w`).
-pub fn conv3x3_backward<B: Backend>(
+pub fn conv3x3_backward<B: Host>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     grad: FloatTensor<B>,
@@ -85,8 +108,8 @@ pub fn conv3x3_backward<B: Backend>(
     let device = x.device();
     let empty = || write::<B>(Vec::new(), vec![0], &device);
     let xs = x.shape().to_vec();
-    let (wv, ws) = read::<B>(weight);
-    let (gv, _) = read::<B>(grad);
+    let (wv, ws) = (B::values(&weight), weight.shape().to_vec());
+    let gv = B::values(&grad);
     let d = dims(&xs, &ws, pad);
     let gx = if need_x {
         write::<B>(conv::input_grad(&gv, &wv, d), xs, &device)
@@ -97,7 +120,7 @@ pub fn conv3x3_backward<B: Backend>(
         return (gx, empty(), empty());
     }
     // The input is read back only for the weight gradient, the one that uses it.
-    let (xv, _) = read::<B>(x);
+    let xv = B::values(&x);
     let (gw, gb) = conv::weight_grad(&xv, &gv, d);
     (
         gx,
@@ -107,25 +130,25 @@ pub fn conv3x3_backward<B: Backend>(
 }
 
 /// Per-row BCE-with-logits sums on the host.
-pub fn bce_rows<B: Backend>(z: FloatTensor<B>, t: FloatTensor<B>) -> FloatTensor<B> {
+pub fn bce_rows<B: Host>(z: FloatTensor<B>, t: FloatTensor<B>) -> FloatTensor<B> {
     let device = z.device();
-    let (zv, zs) = read::<B>(z);
-    let (tv, _) = read::<B>(t);
+    let (zv, zs) = (B::values(&z), z.shape().to_vec());
+    let tv = B::values(&t);
     let d = zs.get(1).copied().unwrap_or(0);
     write::<B>(bce::forward(&zv, &tv, d), vec![zs[0]], &device)
 }
 
 /// Their gradients on the host: the logits' and (if `need_t`) the targets'.
-pub fn bce_rows_backward<B: Backend>(
+pub fn bce_rows_backward<B: Host>(
     z: FloatTensor<B>,
     t: FloatTensor<B>,
     grad: FloatTensor<B>,
     need_t: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>) {
     let device = z.device();
-    let (zv, zs) = read::<B>(z);
-    let (tv, _) = read::<B>(t);
-    let (gv, _) = read::<B>(grad);
+    let (zv, zs) = (B::values(&z), z.shape().to_vec());
+    let tv = B::values(&t);
+    let gv = B::values(&grad);
     let d = zs.get(1).copied().unwrap_or(0);
     let (gz, gt) = bce::backward(&zv, &tv, &gv, d, need_t);
     let gt_shape = if need_t { zs.clone() } else { vec![0] };
