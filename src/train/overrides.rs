@@ -409,7 +409,11 @@ mod tests {
         assert!(err("dense-ae --rho 0.1").contains("apply to sparse-ae"));
         assert!(err("dense-ae --beta 2").contains("--beta applies to sparse-ae and vae"));
         assert!(err("vae --noise gaussian").contains("apply to denoising-ae"));
-        assert!(err("conv-ae --arch dense").contains("--arch applies"));
+        assert!(err("conv-ae --arch dense").contains("conv-ae takes --arch conv or wide"));
+        assert!(err("vae --arch wide").contains("vae takes --arch conv or dense"));
+        assert!(
+            err("dense-ae --arch wide").contains("--arch applies to conv-ae, denoising-ae and vae")
+        );
         assert!(err("sparse-ae --l1-weight 1").contains("--sparsity l1"));
         assert!(err("sparse-ae --sparsity l1 --rho 0.1").contains("--rho and --beta"));
         assert!(err("denoising-ae --drop 0.2").contains("--noise masking"));

@@ -144,19 +144,10 @@ impl ConvAeConfig {
                 self.kernel_size
             )));
         }
-        let [h, w] = self.image_hw();
-        if h == 0 || w == 0 || h > MAX_CONV_SIDE || w > MAX_CONV_SIDE {
-            return Err(ConfigError(format!(
-                "image_size {h}x{w}: each side must be 1 to {MAX_CONV_SIDE} pixels"
-            )));
-        }
-        if [self.in_channels, h, w] != image {
-            return Err(ConfigError(format!(
-                "this convolutional network takes {}x{h}x{w} images, the data is {}x{}x{}",
-                self.in_channels, image[0], image[1], image[2]
-            )));
-        }
-        Ok(())
+        check_image(
+            [self.in_channels, self.image_hw()[0], self.image_hw()[1]],
+            image,
+        )
     }
 
     /// The encoder's layers for `image`: each convolution at the size it works on, then the
@@ -245,6 +236,24 @@ impl ConvAeConfig {
             decoder: self.init_decoder(device),
         }
     }
+}
+
+/// Checks a convolutional net's input, `[channels, height, width]`, against `image`, the
+/// data's: each side 1 to [`MAX_CONV_SIDE`], and the same sizes.
+pub(crate) fn check_image(net: [usize; 3], image: [usize; 3]) -> Result<(), ConfigError> {
+    let [c, h, w] = net;
+    if h == 0 || w == 0 || h > MAX_CONV_SIDE || w > MAX_CONV_SIDE {
+        return Err(ConfigError(format!(
+            "image_size {h}x{w}: each side must be 1 to {MAX_CONV_SIDE} pixels"
+        )));
+    }
+    if net != image {
+        return Err(ConfigError(format!(
+            "this convolutional network takes {c}x{h}x{w} images, the data is {}x{}x{}",
+            image[0], image[1], image[2]
+        )));
+    }
+    Ok(())
 }
 
 /// A 3x3 convolution with `pad` on every side: ae-kernels' where it runs (flex, ndarray),

@@ -14,7 +14,7 @@
 //! ConvTranspose2d, ReLU, Conv2d(padding=1))`: the children 0, 3, 6, 8 and 10.
 
 use crate::contract::{ConfigError, Net, NetConfig};
-use crate::conv::{MAX_CONV_SIDE, conv3x3, pool2x2};
+use crate::conv::{check_image, conv3x3, pool2x2};
 use crate::footprint::Footprint;
 use crate::layout::dense_one_channel;
 use crate::torch::{self, ExportError, TorchTensor};
@@ -66,19 +66,10 @@ impl ConvWideConfig {
         if self.channels == 0 || self.in_channels == 0 {
             return Err(ConfigError("every channel count must be at least 1".into()));
         }
-        let [h, w] = self.image_hw();
-        if h == 0 || w == 0 || h > MAX_CONV_SIDE || w > MAX_CONV_SIDE {
-            return Err(ConfigError(format!(
-                "image_size {h}x{w}: each side must be 1 to {MAX_CONV_SIDE} pixels"
-            )));
-        }
-        if [self.in_channels, h, w] != image {
-            return Err(ConfigError(format!(
-                "this convolutional network takes {}x{h}x{w} images, the data is {}x{}x{}",
-                self.in_channels, image[0], image[1], image[2]
-            )));
-        }
-        Ok(())
+        check_image(
+            [self.in_channels, self.image_hw()[0], self.image_hw()[1]],
+            image,
+        )
     }
 
     /// Builds the model with freshly initialised weights on `device`.
