@@ -63,7 +63,7 @@ fn sigmoid(z: f32) -> f32 {
 /// The loss summed over one sample, in sixteen lanes of partial sums (vectorised, with
 /// little rounding).
 #[inline(always)]
-fn row_loss_body<const FMA: bool>(zr: &[f32], tr: &[f32]) -> f32 {
+fn row_loss_body(zr: &[f32], tr: &[f32]) -> f32 {
     let mut acc = [0.0f32; 16];
     let (zc, tc) = (zr.chunks_exact(16), tr.chunks_exact(16));
     let tail: f32 = zc
@@ -84,7 +84,7 @@ dispatch!(fn row_loss(zr: &[f32], tr: &[f32]) -> f32 => row_loss_body);
 
 /// `out = (sigmoid(z) - t) g` over one sample.
 #[inline(always)]
-fn row_grad_body<const FMA: bool>(out: &mut [f32], zr: &[f32], tr: &[f32], g: f32) {
+fn row_grad_body(out: &mut [f32], zr: &[f32], tr: &[f32], g: f32) {
     for ((o, &a), &b) in out.iter_mut().zip(zr).zip(tr) {
         *o = (sigmoid(a) - b) * g;
     }

@@ -256,6 +256,20 @@ pub(crate) fn check_image(net: [usize; 3], image: [usize; 3]) -> Result<(), Conf
     Ok(())
 }
 
+/// The conv nets' last step: the output convolution, its result cropped to the image's
+/// `[h, w]` where the decoder overshot, one channel made dense for wgpu's fusion (layout.rs).
+pub(crate) fn output_head(out: &Conv2d, x: Tensor<4>, image: [usize; 2]) -> Tensor<4> {
+    let x = conv3x3(out, x, 1);
+    let [batch, c, h, w] = x.dims();
+    let [ih, iw] = image;
+    let x = if [h, w] == [ih, iw] {
+        x
+    } else {
+        x.slice([0..batch, 0..c, 0..ih, 0..iw])
+    };
+    dense_one_channel(x)
+}
+
 /// A 3x3 convolution with `pad` on every side: ae-kernels' where it runs (flex, ndarray),
 /// else the layer's own (Burn's).
 pub(crate) fn conv3x3(conv: &Conv2d, x: Tensor<4>, pad: usize) -> Tensor<4> {
@@ -301,16 +315,7 @@ impl ConvDecoder {
                 .up
                 .forward(relu(dense_one_channel(conv3x3(conv, x, pad)))); // 4 -> 8 -> 16 -> (14) -> 28
         }
-        let x = conv3x3(&self.out, x, 1);
-        let [batch, c, h, w] = x.dims();
-        let [ih, iw] = self.image;
-        let x = if [h, w] == [ih, iw] {
-            x
-        } else {
-            x.slice([0..batch, 0..c, 0..ih, 0..iw])
-        };
-        // One channel for grey images: made dense for wgpu's fusion (layout.rs).
-        dense_one_channel(x)
+        output_head(&self.out, x, self.image)
     }
 }
 

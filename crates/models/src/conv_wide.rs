@@ -14,9 +14,8 @@
 //! ConvTranspose2d, ReLU, Conv2d(padding=1))`: the children 0, 3, 6, 8 and 10.
 
 use crate::contract::{ConfigError, Net, NetConfig};
-use crate::conv::{check_image, conv3x3, pool2x2};
+use crate::conv::{check_image, conv3x3, output_head, pool2x2};
 use crate::footprint::Footprint;
-use crate::layout::dense_one_channel;
 use crate::torch::{self, ExportError, TorchTensor};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
@@ -146,16 +145,7 @@ impl Net for ConvWideAe {
         for up in &self.decoder {
             x = relu(up.forward(x)); // 7 -> 14 -> 28
         }
-        let x = conv3x3(&self.out, x, 1);
-        let [batch, c, h, w] = x.dims();
-        let [ih, iw] = self.image;
-        let x = if [h, w] == [ih, iw] {
-            x
-        } else {
-            x.slice([0..batch, 0..c, 0..ih, 0..iw])
-        };
-        // One channel for grey images: made dense for wgpu's fusion (layout.rs).
-        dense_one_channel(x)
+        output_head(&self.out, x, self.image)
     }
 
     fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {
