@@ -10,10 +10,17 @@ use rayon::prelude::*;
 /// The reference: the same loss from Burn's tensor operations, summed per sample.
 pub fn reference(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
     let [b, _] = z.dims();
-    let softplus = z.clone().abs().neg().exp().log1p();
-    (burn::tensor::activation::relu(z.clone()) - z * t + softplus)
-        .sum_dim(1)
-        .reshape([b])
+    elementwise(z, t).sum_dim(1).reshape([b])
+}
+
+/// The loss of each element from Burn's tensor operations: `z (1 - t) - ln sigmoid(z)`, which
+/// is `max(z, 0) - z t + ln(1 + exp(-|z|))`, exact for any logit. Written with Burn's
+/// `log_sigmoid`, whose gradient is `1 - sigmoid(z)` everywhere: the form with `max` and `|z|`
+/// has a kink in each at `z = 0`, and the subgradients autodiff takes there (0 for both) give
+/// `-t` instead of `1/2 - t` where a logit is exactly 0 (as a layer's output is where its
+/// inputs are all zero and its bias is 0).
+pub fn elementwise<const D: usize>(z: Tensor<D>, t: Tensor<D>) -> Tensor<D> {
+    z.clone() * t.neg().add_scalar(1.0) - burn::tensor::activation::log_sigmoid(z)
 }
 
 /// `exp(-a)` for `a >= 0` (0 beyond 87): `2^n e^r` with `r` in `[-ln2/2, ln2/2]`.

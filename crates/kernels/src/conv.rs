@@ -178,8 +178,11 @@ fn framed(planes: &[f32], rows: usize, cols: usize, frame: Frame) -> Vec<f32> {
             for (r, row) in src.chunks_exact(cols).enumerate() {
                 let start = (frame.top + r) * frame.stride + frame.left;
                 dst[at..start].fill(MaybeUninit::new(0.0));
-                for (d, &v) in dst[start..start + cols].iter_mut().zip(row) {
-                    d.write(v);
+                let dst = &mut dst[start..start + cols];
+                // SAFETY: `MaybeUninit<f32>` has the layout of `f32`; `dst` and `row` are
+                // `cols` long and do not overlap (one is being written, the other is borrowed).
+                unsafe {
+                    std::ptr::copy_nonoverlapping(row.as_ptr(), dst.as_mut_ptr().cast(), cols);
                 }
                 at = start + cols;
             }
@@ -211,10 +214,10 @@ pub fn forward_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], d: Dims) 
     };
     let framed_x = framed(x, d.h, d.w, frame);
     let mut out = vec![0.0; d.b * d.o * oh * ow];
-    out.par_chunks_mut(d.o * oh * ow)
-        .enumerate()
-        .for_each(|(b, ys)| {
-            let mut wide = vec![0.0; BLOCK * oh * wp];
+    // Each of the pool's tasks makes its buffer for `BLOCK` 'wide' planes once.
+    out.par_chunks_mut(d.o * oh * ow).enumerate().for_each_init(
+        || vec![0.0; BLOCK * oh * wp],
+        |wide, (b, ys)| {
             let planes = &framed_x[b * d.c * len..][..d.c * len];
             let src = Source {
                 planes,
@@ -222,13 +225,14 @@ pub fn forward_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], d: Dims) 
                 count: d.c,
                 wp,
             };
-            gather_all(isa, &mut wide, d.o, src, weight, bias, |o, plane| {
+            gather_all(isa, wide, d.o, src, weight, bias, |o, plane| {
                 let y = &mut ys[o * oh * ow..][..oh * ow];
                 for (dst, src) in y.chunks_exact_mut(ow).zip(plane.chunks_exact(wp)) {
                     dst.copy_from_slice(&src[..ow]);
                 }
             });
-        });
+        },
+    );
     out
 }
 
@@ -239,25 +243,49 @@ pub fn input_grad(grad: &[f32], weight: &[f32], d: Dims) -> Vec<f32> {
 
 /// [`input_grad`] with its loops compiled for `isa`.
 pub fn input_grad_with(isa: Isa, grad: &[f32], weight: &[f32], d: Dims) -> Vec<f32> {
+    input_grad_framed(isa, &GradFrame::new(grad, d), weight, d)
+}
+
+/// The output gradient framed for both backward loops: each plane on rows of `wp` (zeros past
+/// `ow`) after `2 wp + 2` zeros, so that the framed input's gradient at `t` is a 'valid' tap of
+/// it at `t + ky' wp + kx'` ([`input_grad_framed`]), and from `2 wp + 2` on it is the output
+/// gradient on the 'wide' rows the forward loop computes ([`weight_grad_framed`]).
+struct GradFrame {
+    planes: Vec<f32>,
+    len: usize,
+}
+
+impl GradFrame {
+    fn new(grad: &[f32], d: Dims) -> GradFrame {
+        let (oh, ow, wp) = (d.oh(), d.ow(), d.wp());
+        let len = (oh + 4) * wp + 4 + LANES;
+        let frame = Frame {
+            len,
+            stride: wp,
+            top: 2,
+            left: 2,
+        };
+        let planes = if oh * ow == 0 {
+            Vec::new()
+        } else {
+            framed(grad, oh, ow, frame)
+        };
+        GradFrame { planes, len }
+    }
+
+    /// Plane `i` (sample-major) on the forward loop's 'wide' rows: `oh` rows of `wp`.
+    fn wide(&self, i: usize, d: Dims) -> &[f32] {
+        &self.planes[i * self.len + 2 * d.wp() + 2..][..d.oh() * d.wp()]
+    }
+}
+
+fn input_grad_framed(isa: Isa, framed_g: &GradFrame, weight: &[f32], d: Dims) -> Vec<f32> {
     let (oh, ow, wp, hp) = (d.oh(), d.ow(), d.wp(), d.hp());
     let n = d.h * d.w;
     if n == 0 || oh * ow == 0 || d.b * d.c == 0 {
         return vec![0.0; d.b * d.c * n];
     }
-    // The output gradient on rows of wp (zeros past ow), after 2 wp + 2 zeros: the framed
-    // input's gradient at t is then a 'valid' tap of it at t + ky' wp + kx'.
-    let len = (oh + 4) * wp + 4 + LANES;
-    let framed_g = framed(
-        grad,
-        oh,
-        ow,
-        Frame {
-            len,
-            stride: wp,
-            top: 2,
-            left: 2,
-        },
-    );
+    let len = framed_g.len;
     // Flipped and transposed: [c][o][8 - tap].
     let mut flipped = vec![0.0; d.c * d.o * 9];
     for o in 0..d.o {
@@ -269,18 +297,17 @@ pub fn input_grad_with(isa: Isa, grad: &[f32], weight: &[f32], d: Dims) -> Vec<f
     }
     let mut gx = vec![0.0; d.b * d.c * n];
     let zeros = vec![0.0; d.c];
-    gx.par_chunks_mut(d.c * n)
-        .enumerate()
-        .for_each(|(b, g_in)| {
-            let mut wide = vec![0.0; BLOCK * hp * wp];
-            let planes = &framed_g[b * d.o * len..][..d.o * len];
+    gx.par_chunks_mut(d.c * n).enumerate().for_each_init(
+        || vec![0.0; BLOCK * hp * wp],
+        |wide, (b, g_in)| {
+            let planes = &framed_g.planes[b * d.o * len..][..d.o * len];
             let src = Source {
                 planes,
                 len,
                 count: d.o,
                 wp,
             };
-            gather_all(isa, &mut wide, d.c, src, &flipped, &zeros, |c, plane| {
+            gather_all(isa, wide, d.c, src, &flipped, &zeros, |c, plane| {
                 // The frame's gradient is dropped: the input is its interior.
                 let g_in = &mut g_in[c * n..][..n];
                 for (r, row) in g_in.chunks_exact_mut(d.w).enumerate() {
@@ -288,7 +315,8 @@ pub fn input_grad_with(isa: Isa, grad: &[f32], weight: &[f32], d: Dims) -> Vec<f
                     row.copy_from_slice(&plane[at..at + d.w]);
                 }
             });
-        });
+        },
+    );
     gx
 }
 
@@ -325,6 +353,43 @@ pub fn weight_grad(x: &[f32], grad: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
 
 /// [`weight_grad`] with its loops compiled for `isa`.
 pub fn weight_grad_with(isa: Isa, x: &[f32], grad: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
+    weight_grad_framed(isa, x, &GradFrame::new(grad, d), d)
+}
+
+/// What [`backward`] returns: the input gradient (if asked for), and the weight and bias
+/// gradients (if asked for).
+pub type Grads = (Option<Vec<f32>>, Option<(Vec<f32>, Vec<f32>)>);
+
+/// The input gradient (if `need_x`) and the weight and bias gradients (if `need_w`) of one
+/// convolution, by the loops of `isa`: both read the output gradient framed once.
+pub fn backward_with(
+    isa: Isa,
+    x: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    d: Dims,
+    need_x: bool,
+    need_w: bool,
+) -> Grads {
+    let framed_g = GradFrame::new(grad, d);
+    let gx = need_x.then(|| input_grad_framed(isa, &framed_g, weight, d));
+    let gw = need_w.then(|| weight_grad_framed(isa, x, &framed_g, d));
+    (gx, gw)
+}
+
+/// [`backward_with`] by the best loops this CPU has.
+pub fn backward(
+    x: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    d: Dims,
+    need_x: bool,
+    need_w: bool,
+) -> Grads {
+    backward_with(Isa::best(), x, weight, grad, d, need_x, need_w)
+}
+
+fn weight_grad_framed(isa: Isa, x: &[f32], framed_g: &GradFrame, d: Dims) -> (Vec<f32>, Vec<f32>) {
     let (oh, ow, wp) = (d.oh(), d.ow(), d.wp());
     let mut gw = vec![0.0f32; d.o * d.c * 9];
     if oh * ow == 0 || d.b == 0 {
@@ -342,40 +407,56 @@ pub fn weight_grad_with(isa: Isa, x: &[f32], grad: &[f32], d: Dims) -> (Vec<f32>
             left: d.pad,
         },
     );
-    // The output gradient on rows of wp, zeros past ow: the 'wide' outputs' columns that do
-    // not exist get no weight.
-    let glen = oh * wp;
-    let wide_g = framed(
-        grad,
-        oh,
-        ow,
-        Frame {
-            len: glen,
-            stride: wp,
-            top: 0,
-            left: 0,
-        },
-    );
-    gw.par_chunks_mut(9).enumerate().for_each(|(pair, k)| {
-        let (o, c) = (pair / d.c, pair % d.c);
-        let mut acc = [0.0f64; 9];
-        for b in 0..d.b {
-            let g = &wide_g[(b * d.o + o) * glen..][..glen];
-            let src = &framed_x[(b * d.c + c) * len..][..len];
-            for (a, t) in acc.iter_mut().zip(taps(isa, g, src, wp)) {
-                *a += t;
+    // The output gradient on 'wide' rows, zeros past ow: the forward loop's columns that do
+    // not exist get no weight. One job per input channel and block of output channels
+    // (`BLOCK` of them where the loops of `isa` take blocks, else one).
+    let block = if isa == Isa::Avx2Fma && d.o.is_multiple_of(BLOCK) {
+        BLOCK
+    } else {
+        1
+    };
+    let sums: Vec<Vec<[f64; 9]>> = (0..d.o / block * d.c)
+        .into_par_iter()
+        .map(|job| {
+            let (o0, c) = (job / d.c * block, job % d.c);
+            let mut acc = vec![[0.0f64; 9]; block];
+            for b in 0..d.b {
+                let src = &framed_x[(b * d.c + c) * len..][..len];
+                let g = |i: usize| framed_g.wide(b * d.o + o0 + i, d);
+                let mut add = |i: usize, t: [f64; 9]| {
+                    for (a, t) in acc[i].iter_mut().zip(t) {
+                        *a += t;
+                    }
+                };
+                match isa {
+                    // SAFETY: `Isa::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2Fma if block == BLOCK => {
+                        let t = unsafe { avx2::taps4(std::array::from_fn(g), src, wp) };
+                        t.into_iter().enumerate().for_each(|(i, t)| add(i, t));
+                    }
+                    _ => add(0, taps(isa, g(0), src, wp)),
+                }
+            }
+            acc
+        })
+        .collect();
+    for (job, acc) in sums.into_iter().enumerate() {
+        let (o0, c) = (job / d.c * block, job % d.c);
+        for (i, acc) in acc.into_iter().enumerate() {
+            let k = &mut gw[((o0 + i) * d.c + c) * 9..][..9];
+            for (k, a) in k.iter_mut().zip(acc) {
+                *k = a as f32;
             }
         }
-        for (k, a) in k.iter_mut().zip(acc) {
-            *k = a as f32;
-        }
-    });
+    }
+    // The zeros past each row add nothing to the bias's sums.
     let gb = (0..d.o)
         .into_par_iter()
         .map(|o| {
             (0..d.b)
                 .map(|b| {
-                    let g = &grad[(b * d.o + o) * oh * ow..][..oh * ow];
+                    let g = framed_g.wide(b * d.o + o, d);
                     g.iter().map(|&v| f64::from(v)).sum::<f64>()
                 })
                 .sum::<f64>() as f32

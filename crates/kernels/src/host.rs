@@ -111,22 +111,22 @@ pub fn conv3x3_backward<B: Host>(
     let (wv, ws) = (B::values(&weight), weight.shape().to_vec());
     let gv = B::values(&grad);
     let d = dims(&xs, &ws, pad);
-    let gx = if need_x {
-        write::<B>(conv::input_grad(&gv, &wv, d), xs, &device)
+    // The input is read only for the weight gradient, the one that uses it.
+    let xv = if need_w {
+        B::values(&x)
     } else {
-        empty()
+        Cow::Borrowed(&[][..])
     };
-    if !need_w {
-        return (gx, empty(), empty());
+    let (gx, gwb) = conv::backward(&xv, &wv, &gv, d, need_x, need_w);
+    let gx = gx.map_or_else(empty, |gx| write::<B>(gx, xs, &device));
+    match gwb {
+        Some((gw, gb)) => (
+            gx,
+            write::<B>(gw, ws, &device),
+            write::<B>(gb, vec![d.o], &device),
+        ),
+        None => (gx, empty(), empty()),
     }
-    // The input is read back only for the weight gradient, the one that uses it.
-    let xv = B::values(&x);
-    let (gw, gb) = conv::weight_grad(&xv, &gv, d);
-    (
-        gx,
-        write::<B>(gw, ws, &device),
-        write::<B>(gb, vec![d.o], &device),
-    )
 }
 
 /// Per-row BCE-with-logits sums on the host.

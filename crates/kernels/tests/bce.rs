@@ -62,3 +62,26 @@ fn extreme_logits_stay_finite_and_exact() {
     assert!((ours - expected).abs() < 1e-5, "{ours} vs {expected}");
     assert!(values(bce::reference(z, t))[0].is_finite());
 }
+
+/// At a logit of exactly 0 (a layer's output where its inputs are all zero and its bias is 0)
+/// the gradient is `sigmoid(0) - t = 1/2 - t`, in the kernel and in the reference alike; the
+/// reference once took the kink's subgradients of `max(z, 0)` and `|z|` there and gave `-t`.
+#[test]
+fn the_gradient_at_a_zero_logit_is_one_half_minus_the_target() {
+    for device in devices() {
+        let ad = device.clone().autodiff();
+        let targets = [0.0f32, 0.25, 0.5, 1.0];
+        for ours in [true, false] {
+            let z = Tensor::<2>::zeros([1, 4], &ad).require_grad();
+            let t = Tensor::<2>::from_data([targets], &ad);
+            let y = if ours {
+                bce_with_logits_rows(z.clone(), t)
+            } else {
+                bce::reference(z.clone(), t)
+            };
+            let grad = values(z.grad(&y.sum().backward()).unwrap());
+            let want: Vec<f32> = targets.iter().map(|t| 0.5 - t).collect();
+            assert_close(&grad, &want, 1e-6, &format!("ours {ours} on {device:?}"));
+        }
+    }
+}

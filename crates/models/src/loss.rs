@@ -5,7 +5,6 @@
 
 use crate::activation::Activation;
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
 /// Which reconstruction loss a model trains with.
@@ -96,10 +95,10 @@ fn row_sums<const D: usize>(raw: Tensor<D>, target: Tensor<D>) -> Tensor<1> {
 }
 
 /// Element-wise binary cross-entropy of `sigmoid(logits)` against `target`:
-/// `max(z, 0) - z * t + ln(1 + exp(-|z|))`, exact for any logit, no clamping needed.
+/// `max(z, 0) - z * t + ln(1 + exp(-|z|))`, exact for any logit, no clamping needed, with the
+/// gradient `sigmoid(z) - t` at every logit, 0 included ([`ae_kernels::bce::elementwise`]).
 pub fn bce_with_logits<const D: usize>(logits: Tensor<D>, target: Tensor<D>) -> Tensor<D> {
-    let softplus_neg_abs = logits.clone().abs().neg().exp().log1p();
-    relu(logits.clone()) - logits * target + softplus_neg_abs
+    ae_kernels::bce::elementwise(logits, target)
 }
 
 /// Element-wise binary cross-entropy of probabilities `p` (clamped into (0, 1)) against `target`.

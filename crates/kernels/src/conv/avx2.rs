@@ -19,6 +19,14 @@ fn load(s: &[f32]) -> __m256 {
     unsafe { _mm256_loadu_ps(s.as_ptr()) }
 }
 
+/// Stores `v` in the first eight numbers of `s`.
+#[inline(always)]
+fn store(s: &mut [f32], v: __m256) {
+    let s: &mut [f32; 8] = (&mut s[..8]).try_into().expect("eight values");
+    // SAFETY: `s` has room for eight f32s; the store has no alignment requirement.
+    unsafe { _mm256_storeu_ps(s.as_mut_ptr(), v) };
+}
+
 /// The eight lanes of `v`.
 #[inline(always)]
 fn lanes(v: __m256) -> [f32; 8] {
@@ -40,32 +48,46 @@ pub(super) fn gather<const P: usize>(
     bias: &[f32],
 ) {
     let n = out.len() / P;
+    let per_plane = src.count * 9;
+    let k = &k[p0 * per_plane..][..P * per_plane];
     let mut start = 0;
     while start < n {
-        let mut acc: [[__m256; 2]; P] = std::array::from_fn(|i| [_mm256_set1_ps(bias[i]); 2]);
+        let mut acc = [[_mm256_setzero_ps(); 2]; P];
+        for (a, &b) in acc.iter_mut().zip(bias) {
+            *a = [_mm256_set1_ps(b); 2];
+        }
         for q in 0..src.count {
-            let plane = &src.planes[q * src.len + start..];
-            let kq: [&[f32]; P] =
-                std::array::from_fn(|i| &k[((p0 + i) * src.count + q) * 9..][..9]);
+            let plane = &src.planes[q * src.len + start..][..2 * src.wp + 2 + 16];
             for tap in 0..9 {
                 let s = &plane[(tap / 3) * src.wp + tap % 3..][..16];
                 let (lo, hi) = (load(s), load(&s[8..]));
-                for (a, kq) in acc.iter_mut().zip(kq) {
-                    let kv = _mm256_set1_ps(kq[tap]);
+                for (i, a) in acc.iter_mut().enumerate() {
+                    let kv = _mm256_set1_ps(k[i * per_plane + q * 9 + tap]);
                     a[0] = _mm256_fmadd_ps(kv, lo, a[0]);
                     a[1] = _mm256_fmadd_ps(kv, hi, a[1]);
                 }
             }
         }
-        let m = 16.min(n - start);
         for (i, a) in acc.iter().enumerate() {
-            let mut v = [0.0f32; 16];
-            v[..8].copy_from_slice(&lanes(a[0]));
-            v[8..].copy_from_slice(&lanes(a[1]));
-            out[i * n + start..][..m].copy_from_slice(&v[..m]);
+            let plane = &mut out[i * n..][..n];
+            if start + 16 <= n {
+                store(&mut plane[start..], a[0]);
+                store(&mut plane[start + 8..], a[1]);
+            } else {
+                let mut v = [0.0f32; 16];
+                v[..8].copy_from_slice(&lanes(a[0]));
+                v[8..].copy_from_slice(&lanes(a[1]));
+                plane[start..].copy_from_slice(&v[..n - start]);
+            }
         }
         start += 16;
     }
+}
+
+/// The sum of `v`'s lanes, in f64, plus `tail`.
+#[inline(always)]
+fn total(v: __m256, tail: f32) -> f64 {
+    lanes(v).iter().map(|&x| f64::from(x)).sum::<f64>() + f64::from(tail)
 }
 
 /// The parent's `taps`: `sum over f of g[f] src[f + ky wp + kx]` for the nine taps at once,
@@ -84,7 +106,41 @@ pub(super) fn taps(g: &[f32], src: &[f32], wp: usize) -> [f64; 9] {
     std::array::from_fn(|tap| {
         let at = (tap / 3) * wp + tap % 3;
         let tail: f32 = (full..g.len()).map(|f| g[f] * src[at + f]).sum();
-        let v = lanes(acc[tap]);
-        v.iter().map(|&x| f64::from(x)).sum::<f64>() + f64::from(tail)
+        total(acc[tap], tail)
     })
+}
+
+/// [`taps`] for four output gradients `g` against the same input plane: one row of taps
+/// (`ky`) at a time, twelve sums in registers, so that seven loads feed twelve multiply-adds
+/// (nine-tap sums of one gradient need ten loads for nine).
+#[target_feature(enable = "avx2,fma")]
+pub(super) fn taps4(g: [&[f32]; 4], src: &[f32], wp: usize) -> [[f64; 9]; 4] {
+    let n = g[0].len();
+    let g = g.map(|g| &g[..n]);
+    let full = n / 8 * 8;
+    let mut out = [[0.0f64; 9]; 4];
+    for ky in 0..3 {
+        let row = &src[ky * wp..][..n + 2];
+        let mut acc = [[_mm256_setzero_ps(); 3]; 4];
+        for start in (0..full).step_by(8) {
+            let s = [
+                load(&row[start..]),
+                load(&row[start + 1..]),
+                load(&row[start + 2..]),
+            ];
+            for (a, g) in acc.iter_mut().zip(g) {
+                let gv = load(&g[start..]);
+                for (a, s) in a.iter_mut().zip(s) {
+                    *a = _mm256_fmadd_ps(gv, s, *a);
+                }
+            }
+        }
+        for ((out, a), g) in out.iter_mut().zip(acc).zip(g) {
+            for (kx, a) in a.into_iter().enumerate() {
+                let tail: f32 = (full..n).map(|f| g[f] * row[f + kx]).sum();
+                out[ky * 3 + kx] = total(a, tail);
+            }
+        }
+    }
+    out
 }
