@@ -35,8 +35,10 @@ fn host_uniform(n: usize, seed: u64) -> Vec<f32> {
 // with one output channel returns: strides `[784, 1, 28, 1]`), combined with contiguous
 // targets by two fused element-wise operations, against the same sums done on the host.
 // The workaround (`dense_one_channel`) must agree on every backend; the raw view is checked
-// to be right on the CPU backends and, on wgpu, still wrong: when a Burn upgrade fixes it,
-// this fails, and the workaround and the README's known issue can go.
+// to be right on the CPU backends and, on wgpu, still wrong for `z * t + t`: when a Burn
+// upgrade fixes it, this fails, and the workaround and the README's known issue can go. (The
+// BCE, since 2026-12-02 written with `log_sigmoid`, comes out right on the raw view too, so
+// it is no longer the witness; the fault is in how fusion reads the view, not in the loss.)
 backend_test!(fn one_channel_nhwc_views_through_fused_element_wise_ops(backend) {
     let dev = device(backend);
     let n = 8;
@@ -62,7 +64,7 @@ backend_test!(fn one_channel_nhwc_views_through_fused_element_wise_ops(backend) 
     let raw = (relative_gap(&affine(view()), &want_affine), relative_gap(&bce(view()), &want_bce));
     if backend == BackendChoice::Wgpu {
         assert!(
-            raw.0 > 1e-3 && raw.1 > 1e-3,
+            raw.0 > 1e-3,
             "wgpu now computes the one-channel view right ({raw:?}): the Burn fault is fixed, so \
              `dense_one_channel` and the README's known issue can go"
         );
