@@ -236,12 +236,8 @@ pub fn forward_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], d: Dims) 
     out
 }
 
-/// The input gradient from the output gradient `grad` `[b, o, oh, ow]`.
-pub fn input_grad(grad: &[f32], weight: &[f32], d: Dims) -> Vec<f32> {
-    input_grad_with(Isa::best(), grad, weight, d)
-}
-
-/// [`input_grad`] with its loops compiled for `isa`.
+/// The input gradient from the output gradient `grad` `[b, o, oh, ow]`, by the loops of `isa`
+/// (alone: [`backward_with`] computes it with the weight gradient).
 pub fn input_grad_with(isa: Isa, grad: &[f32], weight: &[f32], d: Dims) -> Vec<f32> {
     input_grad_framed(isa, &GradFrame::new(grad, d), weight, d)
 }
@@ -346,17 +342,13 @@ fn taps(isa: Isa, g: &[f32], src: &[f32], wp: usize) -> [f64; 9] {
     }
 }
 
-/// The weight gradient `[o, c, 3, 3]` and the bias gradient `[o]`.
-pub fn weight_grad(x: &[f32], grad: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
-    weight_grad_with(Isa::best(), x, grad, d)
-}
-
-/// [`weight_grad`] with its loops compiled for `isa`.
+/// The weight gradient `[o, c, 3, 3]` and the bias gradient `[o]`, by the loops of `isa`
+/// (alone: [`backward_with`] computes them with the input gradient).
 pub fn weight_grad_with(isa: Isa, x: &[f32], grad: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
     weight_grad_framed(isa, x, &GradFrame::new(grad, d), d)
 }
 
-/// What [`backward`] returns: the input gradient (if asked for), and the weight and bias
+/// What [`backward_with`] returns: the input gradient (if asked for), and the weight and bias
 /// gradients (if asked for).
 pub type Grads = (Option<Vec<f32>>, Option<(Vec<f32>, Vec<f32>)>);
 
@@ -375,18 +367,6 @@ pub fn backward_with(
     let gx = need_x.then(|| input_grad_framed(isa, &framed_g, weight, d));
     let gw = need_w.then(|| weight_grad_framed(isa, x, &framed_g, d));
     (gx, gw)
-}
-
-/// [`backward_with`] by the best loops this CPU has.
-pub fn backward(
-    x: &[f32],
-    weight: &[f32],
-    grad: &[f32],
-    d: Dims,
-    need_x: bool,
-    need_w: bool,
-) -> Grads {
-    backward_with(Isa::best(), x, weight, grad, d, need_x, need_w)
 }
 
 fn weight_grad_framed(isa: Isa, x: &[f32], framed_g: &GradFrame, d: Dims) -> (Vec<f32>, Vec<f32>) {
@@ -415,11 +395,11 @@ fn weight_grad_framed(isa: Isa, x: &[f32], framed_g: &GradFrame, d: Dims) -> (Ve
     } else {
         1
     };
-    let sums: Vec<Vec<[f64; 9]>> = (0..d.o / block * d.c)
+    let sums: Vec<[[f64; 9]; BLOCK]> = (0..d.o / block * d.c)
         .into_par_iter()
         .map(|job| {
             let (o0, c) = (job / d.c * block, job % d.c);
-            let mut acc = vec![[0.0f64; 9]; block];
+            let mut acc = [[0.0f64; 9]; BLOCK];
             for b in 0..d.b {
                 let src = &framed_x[(b * d.c + c) * len..][..len];
                 let g = |i: usize| framed_g.wide(b * d.o + o0 + i, d);
@@ -443,7 +423,7 @@ fn weight_grad_framed(isa: Isa, x: &[f32], framed_g: &GradFrame, d: Dims) -> (Ve
         .collect();
     for (job, acc) in sums.into_iter().enumerate() {
         let (o0, c) = (job / d.c * block, job % d.c);
-        for (i, acc) in acc.into_iter().enumerate() {
+        for (i, acc) in acc.into_iter().take(block).enumerate() {
             let k = &mut gw[((o0 + i) * d.c + c) * 9..][..9];
             for (k, a) in k.iter_mut().zip(acc) {
                 *k = a as f32;

@@ -5,6 +5,7 @@
 use crate::bce;
 use crate::conv::{self, Dims};
 use crate::pool;
+use crate::simd::Isa;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, NdArray, TensorMetadata};
 use burn::tensor::{Shape, TensorData};
@@ -117,7 +118,7 @@ pub fn conv3x3_backward<B: Host>(
     } else {
         Cow::Borrowed(&[][..])
     };
-    let (gx, gwb) = conv::backward(&xv, &wv, &gv, d, need_x, need_w);
+    let (gx, gwb) = conv::backward_with(Isa::best(), &xv, &wv, &gv, d, need_x, need_w);
     let gx = gx.map_or_else(empty, |gx| write::<B>(gx, xs, &device));
     match gwb {
         Some((gw, gb)) => (
