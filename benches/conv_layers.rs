@@ -143,7 +143,49 @@ fn run(choice: BackendChoice, reps: usize) -> anyhow::Result<()> {
         };
         println!("| max-pool {c} @{side} ({path}) | {ms:.2} |");
     }
+    wide_net_upsampling(&dev, reps);
     Ok(())
+}
+
+/// The wide net's (`--arch wide`) transposed convolutions, 32 -> 32 channels, stride 2: Burn's
+/// `conv_transpose2d` against our kernel, forward and with each gradient.
+fn wide_net_upsampling(dev: &Device, reps: usize) {
+    println!(
+        "\n| wide net, transposed conv | forward | + input grad | + weight grad |\n|---|---|---|---|"
+    );
+    let random =
+        |shape: [usize; 4]| Tensor::<4>::random(shape, burn::tensor::Distribution::Default, dev);
+    for side in [7, 14] {
+        let (x, w) = (random([BATCH, 32, side, side]), random([32, 32, 3, 3]));
+        let bias = Tensor::<1>::zeros([32], dev);
+        type Up<'a> = &'a dyn Fn(Tensor<4>, Tensor<4>) -> Tensor<4>;
+        let burn: Up = &|x, w| ae_kernels::conv_transpose::reference(x, w, bias.clone());
+        let ours: Up = &|x, w| ae_kernels::conv_transpose3x3s2(x, w, bias.clone());
+        let kernel = if ae_kernels::supported(dev) {
+            "ours"
+        } else {
+            "ours (Burn's: no kernel here)"
+        };
+        for (who, up) in [("Burn's", burn), (kernel, ours)] {
+            let f = time(reps, || up(x.clone(), w.clone()).into_data());
+            let grad = |of_x: bool| {
+                time(reps, || {
+                    let (x, w) = if of_x {
+                        (x.clone().require_grad(), w.clone())
+                    } else {
+                        (x.clone(), w.clone().require_grad())
+                    };
+                    let g = up(x.clone(), w.clone()).sum().backward();
+                    gradient(if of_x { x } else { w }, &g)
+                })
+            };
+            let (gx, gw) = (grad(true), grad(false));
+            println!(
+                "| {who} @{side} -> {} | {f:.2} | {gx:.2} | {gw:.2} |",
+                2 * side
+            );
+        }
+    }
 }
 
 fn main() -> ExitCode {

@@ -206,7 +206,8 @@ fn cuda() -> Result<Resolved> {
         bail!(
             "--backend cuda: this build has no CUDA backend; build with `cargo run --release \
              --features cuda --bin train -- ...` (the build fetches an LLVM bundle from the \
-             internet; running needs an NVIDIA driver), or use --backend wgpu"
+             internet, or see the README's \"Building CUDA without the internet\"; running \
+             needs an NVIDIA driver), or use --backend wgpu"
         );
     }
     if cfg!(target_os = "linux") && nvidia_driver().is_none() {

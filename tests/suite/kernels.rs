@@ -1,5 +1,6 @@
 //! ae-kernels in the models: dense-ae and the VAE (the fused BCE loss), conv-ae, the conv
-//! denoising-ae and the conv VAE (convolutions and max-pooling too) train to the same figures
+//! denoising-ae and the conv VAE (convolutions and max-pooling too), and the wide conv net
+//! (transposed convolutions too) train to the same figures
 //! with our kernels (`--kernels ours`, the default) as with Burn's ops (`--kernels burn`), on
 //! every backend (on wgpu, where no kernel runs, both are Burn's, with the same autotune picks).
 
@@ -23,12 +24,13 @@ backend_test!(fn models_train_alike_with_our_kernels_and_burn_s_ops(backend) {
     let root = temp_dir(&format!("kernels-{}", backend.as_str()));
     let data = tiny_dataset(&root, 96, 32);
     let autotune = format!("ae-suite-kernels-{}", backend.as_str());
-    let cases: [(&str, &[&str], &[&str]); 5] = [
+    let cases: [(&str, &[&str], &[&str]); 6] = [
         ("dense-ae", &[], &["Loss"]),
         ("vae", &["--latent-dim", "4"], &["Loss", "Reconstruction", "KL"]),
         ("conv-ae", &[], &["Loss"]),
         ("denoising-ae", &[], &["Loss"]),
         ("vae", &["--arch", "conv", "--latent-dim", "4"], &["Loss", "Reconstruction", "KL"]),
+        ("conv-ae", &["--arch", "wide"], &["Loss"]),
     ];
     for (i, (model, extra, names)) in cases.into_iter().enumerate() {
         let run = |kernels: &str| {

@@ -55,60 +55,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         bias: FloatTensor<Self>,
         pad: usize,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct ConvBackward;
-
-        impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
-            /// The input's and the weight's checkpoints, and the padding.
-            type State = (NodeId, NodeId, usize);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 3>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x, node_w, node_b] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x_state, w_state, pad) = ops.state;
-                let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
-                let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_state);
-                let need_w = node_w.is_some() || node_b.is_some();
-                let (gx, gw, gb) = B::conv3x3_backward(x, w, grad, pad, node_x.is_some(), need_w);
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, gx);
-                }
-                if let Some(node) = node_w {
-                    grads.register::<B>(node.id, gw);
-                }
-                if let Some(node) = node_b {
-                    grads.register::<B>(node.id, gb);
-                }
-            }
-        }
-
-        match ConvBackward
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&x), prep.checkpoint(&weight), pad);
-                let out = B::conv3x3(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    bias.into_primitive(),
-                    pad,
-                );
-                prep.finish(state, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv3x3(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-                pad,
-            )),
-        }
+        conv_node::<B, C>(x, weight, bias, Conv::Same3x3(pad))
     }
 
     fn conv3x3_backward(
@@ -116,6 +63,24 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         _weight: FloatTensor<Self>,
         _grad: FloatTensor<Self>,
         _pad: usize,
+        _need_x: bool,
+        _need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("called by the convolution node's backward on the inner backend only")
+    }
+
+    fn conv_transpose3x3s2(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        conv_node::<B, C>(x, weight, bias, Conv::Up3x3)
+    }
+
+    fn conv_transpose3x3s2_backward(
+        _x: FloatTensor<Self>,
+        _weight: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
         _need_x: bool,
         _need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
@@ -176,5 +141,93 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         _need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         unreachable!("called by the loss node's backward on the inner backend only")
+    }
+}
+
+/// Which of the two convolutions a node is.
+#[derive(Debug, Clone, Copy)]
+enum Conv {
+    /// [`KernelBackend::conv3x3`] with this padding.
+    Same3x3(usize),
+    /// [`KernelBackend::conv_transpose3x3s2`].
+    Up3x3,
+}
+
+impl Conv {
+    fn forward<B: KernelBackend>(
+        self,
+        x: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        bias: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        match self {
+            Conv::Same3x3(pad) => B::conv3x3(x, weight, bias, pad),
+            Conv::Up3x3 => B::conv_transpose3x3s2(x, weight, bias),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
+    /// The input's and the weight's checkpoints, and which convolution.
+    type State = (NodeId, NodeId, Conv);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, w_state, conv) = ops.state;
+        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
+        let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_state);
+        let (need_x, need_w) = (node_x.is_some(), node_w.is_some() || node_b.is_some());
+        let (gx, gw, gb) = match conv {
+            Conv::Same3x3(pad) => B::conv3x3_backward(x, w, grad, pad, need_x, need_w),
+            Conv::Up3x3 => B::conv_transpose3x3s2_backward(x, w, grad, need_x, need_w),
+        };
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, gx);
+        }
+        if let Some(node) = node_w {
+            grads.register::<B>(node.id, gw);
+        }
+        if let Some(node) = node_b {
+            grads.register::<B>(node.id, gb);
+        }
+    }
+}
+
+/// A convolution under autodiff: the inner backend's forward, and a node whose backward is
+/// the inner backend's backward kernel.
+fn conv_node<B: KernelBackend, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    bias: FloatTensor<Autodiff<B, C>>,
+    conv: Conv,
+) -> FloatTensor<Autodiff<B, C>> {
+    match ConvBackward
+        .prepare::<C>([x.node(), weight.node(), bias.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let state = (prep.checkpoint(&x), prep.checkpoint(&weight), conv);
+            let out = conv.forward::<B>(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+            );
+            prep.finish(state, out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(conv.forward::<B>(
+            x.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+        )),
     }
 }

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+pub(crate) mod avx2;
 
 /// Burn's `conv2d` with the same settings: the reference path.
 pub fn reference(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
@@ -154,15 +154,15 @@ fn gather_all(
 /// Where [`framed`] puts planes: in zero planes of `len` with rows of `stride`, at row `top`
 /// and column `left`.
 #[derive(Clone, Copy)]
-struct Frame {
-    len: usize,
-    stride: usize,
-    top: usize,
-    left: usize,
+pub(crate) struct Frame {
+    pub(crate) len: usize,
+    pub(crate) stride: usize,
+    pub(crate) top: usize,
+    pub(crate) left: usize,
 }
 
 /// `planes` (`rows x cols` each) copied into zero planes laid out as `frame` says.
-fn framed(planes: &[f32], rows: usize, cols: usize, frame: Frame) -> Vec<f32> {
+pub(crate) fn framed(planes: &[f32], rows: usize, cols: usize, frame: Frame) -> Vec<f32> {
     let count = planes.len().checked_div(rows * cols).unwrap_or(0);
     let mut out = Vec::with_capacity(count * frame.len);
     if count == 0 {

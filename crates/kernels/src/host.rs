@@ -4,6 +4,7 @@
 
 use crate::bce;
 use crate::conv::{self, Dims};
+use crate::conv_transpose::{self, UpDims};
 use crate::pool;
 use crate::simd::Isa;
 use burn::backend::tensor::FloatTensor;
@@ -119,6 +120,67 @@ pub fn conv3x3_backward<B: Host>(
         Cow::Borrowed(&[][..])
     };
     let (gx, gwb) = conv::backward_with(Isa::best(), &xv, &wv, &gv, d, need_x, need_w);
+    let gx = gx.map_or_else(empty, |gx| write::<B>(gx, xs, &device));
+    match gwb {
+        Some((gw, gb)) => (
+            gx,
+            write::<B>(gw, ws, &device),
+            write::<B>(gb, vec![d.o], &device),
+        ),
+        None => (gx, empty(), empty()),
+    }
+}
+
+fn up_dims(x: &[usize], weight: &[usize]) -> UpDims {
+    let [b, c, h, w] = x.try_into().expect("a 4-D input");
+    UpDims {
+        b,
+        c,
+        o: weight[1],
+        h,
+        w,
+    }
+}
+
+/// A 3x3 transposed convolution of stride 2 on the host.
+pub fn conv_transpose3x3s2<B: Host>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let device = x.device();
+    let (xv, xs) = (B::values(&x), x.shape().to_vec());
+    let (wv, ws) = (B::values(&weight), weight.shape().to_vec());
+    let bv = B::values(&bias);
+    let d = up_dims(&xs, &ws);
+    write::<B>(
+        conv_transpose::forward(&xv, &wv, &bv, d),
+        vec![d.b, d.o, 2 * d.h, 2 * d.w],
+        &device,
+    )
+}
+
+/// Its gradients on the host: input (empty unless `need_x`), weight and bias (empty unless
+/// `need_w`).
+pub fn conv_transpose3x3s2_backward<B: Host>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    need_x: bool,
+    need_w: bool,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let device = x.device();
+    let empty = || write::<B>(Vec::new(), vec![0], &device);
+    let xs = x.shape().to_vec();
+    let (wv, ws) = (B::values(&weight), weight.shape().to_vec());
+    let gv = B::values(&grad);
+    let d = up_dims(&xs, &ws);
+    let xv = if need_w {
+        B::values(&x)
+    } else {
+        Cow::Borrowed(&[][..])
+    };
+    let (gx, gwb) = conv_transpose::backward_with(Isa::best(), &xv, &wv, &gv, d, need_x, need_w);
     let gx = gx.map_or_else(empty, |gx| write::<B>(gx, xs, &device));
     match gwb {
         Some((gw, gb)) => (

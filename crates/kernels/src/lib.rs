@@ -16,6 +16,7 @@
 mod autodiff;
 pub mod bce;
 pub mod conv;
+pub mod conv_transpose;
 mod host;
 pub mod pool;
 pub mod simd;
@@ -52,6 +53,25 @@ pub trait KernelBackend: Backend {
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         pad: usize,
+        need_x: bool,
+        need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// A 3x3 transposed convolution of stride 2, padding 1 and output padding 1, with bias:
+    /// `x` `[b, c, h, w]`, `weight` `[c, o, 3, 3]`, `bias` `[o]` -> `[b, o, 2h, 2w]`.
+    fn conv_transpose3x3s2(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// The gradients of [`KernelBackend::conv_transpose3x3s2`] for the output gradient `grad`:
+    /// the input's (an empty tensor unless `need_x`), the weight's and the bias's (empty unless
+    /// `need_w`).
+    fn conv_transpose3x3s2_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
@@ -103,6 +123,24 @@ macro_rules! on_the_host {
                 need_w: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
                 host::conv3x3_backward::<Self>(x, weight, grad, pad, need_x, need_w)
+            }
+
+            fn conv_transpose3x3s2(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                host::conv_transpose3x3s2::<Self>(x, weight, bias)
+            }
+
+            fn conv_transpose3x3s2_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                need_x: bool,
+                need_w: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                host::conv_transpose3x3s2_backward::<Self>(x, weight, grad, need_x, need_w)
             }
 
             fn bce_with_logits_rows(
@@ -162,6 +200,21 @@ pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> 
         ))
     } else {
         conv::reference(x, weight, bias, pad)
+    }
+}
+
+/// A 3x3 transposed convolution of stride 2, padding 1 and output padding 1 (twice the side),
+/// with bias, NCHW, `weight` `[c, o, 3, 3]`: the kernel where [`supported`], else Burn's
+/// `conv_transpose2d`.
+pub fn conv_transpose3x3s2(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    if used_on(&x.device()) {
+        Tensor::from_dispatch(Dispatch::conv_transpose3x3s2(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+        ))
+    } else {
+        conv_transpose::reference(x, weight, bias)
     }
 }
 

@@ -6,19 +6,9 @@
 
 use ae_kernels::conv::{self, Dims};
 use ae_kernels::{bce, simd::Isa};
+use common::numbers;
 
-/// A repeatable spread of values in [-1, 1).
-fn numbers(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
+mod common;
 
 fn assert_close(ours: &[f32], plain: &[f64], what: &str) {
     assert_eq!(ours.len(), plain.len(), "{what}: lengths");

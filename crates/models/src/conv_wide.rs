@@ -143,7 +143,7 @@ impl Net for ConvWideAe {
         let [c, h, w] = self.code_shape;
         let mut x = codes.reshape([batch, c, h, w]);
         for up in &self.decoder {
-            x = relu(up.forward(x)); // 7 -> 14 -> 28
+            x = relu(up2x(up, x)); // 7 -> 14 -> 28
         }
         output_head(&self.out, x, self.image)
     }
@@ -158,6 +158,17 @@ impl Net for ConvWideAe {
         }
         out.extend(torch::conv("10", &self.out)?);
         Ok(out)
+    }
+}
+
+/// A transposed convolution (stride 2, twice the side): ae-kernels' where it runs, else the
+/// layer's own.
+fn up2x(up: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    match &up.bias {
+        Some(bias) if ae_kernels::used_on(&x.device()) => {
+            ae_kernels::conv_transpose3x3s2(x, up.weight.val(), bias.val())
+        }
+        _ => up.forward(x),
     }
 }
 

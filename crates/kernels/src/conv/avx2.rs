@@ -13,7 +13,7 @@ use std::arch::x86_64::{
 
 /// Eight numbers from `s` (at least eight long).
 #[inline(always)]
-fn load(s: &[f32]) -> __m256 {
+pub(crate) fn load(s: &[f32]) -> __m256 {
     let s: &[f32; 8] = s[..8].try_into().expect("eight values");
     // SAFETY: `s` holds eight f32s; the load has no alignment requirement.
     unsafe { _mm256_loadu_ps(s.as_ptr()) }
@@ -21,7 +21,7 @@ fn load(s: &[f32]) -> __m256 {
 
 /// Stores `v` in the first eight numbers of `s`.
 #[inline(always)]
-fn store(s: &mut [f32], v: __m256) {
+pub(crate) fn store(s: &mut [f32], v: __m256) {
     let s: &mut [f32; 8] = (&mut s[..8]).try_into().expect("eight values");
     // SAFETY: `s` has room for eight f32s; the store has no alignment requirement.
     unsafe { _mm256_storeu_ps(s.as_mut_ptr(), v) };
@@ -29,7 +29,7 @@ fn store(s: &mut [f32], v: __m256) {
 
 /// The eight lanes of `v`.
 #[inline(always)]
-fn lanes(v: __m256) -> [f32; 8] {
+pub(crate) fn lanes(v: __m256) -> [f32; 8] {
     let mut out = [0.0f32; 8];
     // SAFETY: `out` has room for eight f32s; the store has no alignment requirement.
     unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) };
@@ -86,7 +86,7 @@ pub(super) fn gather<const P: usize>(
 
 /// The sum of `v`'s lanes, in f64, plus `tail`.
 #[inline(always)]
-fn total(v: __m256, tail: f32) -> f64 {
+pub(crate) fn total(v: __m256, tail: f32) -> f64 {
     lanes(v).iter().map(|&x| f64::from(x)).sum::<f64>() + f64::from(tail)
 }
 
