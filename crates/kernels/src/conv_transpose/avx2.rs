@@ -5,7 +5,7 @@
 //!
 //! [`Isa::best`]: crate::simd::Isa::best
 
-use super::Planes;
+use super::{PHASES, Planes};
 use crate::conv::avx2::{lanes, load, store, total};
 use std::arch::x86_64::{__m256, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_setzero_ps};
 
@@ -66,20 +66,36 @@ pub(super) fn gather<const P: usize, const T: usize>(
     }
 }
 
-/// The parent's `dots`: `sum over f of g[f] src[f + offs[t]]` for the `T` offsets at once,
-/// eight lanes of partial sums each (each load of `g` feeds `T` multiply-adds).
+/// The parent's `taps`: the nine tap sums of one output channel's four phase planes `g`
+/// against the framed input plane `src`, eight lanes of partial sums each; each step loads the
+/// input at its four offsets once and each phase plane once, for nine multiply-adds.
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn dots<const T: usize>(g: &[f32], src: &[f32], offs: [usize; T]) -> [f64; T] {
-    let full = g.len() / 8 * 8;
-    let mut acc = [_mm256_setzero_ps(); T];
-    for start in (0..full).step_by(8) {
-        let gv = load(&g[start..]);
-        for (a, &off) in acc.iter_mut().zip(&offs) {
-            *a = _mm256_fmadd_ps(gv, load(&src[off + start..]), *a);
+pub(super) fn taps(g: [&[f32]; 4], src: &[f32], wp: usize) -> [f64; 9] {
+    let n = g[0].len();
+    let g = g.map(|g| &g[..n]);
+    let full = n / 8 * 8;
+    let at = |dy: usize, dx: usize| dy * wp + dx;
+    let mut acc = [_mm256_setzero_ps(); 9];
+    for f in (0..full).step_by(8) {
+        let x = [
+            load(&src[f..]),
+            load(&src[f + 1..]),
+            load(&src[f + wp..]),
+            load(&src[f + wp + 1..]),
+        ];
+        for (phase, g) in g.iter().enumerate() {
+            let gv = load(&g[f..]);
+            for &((dy, dx), tap) in PHASES[phase] {
+                acc[tap] = _mm256_fmadd_ps(gv, x[dy * 2 + dx], acc[tap]);
+            }
         }
     }
-    std::array::from_fn(|t| {
-        let tail: f32 = (full..g.len()).map(|f| g[f] * src[offs[t] + f]).sum();
-        total(acc[t], tail)
-    })
+    let mut out = [0.0f64; 9];
+    for (phase, g) in g.iter().enumerate() {
+        for &((dy, dx), tap) in PHASES[phase] {
+            let tail: f32 = (full..n).map(|f| g[f] * src[at(dy, dx) + f]).sum();
+            out[tap] = total(acc[tap], tail);
+        }
+    }
+    out
 }

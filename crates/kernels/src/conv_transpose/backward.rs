@@ -107,35 +107,31 @@ fn input_grad(isa: Isa, phases: &PhasePlanes, weight: &[f32], d: UpDims) -> Vec<
     gx
 }
 
-/// `sum over f of g[f] src[f + offs[t]]` for each of the `T` offsets, by the loops of `isa`.
-fn dots<const T: usize>(isa: Isa, g: &[f32], src: &[f32], offs: [usize; T]) -> [f64; T] {
+/// The nine sums `sum over f of g[phase][f] src[f + dy wp + dx]`, one per kernel tap (each
+/// phase's taps, [`PHASES`]), of the four phase planes `g` of one output channel against the
+/// framed input plane `src`, by the loops of `isa`.
+fn taps(isa: Isa, g: [&[f32]; 4], src: &[f32], wp: usize) -> [f64; 9] {
     match isa {
         // SAFETY: `Isa::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { avx2::dots(g, src, offs) },
-        _ => std::array::from_fn(|t| {
-            let s = &src[offs[t]..][..g.len()];
-            g.iter().zip(s).map(|(&a, &b)| f64::from(a * b)).sum()
-        }),
+        Isa::Avx2Fma => unsafe { avx2::taps(g, src, wp) },
+        _ => {
+            let mut acc = [0.0f64; 9];
+            for (phase, g) in g.iter().enumerate() {
+                for &((dy, dx), tap) in PHASES[phase] {
+                    let s = &src[dy * wp + dx..][..g.len()];
+                    acc[tap] += g.iter().zip(s).map(|(&a, &b)| f64::from(a * b)).sum::<f64>();
+                }
+            }
+            acc
+        }
     }
 }
 
-/// One phase's dot products of a phase plane `g` with the framed input plane `src`, added to
-/// the nine sums `acc` at their kernel taps.
-fn phase_dots(isa: Isa, acc: &mut [f64; 9], phase: usize, g: &[f32], src: &[f32], wp: usize) {
-    let taps = PHASES[phase];
-    let off = |i: usize| taps[i].0.0 * wp + taps[i].0.1;
-    let mut add = |sums: &[f64]| {
-        for (&(_, tap), s) in taps.iter().zip(sums) {
-            acc[tap] += s;
-        }
-    };
-    match taps.len() {
-        1 => add(&dots(isa, g, src, [off(0)])),
-        2 => add(&dots(isa, g, src, [off(0), off(1)])),
-        _ => add(&dots(isa, g, src, [off(0), off(1), off(2), off(3)])),
-    }
-}
+/// Samples per job of the weight gradient: each job sums all pairs of channels over its
+/// samples, whose planes stay in the cache, and the jobs' sums are added in order (the same
+/// figures for any number of threads).
+const SAMPLES_PER_JOB: usize = 8;
 
 fn weight_grad(
     isa: Isa,
@@ -144,7 +140,6 @@ fn weight_grad(
     phases: &PhasePlanes,
     d: UpDims,
 ) -> (Vec<f32>, Vec<f32>) {
-    let mut gw = vec![0.0f32; d.c * d.o * 9];
     let plane = 4 * d.h * d.w;
     let gb = (0..d.o)
         .into_par_iter()
@@ -157,31 +152,36 @@ fn weight_grad(
                 .sum::<f64>() as f32
         })
         .collect();
-    if d.h * d.w == 0 || d.b * d.c * d.o == 0 {
-        return (gw, gb);
+    let pairs = d.c * d.o;
+    if d.h * d.w == 0 || d.b * pairs == 0 {
+        return (vec![0.0; pairs * 9], gb);
     }
     let (wp, n, len) = (d.wp(), d.wide(), d.len());
     let xf = framed_input(x, d);
-    // One job per pair of channels; a phase plane from `wp + 1` on is on the input's rows.
-    let sums: Vec<[f64; 9]> = (0..d.c * d.o)
+    // A phase plane from `wp + 1` on is on the input's 'wide' rows.
+    let sums: Vec<Vec<f64>> = (0..d.b.div_ceil(SAMPLES_PER_JOB))
         .into_par_iter()
         .map(|job| {
-            let (c, o) = (job / d.o, job % d.o);
-            let mut acc = [0.0f64; 9];
-            for b in 0..d.b {
-                let src = &xf[(b * d.c + c) * len..][..len];
-                for phase in 0..4 {
-                    let g = &phases.phase(b, phase, d)[o * len + wp + 1..][..n];
-                    phase_dots(isa, &mut acc, phase, g, src, wp);
+            let mut acc = vec![0.0f64; pairs * 9];
+            for b in job * SAMPLES_PER_JOB..((job + 1) * SAMPLES_PER_JOB).min(d.b) {
+                for c in 0..d.c {
+                    let src = &xf[(b * d.c + c) * len..][..len];
+                    for o in 0..d.o {
+                        let g = std::array::from_fn(|phase| {
+                            &phases.phase(b, phase, d)[o * len + wp + 1..][..n]
+                        });
+                        let t = taps(isa, g, src, wp);
+                        for (a, t) in acc[(c * d.o + o) * 9..][..9].iter_mut().zip(t) {
+                            *a += t;
+                        }
+                    }
                 }
             }
             acc
         })
         .collect();
-    for (k, acc) in gw.chunks_exact_mut(9).zip(sums) {
-        for (k, a) in k.iter_mut().zip(acc) {
-            *k = a as f32;
-        }
-    }
+    let gw = (0..pairs * 9)
+        .map(|i| sums.iter().map(|s| s[i]).sum::<f64>() as f32)
+        .collect();
     (gw, gb)
 }
