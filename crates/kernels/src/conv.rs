@@ -17,6 +17,10 @@ use std::mem::MaybeUninit;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+mod weight_grad;
+
+use weight_grad::weight_grad_framed;
+pub use weight_grad::weight_grad_with;
 
 /// Burn's `conv2d` with the same settings: the reference path.
 pub fn reference(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
@@ -69,6 +73,9 @@ impl Dims {
 
 /// Outputs accumulated in registers at a time.
 const LANES: usize = 16;
+
+/// Samples per job of the weight gradient (a job sums every pair of channels over them).
+pub(crate) const SAMPLES_PER_JOB: usize = 8;
 
 /// Zeros after every plane, so that a tap's reads of the last lanes stay in the buffer.
 fn slack(wp: usize) -> usize {
@@ -316,38 +323,6 @@ fn input_grad_framed(isa: Isa, framed_g: &GradFrame, weight: &[f32], d: Dims) ->
     gx
 }
 
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f64 {
-    // Sixteen partial sums: vectorised, and less rounding than one running sum.
-    let mut acc = [0.0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..LANES {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
-    acc.iter().map(|&v| f64::from(v)).sum::<f64>() + f64::from(tail)
-}
-
-/// `sum over f of g[f] src[f + ky wp + kx]` for the nine taps (`src` reaches `2 wp + 2` past
-/// `g`), by the loops of `isa`.
-fn taps(isa: Isa, g: &[f32], src: &[f32], wp: usize) -> [f64; 9] {
-    match isa {
-        // SAFETY: `Isa::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { avx2::taps(g, src, wp) },
-        _ => std::array::from_fn(|tap| dot(g, &src[(tap / 3) * wp + tap % 3..][..g.len()])),
-    }
-}
-
-/// The weight gradient `[o, c, 3, 3]` and the bias gradient `[o]`, by the loops of `isa`
-/// (alone: [`backward_with`] computes them with the input gradient).
-pub fn weight_grad_with(isa: Isa, x: &[f32], grad: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
-    weight_grad_framed(isa, x, &GradFrame::new(grad, d), d)
-}
-
 /// What [`backward_with`] returns: the input gradient (if asked for), and the weight and bias
 /// gradients (if asked for).
 pub type Grads = (Option<Vec<f32>>, Option<(Vec<f32>, Vec<f32>)>);
@@ -367,80 +342,4 @@ pub fn backward_with(
     let gx = need_x.then(|| input_grad_framed(isa, &framed_g, weight, d));
     let gw = need_w.then(|| weight_grad_framed(isa, x, &framed_g, d));
     (gx, gw)
-}
-
-fn weight_grad_framed(isa: Isa, x: &[f32], framed_g: &GradFrame, d: Dims) -> (Vec<f32>, Vec<f32>) {
-    let (oh, ow, wp) = (d.oh(), d.ow(), d.wp());
-    let mut gw = vec![0.0f32; d.o * d.c * 9];
-    if oh * ow == 0 || d.b == 0 {
-        return (gw, vec![0.0; d.o]);
-    }
-    let len = d.hp() * wp + slack(wp);
-    let framed_x = framed(
-        x,
-        d.h,
-        d.w,
-        Frame {
-            len,
-            stride: wp,
-            top: d.pad,
-            left: d.pad,
-        },
-    );
-    // The output gradient on 'wide' rows, zeros past ow: the forward loop's columns that do
-    // not exist get no weight. One job per input channel and block of output channels
-    // (`BLOCK` of them where the loops of `isa` take blocks, else one).
-    let block = if isa == Isa::Avx2Fma && d.o.is_multiple_of(BLOCK) {
-        BLOCK
-    } else {
-        1
-    };
-    let sums: Vec<[[f64; 9]; BLOCK]> = (0..d.o / block * d.c)
-        .into_par_iter()
-        .map(|job| {
-            let (o0, c) = (job / d.c * block, job % d.c);
-            let mut acc = [[0.0f64; 9]; BLOCK];
-            for b in 0..d.b {
-                let src = &framed_x[(b * d.c + c) * len..][..len];
-                let g = |i: usize| framed_g.wide(b * d.o + o0 + i, d);
-                let mut add = |i: usize, t: [f64; 9]| {
-                    for (a, t) in acc[i].iter_mut().zip(t) {
-                        *a += t;
-                    }
-                };
-                match isa {
-                    // SAFETY: `Isa::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2Fma if block == BLOCK => {
-                        let t = unsafe { avx2::taps4(std::array::from_fn(g), src, wp) };
-                        t.into_iter().enumerate().for_each(|(i, t)| add(i, t));
-                    }
-                    _ => add(0, taps(isa, g(0), src, wp)),
-                }
-            }
-            acc
-        })
-        .collect();
-    for (job, acc) in sums.into_iter().enumerate() {
-        let (o0, c) = (job / d.c * block, job % d.c);
-        for (i, acc) in acc.into_iter().take(block).enumerate() {
-            let k = &mut gw[((o0 + i) * d.c + c) * 9..][..9];
-            for (k, a) in k.iter_mut().zip(acc) {
-                *k = a as f32;
-            }
-        }
-    }
-    // The zeros past each row add nothing to the bias's sums.
-    let gb = (0..d.o)
-        .into_par_iter()
-        .map(|o| {
-            (0..d.b)
-                .map(|b| {
-                    let g = framed_g.wide(b * d.o + o, d);
-                    g.iter().map(|&v| f64::from(v)).sum::<f64>()
-                })
-                .sum::<f64>() as f32
-        })
-        .collect();
-    (gw, gb)
 }

@@ -5,6 +5,7 @@
 #[cfg(target_arch = "x86_64")]
 use super::avx2;
 use super::{BLOCK, PHASES, Planes, UpDims, blocks, framed_input, gather_phase, phase_kernel};
+use crate::conv::SAMPLES_PER_JOB;
 use crate::simd::Isa;
 use rayon::prelude::*;
 
@@ -120,18 +121,17 @@ fn taps(isa: Isa, g: [&[f32]; 4], src: &[f32], wp: usize) -> [f64; 9] {
             for (phase, g) in g.iter().enumerate() {
                 for &((dy, dx), tap) in PHASES[phase] {
                     let s = &src[dy * wp + dx..][..g.len()];
-                    acc[tap] += g.iter().zip(s).map(|(&a, &b)| f64::from(a * b)).sum::<f64>();
+                    acc[tap] += g
+                        .iter()
+                        .zip(s)
+                        .map(|(&a, &b)| f64::from(a * b))
+                        .sum::<f64>();
                 }
             }
             acc
         }
     }
 }
-
-/// Samples per job of the weight gradient: each job sums all pairs of channels over its
-/// samples, whose planes stay in the cache, and the jobs' sums are added in order (the same
-/// figures for any number of threads).
-const SAMPLES_PER_JOB: usize = 8;
 
 fn weight_grad(
     isa: Isa,
@@ -158,7 +158,8 @@ fn weight_grad(
     }
     let (wp, n, len) = (d.wp(), d.wide(), d.len());
     let xf = framed_input(x, d);
-    // A phase plane from `wp + 1` on is on the input's 'wide' rows.
+    // A phase plane from `wp + 1` on is on the input's 'wide' rows. One job per run of
+    // samples, every pair of channels, as the convolution's weight gradient does.
     let sums: Vec<Vec<f64>> = (0..d.b.div_ceil(SAMPLES_PER_JOB))
         .into_par_iter()
         .map(|job| {
