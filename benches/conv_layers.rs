@@ -37,6 +37,28 @@ fn time(reps: usize, mut f: impl FnMut() -> TensorData) -> f64 {
     started.elapsed().as_secs_f64() * 1e3 / reps as f64
 }
 
+/// Milliseconds per call of `op(x, w)`: forward alone, then forward and backward to the
+/// gradient of `x`, and to that of `w` alone.
+fn timed(
+    reps: usize,
+    [x, w]: [&Tensor<4>; 2],
+    op: &dyn Fn(Tensor<4>, Tensor<4>) -> Tensor<4>,
+) -> [f64; 3] {
+    let f = time(reps, || op(x.clone(), w.clone()).into_data());
+    let grad = |of_x: bool| {
+        time(reps, || {
+            let (x, w) = if of_x {
+                (x.clone().require_grad(), w.clone())
+            } else {
+                (x.clone(), w.clone().require_grad())
+            };
+            let g = op(x.clone(), w.clone()).sum().backward();
+            gradient(if of_x { x } else { w }, &g)
+        })
+    };
+    [f, grad(true), grad(false)]
+}
+
 /// The gradient of `t` read back (an empty one if the graph did not reach it).
 fn gradient(t: Tensor<4>, grads: &burn::tensor::Gradients) -> TensorData {
     t.grad(grads)
@@ -59,21 +81,7 @@ fn run(choice: BackendChoice, reps: usize) -> anyhow::Result<()> {
         let opts = ConvOptions::new([1, 1], [pad, pad], [1, 1], 1);
         let (x, w) = (random([BATCH, c, side, side]), random([o, c, 3, 3]));
         let conv = |x: Tensor<4>, w: Tensor<4>| conv2d(x, w, None, opts.clone());
-        let f = time(reps, || conv(x.clone(), w.clone()).into_data());
-        // Forward and backward, with the gradient of x (`true`) or of w only.
-        let grad = |of_x: bool| {
-            time(reps, || {
-                let (x, w) = (x.clone(), w.clone());
-                let (x, w) = if of_x {
-                    (x.require_grad(), w)
-                } else {
-                    (x, w.require_grad())
-                };
-                let g = conv(x.clone(), w.clone()).sum().backward();
-                gradient(if of_x { x } else { w }, &g)
-            })
-        };
-        let (gx, gw) = (grad(true), grad(false));
+        let [f, gx, gw] = timed(reps, [&x, &w], &conv);
         let out = side + 2 * pad - 2;
         let gflops = 2.0 * (BATCH * o * out * out * c * 9) as f64 / (f * 1e6);
         println!("| conv {c}->{o} @{side} | {f:.2} | {gflops:.1} | {gx:.2} | {gw:.2} |");
@@ -114,19 +122,7 @@ fn run(choice: BackendChoice, reps: usize) -> anyhow::Result<()> {
         let (x, w) = (random([BATCH, c, side, side]), random([o, c, 3, 3]));
         let bias = Tensor::<1>::zeros([o], &dev);
         let conv = |x: Tensor<4>, w: Tensor<4>| ae_kernels::conv3x3(x, w, bias.clone(), pad);
-        let f = time(reps, || conv(x.clone(), w.clone()).into_data());
-        let grad = |of_x: bool| {
-            time(reps, || {
-                let (x, w) = if of_x {
-                    (x.clone().require_grad(), w.clone())
-                } else {
-                    (x.clone(), w.clone().require_grad())
-                };
-                let g = conv(x.clone(), w.clone()).sum().backward();
-                gradient(if of_x { x } else { w }, &g)
-            })
-        };
-        let (gx, gw) = (grad(true), grad(false));
+        let [f, gx, gw] = timed(reps, [&x, &w], &conv);
         println!("| conv {c}->{o} @{side} | {f:.2} | {gx:.2} | {gw:.2} |");
     }
     println!("\n| our kernel (ae-kernels) | forward + input grad |\n|---|---|");
@@ -167,19 +163,7 @@ fn wide_net_upsampling(dev: &Device, reps: usize) {
             "ours (Burn's: no kernel here)"
         };
         for (who, up) in [("Burn's", burn), (kernel, ours)] {
-            let f = time(reps, || up(x.clone(), w.clone()).into_data());
-            let grad = |of_x: bool| {
-                time(reps, || {
-                    let (x, w) = if of_x {
-                        (x.clone().require_grad(), w.clone())
-                    } else {
-                        (x.clone(), w.clone().require_grad())
-                    };
-                    let g = up(x.clone(), w.clone()).sum().backward();
-                    gradient(if of_x { x } else { w }, &g)
-                })
-            };
-            let (gx, gw) = (grad(true), grad(false));
+            let [f, gx, gw] = timed(reps, [&x, &w], up);
             println!(
                 "| {who} @{side} -> {} | {f:.2} | {gx:.2} | {gw:.2} |",
                 2 * side

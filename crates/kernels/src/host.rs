@@ -107,26 +107,44 @@ pub fn conv3x3_backward<B: Host>(
     need_x: bool,
     need_w: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let run = |xv: &[f32], wv: &[f32], gv: &[f32], xs: &[usize], ws: &[usize]| {
+        conv::backward_with(Isa::best(), xv, wv, gv, dims(xs, ws, pad), need_x, need_w)
+    };
+    backward_on_host::<B>(x, weight, grad, need_w, 0, run)
+}
+
+/// A convolution's backward on the host: `run` gets the input's values (only if `need_w`: the
+/// weight gradient is the one that reads them), the weight's, the output gradient's, and the
+/// input's and weight's shapes; its gradients come back as tensors (the bias's `o` is the
+/// weight's dimension `o_at`), empty tensors for those not computed.
+fn backward_on_host<B: Host>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    need_w: bool,
+    o_at: usize,
+    run: impl FnOnce(&[f32], &[f32], &[f32], &[usize], &[usize]) -> conv::Grads,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let device = x.device();
     let empty = || write::<B>(Vec::new(), vec![0], &device);
-    let xs = x.shape().to_vec();
-    let (wv, ws) = (B::values(&weight), weight.shape().to_vec());
-    let gv = B::values(&grad);
-    let d = dims(&xs, &ws, pad);
-    // The input is read only for the weight gradient, the one that uses it.
+    let (xs, ws) = (x.shape().to_vec(), weight.shape().to_vec());
+    let (wv, gv) = (B::values(&weight), B::values(&grad));
     let xv = if need_w {
         B::values(&x)
     } else {
         Cow::Borrowed(&[][..])
     };
-    let (gx, gwb) = conv::backward_with(Isa::best(), &xv, &wv, &gv, d, need_x, need_w);
+    let (gx, gwb) = run(&xv, &wv, &gv, &xs, &ws);
     let gx = gx.map_or_else(empty, |gx| write::<B>(gx, xs, &device));
     match gwb {
-        Some((gw, gb)) => (
-            gx,
-            write::<B>(gw, ws, &device),
-            write::<B>(gb, vec![d.o], &device),
-        ),
+        Some((gw, gb)) => {
+            let o = ws[o_at];
+            (
+                gx,
+                write::<B>(gw, ws, &device),
+                write::<B>(gb, vec![o], &device),
+            )
+        }
         None => (gx, empty(), empty()),
     }
 }
@@ -169,27 +187,11 @@ pub fn conv_transpose3x3s2_backward<B: Host>(
     need_x: bool,
     need_w: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
-    let device = x.device();
-    let empty = || write::<B>(Vec::new(), vec![0], &device);
-    let xs = x.shape().to_vec();
-    let (wv, ws) = (B::values(&weight), weight.shape().to_vec());
-    let gv = B::values(&grad);
-    let d = up_dims(&xs, &ws);
-    let xv = if need_w {
-        B::values(&x)
-    } else {
-        Cow::Borrowed(&[][..])
+    let run = |xv: &[f32], wv: &[f32], gv: &[f32], xs: &[usize], ws: &[usize]| {
+        let d = up_dims(xs, ws);
+        conv_transpose::backward_with(Isa::best(), xv, wv, gv, d, need_x, need_w)
     };
-    let (gx, gwb) = conv_transpose::backward_with(Isa::best(), &xv, &wv, &gv, d, need_x, need_w);
-    let gx = gx.map_or_else(empty, |gx| write::<B>(gx, xs, &device));
-    match gwb {
-        Some((gw, gb)) => (
-            gx,
-            write::<B>(gw, ws, &device),
-            write::<B>(gb, vec![d.o], &device),
-        ),
-        None => (gx, empty(), empty()),
-    }
+    backward_on_host::<B>(x, weight, grad, need_w, 1, run)
 }
 
 /// Per-row BCE-with-logits sums on the host.

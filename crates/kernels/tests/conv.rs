@@ -7,18 +7,7 @@ mod common;
 use ae_kernels::{conv, conv3x3};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use common::{devices, values};
-
-fn assert_close(a: &[f32], b: &[f32], what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: lengths");
-    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).abs() <= 1e-4 * scale,
-            "{what}[{i}]: {x} vs {y} (scale {scale})"
-        );
-    }
-}
+use common::{assert_same_output_and_grads, devices, output_and_grads, values};
 
 /// (batch, in channels, out channels, height, width, padding).
 const CASES: [(usize, usize, usize, usize, usize, usize); 8] = [
@@ -43,33 +32,15 @@ fn output_and_all_gradients_match_burn_s_conv2d() {
             let k = Tensor::<4>::random([o, c, 3, 3], normal, &ad);
             let bias = Tensor::<1>::random([o], normal, &ad);
             let (oh, ow) = (h + 2 * pad - 2, w + 2 * pad - 2);
-            // A weighted sum, so that every output's gradient differs.
             let mix = Tensor::<4>::random([b, o, oh, ow], normal, &ad);
-            let run = |ours: bool| {
-                let (x, k, bias) = (
-                    x.clone().require_grad(),
-                    k.clone().require_grad(),
-                    bias.clone().require_grad(),
-                );
-                let y = if ours {
-                    conv3x3(x.clone(), k.clone(), bias.clone(), pad)
-                } else {
-                    conv::reference(x.clone(), k.clone(), bias.clone(), pad)
-                };
-                assert_eq!(y.dims(), [b, o, oh, ow], "{what}");
-                let g = (y.clone() * mix.clone()).sum().backward();
-                (
-                    values(y.inner()),
-                    values(x.grad(&g).unwrap()),
-                    values(k.grad(&g).unwrap()),
-                    values(bias.grad(&g).unwrap()),
-                )
-            };
-            let (ours, burn) = (run(true), run(false));
-            assert_close(&ours.0, &burn.0, &format!("output {what}"));
-            assert_close(&ours.1, &burn.1, &format!("input gradient {what}"));
-            assert_close(&ours.2, &burn.2, &format!("weight gradient {what}"));
-            assert_close(&ours.3, &burn.3, &format!("bias gradient {what}"));
+            let ours = output_and_grads(|x, k, b| conv3x3(x, k, b, pad), [&x, &k], &bias, &mix);
+            let burn = output_and_grads(
+                |x, k, b| conv::reference(x, k, b, pad),
+                [&x, &k],
+                &bias,
+                &mix,
+            );
+            assert_same_output_and_grads(ours, burn, &what);
         }
     }
 }

@@ -9,18 +9,9 @@ use ae_kernels::conv_transpose::{self, UpDims};
 use ae_kernels::{conv_transpose3x3s2, simd::Isa};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use common::{devices, numbers, values};
-
-fn assert_close(a: &[f32], b: &[f32], what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: lengths");
-    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).abs() <= 1e-4 * scale,
-            "{what}[{i}]: {x} vs {y} (scale {scale})"
-        );
-    }
-}
+use common::{
+    assert_close, assert_same_output_and_grads, devices, numbers, output_and_grads, values,
+};
 
 /// (batch, in channels, out channels, height, width): blocks of four output planes and
 /// remainders, rows shorter and longer than a vector, one-pixel images.
@@ -45,33 +36,10 @@ fn output_and_all_gradients_match_burn_s_conv_transpose2d() {
             let x = Tensor::<4>::random([b, c, h, w], normal, &ad);
             let k = Tensor::<4>::random([c, o, 3, 3], normal, &ad);
             let bias = Tensor::<1>::random([o], normal, &ad);
-            // A weighted sum, so that every output's gradient differs.
             let mix = Tensor::<4>::random([b, o, 2 * h, 2 * w], normal, &ad);
-            let run = |ours: bool| {
-                let (x, k, bias) = (
-                    x.clone().require_grad(),
-                    k.clone().require_grad(),
-                    bias.clone().require_grad(),
-                );
-                let y = if ours {
-                    conv_transpose3x3s2(x.clone(), k.clone(), bias.clone())
-                } else {
-                    conv_transpose::reference(x.clone(), k.clone(), bias.clone())
-                };
-                assert_eq!(y.dims(), [b, o, 2 * h, 2 * w], "{what}");
-                let g = (y.clone() * mix.clone()).sum().backward();
-                (
-                    values(y.inner()),
-                    values(x.grad(&g).unwrap()),
-                    values(k.grad(&g).unwrap()),
-                    values(bias.grad(&g).unwrap()),
-                )
-            };
-            let (ours, burn) = (run(true), run(false));
-            assert_close(&ours.0, &burn.0, &format!("output {what}"));
-            assert_close(&ours.1, &burn.1, &format!("input gradient {what}"));
-            assert_close(&ours.2, &burn.2, &format!("weight gradient {what}"));
-            assert_close(&ours.3, &burn.3, &format!("bias gradient {what}"));
+            let ours = output_and_grads(conv_transpose3x3s2, [&x, &k], &bias, &mix);
+            let burn = output_and_grads(conv_transpose::reference, [&x, &k], &bias, &mix);
+            assert_same_output_and_grads(ours, burn, &what);
         }
     }
 }

@@ -27,6 +27,21 @@ pub(crate) fn store(s: &mut [f32], v: __m256) {
     unsafe { _mm256_storeu_ps(s.as_mut_ptr(), v) };
 }
 
+/// Stores the sixteen lanes of `a` in `s`, or as many as `s` holds.
+#[inline(always)]
+pub(crate) fn store16(s: &mut [f32], a: [__m256; 2]) {
+    if s.len() >= 16 {
+        store(s, a[0]);
+        store(&mut s[8..], a[1]);
+    } else {
+        let mut v = [0.0f32; 16];
+        v[..8].copy_from_slice(&lanes(a[0]));
+        v[8..].copy_from_slice(&lanes(a[1]));
+        let m = s.len();
+        s.copy_from_slice(&v[..m]);
+    }
+}
+
 /// The eight lanes of `v`.
 #[inline(always)]
 pub(crate) fn lanes(v: __m256) -> [f32; 8] {
@@ -69,16 +84,7 @@ pub(super) fn gather<const P: usize>(
             }
         }
         for (i, a) in acc.iter().enumerate() {
-            let plane = &mut out[i * n..][..n];
-            if start + 16 <= n {
-                store(&mut plane[start..], a[0]);
-                store(&mut plane[start + 8..], a[1]);
-            } else {
-                let mut v = [0.0f32; 16];
-                v[..8].copy_from_slice(&lanes(a[0]));
-                v[8..].copy_from_slice(&lanes(a[1]));
-                plane[start..].copy_from_slice(&v[..n - start]);
-            }
+            store16(&mut out[i * n..][start..n], *a);
         }
         start += 16;
     }

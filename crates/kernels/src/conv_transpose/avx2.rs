@@ -6,7 +6,7 @@
 //! [`Isa::best`]: crate::simd::Isa::best
 
 use super::{PHASES, Planes};
-use crate::conv::avx2::{lanes, load, store, total};
+use crate::conv::avx2::{load, store16, total};
 use std::arch::x86_64::{__m256, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_setzero_ps};
 
 /// The parent's `gather` for `P` output planes at once (`out` holds `P` planes of `n`), `T`
@@ -51,16 +51,7 @@ pub(super) fn gather<const P: usize, const T: usize>(
             }
         }
         for (i, a) in acc.iter().enumerate() {
-            let plane = &mut out[i * n..][..n];
-            if m == 16 {
-                store(&mut plane[start..], a[0]);
-                store(&mut plane[start + 8..], a[1]);
-            } else {
-                let mut v = [0.0f32; 16];
-                v[..8].copy_from_slice(&lanes(a[0]));
-                v[8..].copy_from_slice(&lanes(a[1]));
-                plane[start..].copy_from_slice(&v[..m]);
-            }
+            store16(&mut out[i * n..][start..n], *a);
         }
         start += 16;
     }

@@ -1,5 +1,5 @@
-//! Shared by the kernel tests: the backends the kernels run on, tensors read back, and
-//! repeatable numbers.
+//! Shared by the kernel tests: the backends the kernels run on, tensors read back,
+//! repeatable numbers, and a convolution's output and gradients against its reference's.
 
 #![allow(
     deprecated,
@@ -33,4 +33,53 @@ pub fn numbers(n: usize, seed: u64) -> Vec<f32> {
             (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
         })
         .collect()
+}
+
+/// `a` against `b` to 1e-4 of `b`'s largest magnitude (at least 1).
+pub fn assert_close(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= 1e-4 * scale,
+            "{what}[{i}]: {x} vs {y} (scale {scale})"
+        );
+    }
+}
+
+/// A convolution `op(x, k, bias)` on autodiff tensors: its output and the gradients of `x`, `k`
+/// and `bias` of the output's sum weighted by `mix` (so that every output's gradient differs).
+pub fn output_and_grads(
+    op: impl Fn(Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4>,
+    [x, k]: [&Tensor<4>; 2],
+    bias: &Tensor<1>,
+    mix: &Tensor<4>,
+) -> [Vec<f32>; 4] {
+    let (x, k, bias) = (
+        x.clone().require_grad(),
+        k.clone().require_grad(),
+        bias.clone().require_grad(),
+    );
+    let y = op(x.clone(), k.clone(), bias.clone());
+    assert_eq!(y.dims(), mix.dims(), "output shape");
+    let g = (y.clone() * mix.clone()).sum().backward();
+    [
+        values(y.inner()),
+        values(x.grad(&g).unwrap()),
+        values(k.grad(&g).unwrap()),
+        values(bias.grad(&g).unwrap()),
+    ]
+}
+
+/// Ours against the reference's output and gradients, [`output_and_grads`] of each.
+pub fn assert_same_output_and_grads(ours: [Vec<f32>; 4], reference: [Vec<f32>; 4], what: &str) {
+    let names = [
+        "output",
+        "input gradient",
+        "weight gradient",
+        "bias gradient",
+    ];
+    for ((a, b), name) in ours.iter().zip(&reference).zip(names) {
+        assert_close(a, b, &format!("{name} {what}"));
+    }
 }
