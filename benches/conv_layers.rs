@@ -132,7 +132,7 @@ fn run(choice: BackendChoice, reps: usize) -> anyhow::Result<()> {
             let x = x.clone().require_grad();
             gradient(x.clone(), &ae_kernels::max_pool2x2(x).sum().backward())
         });
-        let path = if ae_kernels::supported(&dev) {
+        let path = if ae_kernels::Op::MaxPool.runs_on(&dev) {
             "kernel"
         } else {
             "Burn's, no kernel here"
@@ -157,7 +157,7 @@ fn wide_net_upsampling(dev: &Device, reps: usize) {
         type Up<'a> = &'a dyn Fn(Tensor<4>, Tensor<4>) -> Tensor<4>;
         let burn: Up = &|x, w| ae_kernels::conv_transpose::reference(x, w, bias.clone());
         let ours: Up = &|x, w| ae_kernels::conv_transpose3x3s2(x, w, bias.clone());
-        let kernel = if ae_kernels::supported(dev) {
+        let kernel = if ae_kernels::Op::ConvTranspose.runs_on(dev) {
             "ours"
         } else {
             "ours (Burn's: no kernel here)"

@@ -1,11 +1,12 @@
 //! `ae-kernels`: our own ops for the few small shapes the autoencoders use, where Burn's
 //! general layers are slow on the CPU backends (flex, ndarray). Each op is a method of
 //! [`KernelBackend`], a Burn backend extension: implemented on flex and ndarray by host loops
-//! (the `*_host` functions, on Burn's thread pool), on autodiff by a hand-written backward,
-//! and dispatched at run time like Burn's own ops.
+//! (the `*_host` functions, on Burn's thread pool), on CubeCL (wgpu) by GPU kernels for the
+//! max-pool and the loss (`cube.rs`), on autodiff by a hand-written backward, and dispatched
+//! at run time like Burn's own ops.
 //!
 //! The public functions ([`max_pool2x2`]) take ordinary tensors, use the kernel where the
-//! device has one ([`supported`]) and Burn's own layer everywhere else, so a model can call
+//! device has one ([`Op::runs_on`]) and Burn's own layer everywhere else, so a model can call
 //! them on any backend. Every kernel is tested against Burn's layer: values and gradients.
 
 #![allow(
@@ -17,28 +18,37 @@ mod autodiff;
 pub mod bce;
 pub mod conv;
 pub mod conv_transpose;
+mod cube;
 mod host;
 pub mod pool;
+mod shapes;
 pub mod simd;
 
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, DispatchDevice, Flex, NdArray, backend_extension};
+use burn::backend::{
+    Backend, CubeDevice, Dispatch, DispatchDevice, Flex, NdArray, backend_extension,
+};
 use burn::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The ops, as a Burn backend extension.
-#[backend_extension(Flex, NdArray, Autodiff)]
+/// On CubeCL (`Cube`, behind Burn's fusion: `Fusion`) each op is one opaque step of the
+/// fusion stream, whose output shapes the `#[fusion]` attributes give (`shapes.rs`).
+#[backend_extension(Flex, NdArray, Cube, Fusion, Autodiff)]
 pub trait KernelBackend: Backend {
     /// 2x2 max-pooling, stride 2, rounding the output size up (Keras' `padding="same"`,
     /// PyTorch's `ceil_mode`): `[b, c, h, w] -> [b, c, ceil(h/2), ceil(w/2)]`.
+    #[fusion(dtype = x, shape = shapes::pooled(x))]
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// The input gradient of [`KernelBackend::max_pool2x2`] from its input and the output
     /// gradient: each output's gradient goes to the first maximum of its window (row-major).
+    #[fusion(dtype = x, shape = x)]
     fn max_pool2x2_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// A 3x3 convolution, stride 1, `pad` 0 or 1 on every side, with bias: `x` `[b, c, h, w]`,
     /// `weight` `[o, c, 3, 3]`, `bias` `[o]` -> `[b, o, h + 2 pad - 2, w + 2 pad - 2]`.
+    #[fusion(dtype = x, shape = shapes::conv3x3(x, weight, pad))]
     fn conv3x3(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -48,6 +58,7 @@ pub trait KernelBackend: Backend {
 
     /// The gradients of [`KernelBackend::conv3x3`] for the output gradient `grad`: the input's
     /// (an empty tensor unless `need_x`), the weight's and the bias's (empty unless `need_w`).
+    #[fusion(meta = shapes::conv3x3_grads)]
     fn conv3x3_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -59,6 +70,7 @@ pub trait KernelBackend: Backend {
 
     /// A 3x3 transposed convolution of stride 2, padding 1 and output padding 1, with bias:
     /// `x` `[b, c, h, w]`, `weight` `[c, o, 3, 3]`, `bias` `[o]` -> `[b, o, 2h, 2w]`.
+    #[fusion(dtype = x, shape = shapes::up(x, weight))]
     fn conv_transpose3x3s2(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -68,6 +80,7 @@ pub trait KernelBackend: Backend {
     /// The gradients of [`KernelBackend::conv_transpose3x3s2`] for the output gradient `grad`:
     /// the input's (an empty tensor unless `need_x`), the weight's and the bias's (empty unless
     /// `need_w`).
+    #[fusion(meta = shapes::up_grads)]
     fn conv_transpose3x3s2_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -78,10 +91,12 @@ pub trait KernelBackend: Backend {
 
     /// Binary cross-entropy of `sigmoid(z)` against `t` from the logits, summed over each row:
     /// `z`, `t` `[rows, d]` -> `[rows]`.
+    #[fusion(dtype = z, shape = shapes::rows(z))]
     fn bce_with_logits_rows(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// The gradients of [`KernelBackend::bce_with_logits_rows`] for the output gradient `grad`
     /// (`[rows]`): the logits', and the targets' (an empty tensor unless `need_t`).
+    #[fusion(meta = shapes::bce_grads)]
     fn bce_with_logits_rows_backward(
         z: FloatTensor<Self>,
         t: FloatTensor<Self>,
@@ -174,24 +189,53 @@ pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
 }
 
-/// Whether the kernels run on `device` (flex and ndarray, with or without autodiff); elsewhere
-/// the public functions use Burn's layers.
-pub fn supported(device: &Device) -> bool {
-    matches!(
-        device.as_dispatch().clone().inner(),
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-    )
+/// The ops, for asking where each runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// [`max_pool2x2`].
+    MaxPool,
+    /// [`conv3x3`].
+    Conv,
+    /// [`conv_transpose3x3s2`].
+    ConvTranspose,
+    /// [`bce_with_logits_rows`].
+    Bce,
 }
 
-/// Whether the public functions take the kernel path on `device`: chosen, and supported.
+impl Op {
+    /// Whether this op has a kernel on `device`: every op on flex and ndarray (with or without
+    /// autodiff); the max-pool and the loss on wgpu (CubeCL kernels; the convolutions there
+    /// are Burn's). Elsewhere the public functions use Burn's layers.
+    pub fn runs_on(self, device: &Device) -> bool {
+        match device.as_dispatch().clone().inner() {
+            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => true,
+            DispatchDevice::Cube(CubeDevice::Wgpu(_)) => matches!(self, Op::MaxPool | Op::Bce),
+            _ => false,
+        }
+    }
+
+    /// Whether the public function takes the kernel path on `device`: chosen, and there.
+    pub fn used_on(self, device: &Device) -> bool {
+        ENABLED.load(Ordering::Relaxed) && self.runs_on(device)
+    }
+}
+
+/// Whether every op has a kernel on `device` (flex and ndarray, with or without autodiff).
+pub fn supported(device: &Device) -> bool {
+    [Op::MaxPool, Op::Conv, Op::ConvTranspose, Op::Bce]
+        .iter()
+        .all(|op| op.runs_on(device))
+}
+
+/// Whether the public functions take the kernel path for every op on `device`.
 pub fn used_on(device: &Device) -> bool {
     ENABLED.load(Ordering::Relaxed) && supported(device)
 }
 
 /// A 3x3 convolution, stride 1, padding `pad` (0 or 1), with bias, NCHW: the kernel where
-/// [`supported`], else Burn's `conv2d`.
+/// [`Op::runs_on`], else Burn's `conv2d`.
 pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
-    if used_on(&x.device()) {
+    if Op::Conv.used_on(&x.device()) {
         Tensor::from_dispatch(Dispatch::conv3x3(
             x.into_dispatch(),
             weight.into_dispatch(),
@@ -204,10 +248,10 @@ pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> 
 }
 
 /// A 3x3 transposed convolution of stride 2, padding 1 and output padding 1 (twice the side),
-/// with bias, NCHW, `weight` `[c, o, 3, 3]`: the kernel where [`supported`], else Burn's
+/// with bias, NCHW, `weight` `[c, o, 3, 3]`: the kernel where [`Op::runs_on`], else Burn's
 /// `conv_transpose2d`.
 pub fn conv_transpose3x3s2(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
-    if used_on(&x.device()) {
+    if Op::ConvTranspose.used_on(&x.device()) {
         Tensor::from_dispatch(Dispatch::conv_transpose3x3s2(
             x.into_dispatch(),
             weight.into_dispatch(),
@@ -219,9 +263,9 @@ pub fn conv_transpose3x3s2(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> 
 }
 
 /// Binary cross-entropy of `sigmoid(z)` against `t`, from the logits, summed over each row
-/// (`[rows, d]` -> `[rows]`): the kernel where [`supported`], else Burn's element-wise ops.
+/// (`[rows, d]` -> `[rows]`): the kernel where [`Op::runs_on`], else Burn's element-wise ops.
 pub fn bce_with_logits_rows(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
-    if used_on(&z.device()) {
+    if Op::Bce.used_on(&z.device()) {
         Tensor::from_dispatch(Dispatch::bce_with_logits_rows(
             z.into_dispatch(),
             t.into_dispatch(),
@@ -231,10 +275,10 @@ pub fn bce_with_logits_rows(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
     }
 }
 
-/// 2x2 max-pooling, stride 2, output size rounded up, NCHW: the kernel where [`supported`],
+/// 2x2 max-pooling, stride 2, output size rounded up, NCHW: the kernel where [`Op::runs_on`],
 /// else Burn's `MaxPool2d` (ceil mode).
 pub fn max_pool2x2(x: Tensor<4>) -> Tensor<4> {
-    if used_on(&x.device()) {
+    if Op::MaxPool.used_on(&x.device()) {
         Tensor::from_dispatch(Dispatch::max_pool2x2(x.into_dispatch()))
     } else {
         pool::reference(x)

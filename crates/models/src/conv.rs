@@ -274,16 +274,17 @@ pub(crate) fn output_head(out: &Conv2d, x: Tensor<4>, image: [usize; 2]) -> Tens
 /// else the layer's own (Burn's).
 pub(crate) fn conv3x3(conv: &Conv2d, x: Tensor<4>, pad: usize) -> Tensor<4> {
     match &conv.bias {
-        Some(bias) if ae_kernels::used_on(&x.device()) => {
+        Some(bias) if ae_kernels::Op::Conv.used_on(&x.device()) => {
             ae_kernels::conv3x3(x, conv.weight.val(), bias.val(), pad)
         }
         _ => conv.forward(x),
     }
 }
 
-/// The 2x2 max-pool, rounding up: ae-kernels' where it runs, else the layer's own.
+/// The 2x2 max-pool, rounding up: ae-kernels' where it runs (flex, ndarray, wgpu), else the
+/// layer's own.
 pub(crate) fn pool2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
-    if ae_kernels::used_on(&x.device()) {
+    if ae_kernels::Op::MaxPool.used_on(&x.device()) {
         ae_kernels::max_pool2x2(x)
     } else {
         pool.forward(x)

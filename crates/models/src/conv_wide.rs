@@ -165,7 +165,7 @@ impl Net for ConvWideAe {
 /// layer's own.
 fn up2x(up: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     match &up.bias {
-        Some(bias) if ae_kernels::used_on(&x.device()) => {
+        Some(bias) if ae_kernels::Op::ConvTranspose.used_on(&x.device()) => {
             ae_kernels::conv_transpose3x3s2(x, up.weight.val(), bias.val())
         }
         _ => up.forward(x),

@@ -50,7 +50,7 @@ impl ReconLoss {
     fn fused<const D: usize>(self, raw: &Tensor<D>, output: Activation) -> bool {
         self == ReconLoss::Bce
             && output == Activation::Sigmoid
-            && ae_kernels::used_on(&raw.device())
+            && ae_kernels::Op::Bce.used_on(&raw.device())
     }
 
     /// Mean over every element of the batch, as a `[1]` tensor (the per-pixel figure).

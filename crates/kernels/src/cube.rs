@@ -1,0 +1,130 @@
+//! The ops on CubeCL's backend (wgpu; CUDA where built): our own kernels for the max-pool and
+//! the loss (`cube/launch.rs`), Burn's own for the convolutions. Behind Burn's fusion the
+//! extension runs each op as one opaque step of the fusion stream, which nothing fuses across.
+//!
+//! The convolutions delegate to Burn's CubeCL convolutions, so that the trait is complete on
+//! this backend; the public functions keep them on Burn's layers there ([`crate::Op::runs_on`]),
+//! where fusion sees through them, until they have kernels of their own.
+
+mod launch;
+
+use crate::KernelBackend;
+use burn::backend::ops::{FloatTensorOps, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{FloatDType, TensorMetadata};
+use burn::tensor::Shape;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn_cubecl::CubeBackend;
+
+/// Options of the 3x3 convolution with padding `pad`.
+fn conv_options(pad: usize) -> ConvOptions<2> {
+    ConvOptions::new([1, 1], [pad, pad], [1, 1], 1)
+}
+
+/// Options of the stride-2 3x3 transposed convolution.
+fn up_options() -> ConvTransposeOptions<2> {
+    ConvTransposeOptions::new([2, 2], [1, 1], [1, 1], [1, 1], 1)
+}
+
+/// An empty (`[0]`) tensor beside `like`: a gradient that was not asked for.
+fn nothing(like: &FloatTensor<CubeBackend>) -> FloatTensor<CubeBackend> {
+    CubeBackend::float_empty(
+        Shape::new([0]),
+        &like.device,
+        FloatDType::from(like.dtype()),
+    )
+}
+
+/// The bias gradient: `grad` `[b, o, h, w]` summed to `[o]`.
+fn bias_grad(grad: FloatTensor<CubeBackend>) -> FloatTensor<CubeBackend> {
+    let o = grad.shape()[1];
+    CubeBackend::float_reshape(
+        CubeBackend::float_sum_dims(grad, &[0, 2, 3]),
+        Shape::new([o]),
+    )
+}
+
+impl KernelBackend for CubeBackend {
+    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        launch::max_pool2x2(x)
+    }
+
+    fn max_pool2x2_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        launch::max_pool2x2_backward(x, grad)
+    }
+
+    fn conv3x3(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, Some(bias), conv_options(pad))
+    }
+
+    fn conv3x3_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        pad: usize,
+        need_x: bool,
+        need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let gx = match need_x {
+            true => {
+                Self::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), conv_options(pad))
+            }
+            false => nothing(&x),
+        };
+        let (gw, gb) = match need_w {
+            true => (
+                Self::conv2d_weight_backward(x, weight, grad.clone(), conv_options(pad)),
+                bias_grad(grad),
+            ),
+            false => (nothing(&x), nothing(&x)),
+        };
+        (gx, gw, gb)
+    }
+
+    fn conv_transpose3x3s2(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::conv_transpose2d(x, weight, Some(bias), up_options())
+    }
+
+    fn conv_transpose3x3s2_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        need_x: bool,
+        need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let gx = match need_x {
+            true => Self::conv_transpose2d_x_backward(weight.clone(), grad.clone(), up_options()),
+            false => nothing(&x),
+        };
+        let (gw, gb) = match need_w {
+            true => (
+                Self::conv_transpose2d_weight_backward(x, weight, grad.clone(), up_options()),
+                bias_grad(grad),
+            ),
+            false => (nothing(&x), nothing(&x)),
+        };
+        (gx, gw, gb)
+    }
+
+    fn bce_with_logits_rows(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {
+        launch::bce_rows(z, t)
+    }
+
+    fn bce_with_logits_rows_backward(
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        need_t: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        launch::bce_rows_backward(z, t, grad, need_t)
+    }
+}

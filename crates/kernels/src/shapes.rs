@@ -1,0 +1,75 @@
+//! The output shapes of every op, from its inputs' shapes alone: Burn's fusion registers an
+//! op's outputs before it runs (the `#[fusion]` attributes of [`crate::KernelBackend`]). They
+//! must be exactly what the op returns, the `[0]` of a gradient not asked for included.
+
+use burn::backend::fusion::custom::TensorSpec;
+use burn::tensor::Shape;
+
+/// `[b, c, h, w]` -> `[b, c, ceil(h/2), ceil(w/2)]`.
+pub fn pooled(x: &Shape) -> Shape {
+    Shape::new([x[0], x[1], x[2].div_ceil(2), x[3].div_ceil(2)])
+}
+
+/// `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]` -> `[b, o, h + 2 pad - 2, w + 2 pad - 2]`.
+pub fn conv3x3(x: &Shape, weight: &Shape, pad: &usize) -> Shape {
+    let side = |s: usize| (s + 2 * pad).saturating_sub(2);
+    Shape::new([x[0], weight[0], side(x[2]), side(x[3])])
+}
+
+/// `x` `[b, c, h, w]`, `weight` `[c, o, 3, 3]` -> `[b, o, 2h, 2w]`.
+pub fn up(x: &Shape, weight: &Shape) -> Shape {
+    Shape::new([x[0], weight[1], 2 * x[2], 2 * x[3]])
+}
+
+/// `[rows, d]` -> `[rows]`.
+pub fn rows(z: &Shape) -> Shape {
+    Shape::new([z[0]])
+}
+
+/// `like`'s shape if `wanted`, else `[0]`.
+fn grad(like: &TensorSpec, shape: Shape, wanted: bool) -> TensorSpec {
+    let shape = if wanted { shape } else { Shape::new([0]) };
+    TensorSpec::new(shape, like.dtype)
+}
+
+/// The convolution's gradients: the input's, the weight's and the bias's (`[o]`).
+pub fn conv3x3_grads(
+    x: &TensorSpec,
+    weight: &TensorSpec,
+    _grad: &TensorSpec,
+    _pad: &usize,
+    need_x: &bool,
+    need_w: &bool,
+) -> (TensorSpec, TensorSpec, TensorSpec) {
+    (
+        grad(x, x.shape.clone(), *need_x),
+        grad(x, weight.shape.clone(), *need_w),
+        grad(x, Shape::new([weight.shape[0]]), *need_w),
+    )
+}
+
+/// The transposed convolution's gradients: the input's, the weight's and the bias's (`[o]`,
+/// the weight being `[c, o, 3, 3]`).
+pub fn up_grads(
+    x: &TensorSpec,
+    weight: &TensorSpec,
+    _grad: &TensorSpec,
+    need_x: &bool,
+    need_w: &bool,
+) -> (TensorSpec, TensorSpec, TensorSpec) {
+    (
+        grad(x, x.shape.clone(), *need_x),
+        grad(x, weight.shape.clone(), *need_w),
+        grad(x, Shape::new([weight.shape[1]]), *need_w),
+    )
+}
+
+/// The loss's gradients: the logits', and the targets' (`[0]` unless `need_t`).
+pub fn bce_grads(
+    z: &TensorSpec,
+    t: &TensorSpec,
+    _grad: &TensorSpec,
+    need_t: &bool,
+) -> (TensorSpec, TensorSpec) {
+    (z.clone(), grad(z, t.shape.clone(), *need_t))
+}

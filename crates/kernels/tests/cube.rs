@@ -1,0 +1,198 @@
+//! The ops on wgpu (CubeCL, behind Burn's fusion; lavapipe where there is no GPU) against
+//! Burn's layers on the same device: the max-pool and the loss (our CubeCL kernels, which the
+//! public functions take there), and the convolutions through the extension (which delegates
+//! to Burn's CubeCL convolutions; the public functions keep Burn's layers for them). Outputs
+//! and every gradient, without and with autodiff.
+//!
+//! wgpu is tested unless `AE_TEST_BACKENDS` is set and leaves it out (then each test says so).
+
+mod common;
+
+use ae_kernels::{KernelBackend, Op, bce, bce_with_logits_rows, conv, conv_transpose, pool};
+use burn::backend::Dispatch;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use common::{assert_close, assert_same_output_and_grads, numbers, output_and_grads, values};
+
+/// The wgpu device, unless this run's backend list leaves it out.
+fn wgpu(test: &str) -> Option<Device> {
+    match std::env::var("AE_TEST_BACKENDS") {
+        Ok(list) if !list.split(',').any(|b| b.trim() == "wgpu") => {
+            eprintln!("NOTE: {test} left out: wgpu is not in AE_TEST_BACKENDS ({list})");
+            None
+        }
+        _ => Some(Device::wgpu(DeviceKind::DefaultDevice)),
+    }
+}
+
+const NORMAL: Distribution = Distribution::Normal(0.0, 1.0);
+
+#[test]
+fn the_pool_and_the_loss_take_the_kernels_on_wgpu_and_the_convolutions_do_not() {
+    let Some(device) = wgpu("routing") else {
+        return;
+    };
+    for d in [device.clone(), device.autodiff()] {
+        assert!(Op::MaxPool.runs_on(&d) && Op::Bce.runs_on(&d));
+        assert!(!Op::Conv.runs_on(&d) && !Op::ConvTranspose.runs_on(&d));
+        assert!(!ae_kernels::supported(&d));
+    }
+}
+
+#[test]
+fn max_pool_and_its_gradient_match_burn_s_on_wgpu() {
+    let Some(device) = wgpu("max-pool") else {
+        return;
+    };
+    let ad = device.clone().autodiff();
+    for shape in [
+        [1usize, 1, 1, 1],
+        [1, 3, 5, 7],
+        [2, 16, 28, 28],
+        [3, 8, 7, 7],
+        [4, 1, 14, 13],
+    ] {
+        let what = format!("{shape:?}");
+        // Random values: no ties, so every window's maximum is unique.
+        let x = Tensor::<4>::random(shape, NORMAL, &ad);
+        let [b, c, h, w] = shape;
+        let mix = Tensor::<4>::random([b, c, h.div_ceil(2), w.div_ceil(2)], NORMAL, &ad);
+        let run = |op: fn(Tensor<4>) -> Tensor<4>| {
+            let x = x.clone().require_grad();
+            let y = op(x.clone());
+            let g = (y.clone() * mix.clone()).sum().backward();
+            (values(y.inner()), values(x.grad(&g).unwrap()))
+        };
+        let (ours, burn) = (run(ae_kernels::max_pool2x2), run(pool::reference));
+        assert_close(&ours.0, &burn.0, &format!("output {what}"));
+        assert_close(&ours.1, &burn.1, &format!("input gradient {what}"));
+        // Without autodiff: the fusion stream's path alone.
+        let plain = x.clone().inner();
+        assert_close(
+            &values(ae_kernels::max_pool2x2(plain.clone())),
+            &values(pool::reference(plain)),
+            &format!("output without autodiff {what}"),
+        );
+    }
+}
+
+/// Ties go to the window's first maximum, row-major, as on the CPU.
+#[test]
+fn max_pool_gives_a_tied_window_s_gradient_to_its_first_maximum_on_wgpu() {
+    let Some(device) = wgpu("max-pool ties") else {
+        return;
+    };
+    let ad = device.autodiff();
+    // Windows: all four tied; three tied after a smaller top-left; a one-column window (the
+    // right edge) whose two values tie.
+    let rows = [[2.0f32, 2.0, 1.0, 5.0, 3.0], [2.0, 2.0, 5.0, 5.0, 3.0]];
+    let x = Tensor::<4>::from_data([[rows]], &ad).require_grad();
+    let g = ae_kernels::max_pool2x2(x.clone()).sum().backward();
+    let expected = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+    assert_eq!(values(x.grad(&g).unwrap()), expected);
+}
+
+#[test]
+fn the_loss_and_both_gradients_match_burn_s_on_wgpu() {
+    let Some(device) = wgpu("loss") else {
+        return;
+    };
+    let ad = device.clone().autodiff();
+    for [rows, d] in [[1, 1], [3, 7], [256, 784], [5, 17]] {
+        let what = format!("{rows}x{d}");
+        // Logits from -40 to 40 (both tails), grey targets in [0, 1].
+        let z = Tensor::<2>::random([rows, d], Distribution::Uniform(-40.0, 40.0), &ad);
+        let t = Tensor::<2>::random([rows, d], Distribution::Default, &ad);
+        let w = Tensor::<1>::random([rows], NORMAL, &ad);
+        let run = |op: fn(Tensor<2>, Tensor<2>) -> Tensor<1>, track_t: bool| {
+            let z = z.clone().require_grad();
+            let t = if track_t {
+                t.clone().require_grad()
+            } else {
+                t.clone()
+            };
+            let y = op(z.clone(), t.clone());
+            let g = (y.clone() * w.clone()).sum().backward();
+            let gt = t.grad(&g).map(values);
+            (values(y.inner()), values(z.grad(&g).unwrap()), gt)
+        };
+        for track_t in [true, false] {
+            let ours = run(bce_with_logits_rows, track_t);
+            let burn = run(bce::reference, track_t);
+            let what = format!("{what}, targets tracked: {track_t}");
+            assert_close(&ours.0, &burn.0, &format!("sums {what}"));
+            assert_close(&ours.1, &burn.1, &format!("logit gradient {what}"));
+            assert_eq!(ours.2.is_some(), track_t, "target gradient {what}");
+            if let (Some(a), Some(b)) = (&ours.2, &burn.2) {
+                assert_close(a, b, &format!("target gradient {what}"));
+            }
+        }
+    }
+}
+
+/// The convolutions called through the extension on wgpu, where the public functions do not
+/// send them: what the trait does there is still right.
+#[test]
+fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
+    let Some(device) = wgpu("convolutions") else {
+        return;
+    };
+    let ad = device.clone().autodiff();
+    let conv_ext = |pad: usize| {
+        move |x: Tensor<4>, k: Tensor<4>, b: Tensor<1>| {
+            Tensor::from_dispatch(Dispatch::conv3x3(
+                x.into_dispatch(),
+                k.into_dispatch(),
+                b.into_dispatch(),
+                pad,
+            ))
+        }
+    };
+    let up_ext = |x: Tensor<4>, k: Tensor<4>, b: Tensor<1>| {
+        Tensor::from_dispatch(Dispatch::conv_transpose3x3s2(
+            x.into_dispatch(),
+            k.into_dispatch(),
+            b.into_dispatch(),
+        ))
+    };
+    for (b, c, o, h, w) in [(1, 1, 1, 1, 1), (2, 16, 8, 7, 9), (1, 8, 1, 14, 13)] {
+        let x = Tensor::<4>::random([b, c, h, w], NORMAL, &ad);
+        let bias = Tensor::<1>::random([o], NORMAL, &ad);
+        for pad in [0, 1] {
+            if pad == 0 && (h < 3 || w < 3) {
+                continue;
+            }
+            let what = format!("conv b{b} {c}->{o} {h}x{w} pad {pad}");
+            let k = Tensor::<4>::random([o, c, 3, 3], NORMAL, &ad);
+            let side = |s: usize| s + 2 * pad - 2;
+            let mix = Tensor::<4>::random([b, o, side(h), side(w)], NORMAL, &ad);
+            let reference = |x, k, b| conv::reference(x, k, b, pad);
+            assert_same_output_and_grads(
+                output_and_grads(conv_ext(pad), [&x, &k], &bias, &mix),
+                output_and_grads(reference, [&x, &k], &bias, &mix),
+                &what,
+            );
+        }
+        let what = format!("transposed conv b{b} {c}->{o} {h}x{w}");
+        let k = Tensor::<4>::random([c, o, 3, 3], NORMAL, &ad);
+        let mix = Tensor::<4>::random([b, o, 2 * h, 2 * w], NORMAL, &ad);
+        assert_same_output_and_grads(
+            output_and_grads(up_ext, [&x, &k], &bias, &mix),
+            output_and_grads(conv_transpose::reference, [&x, &k], &bias, &mix),
+            &what,
+        );
+    }
+    // An input that needs no gradient: the weight's and bias's still come.
+    let x = Tensor::<4>::from_data(
+        TensorData::new(numbers(2 * 3 * 5 * 5, 7), [2, 3, 5, 5]),
+        &ad,
+    );
+    let k = Tensor::<4>::random([4, 3, 3, 3], NORMAL, &ad).require_grad();
+    let bias = Tensor::<1>::zeros([4], &ad).require_grad();
+    let g = conv_ext(1)(x.clone(), k.clone(), bias.clone())
+        .sum()
+        .backward();
+    assert!(x.grad(&g).is_none());
+    // Every one of the 2 x 5 x 5 outputs of each plane adds 1 to its bias's gradient.
+    assert_eq!(values(bias.grad(&g).unwrap()), [50.0; 4]);
+}
