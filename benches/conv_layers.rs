@@ -123,7 +123,12 @@ fn run(choice: BackendChoice, reps: usize) -> anyhow::Result<()> {
         let bias = Tensor::<1>::zeros([o], &dev);
         let conv = |x: Tensor<4>, w: Tensor<4>| ae_kernels::conv3x3(x, w, bias.clone(), pad);
         let [f, gx, gw] = timed(reps, [&x, &w], &conv);
-        println!("| conv {c}->{o} @{side} | {f:.2} | {gx:.2} | {gw:.2} |");
+        let path = if ae_kernels::Op::Conv.runs_on(&dev) {
+            "kernel"
+        } else {
+            "Burn's, no kernel here"
+        };
+        println!("| conv {c}->{o} @{side} ({path}) | {f:.2} | {gx:.2} | {gw:.2} |");
     }
     println!("\n| our kernel (ae-kernels) | forward + input grad |\n|---|---|");
     for (c, side) in [(16, 28), (8, 14), (8, 7)] {

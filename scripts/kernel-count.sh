@@ -7,6 +7,7 @@
 #   AE_DATA_DIR=../shared/datasets bash scripts/kernel-count.sh dense-ae vae conv-ae
 #
 # Works on a software Vulkan adapter too (lavapipe: slow, but the count is the same kind).
+# KERNEL_LOGS=dir keeps each model's full launch log there (dir/<model>.log) to read later.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${AE_DATA_DIR:?set AE_DATA_DIR to the folder holding mnist/}"
@@ -36,4 +37,7 @@ for model in "$@"; do
     # The kinds of kernel that run most, per step (names without their hash and arguments).
     sed -e 's/^Executing //' -e 's/[_ |].*//' "$work/$model.log" | sort | uniq -c | sort -rn |
         head -6 | awk -v n=$steps '{ printf "    %5.1f %s\n", $1 / n, $2 }'
+    if [ -n "${KERNEL_LOGS:-}" ]; then
+        mkdir -p "$KERNEL_LOGS" && cp "$work/$model.log" "$KERNEL_LOGS/$model.log"
+    fi
 done

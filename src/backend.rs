@@ -10,7 +10,8 @@ use burn::prelude::*;
 /// Which implementation of the convolutions and max-pooling to use (`--kernels`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum KernelsArg {
-    /// ae-kernels' hand-written CPU kernels on flex and ndarray; Burn's layers elsewhere.
+    /// ae-kernels' own kernels: every op on flex and ndarray; the 3x3 convolution, the max-pool
+    /// and the loss on wgpu (CubeCL); Burn's layers elsewhere.
     #[default]
     Ours,
     /// Burn's layers everywhere (the reference path).

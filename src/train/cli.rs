@@ -226,8 +226,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub no_dashboard: bool,
 
-    /// The convolutions and max-pooling: ours (ae-kernels, on flex and ndarray) or Burn's
-    /// layers; the figures agree to float rounding.
+    /// The convolutions, max-pooling and loss: ours (ae-kernels: all on flex and ndarray; the
+    /// 3x3 convolution, pool and loss on wgpu) or Burn's layers; the figures agree to float
+    /// rounding.
     #[arg(long, value_enum, default_value = "ours")]
     pub kernels: KernelsArg,
 }

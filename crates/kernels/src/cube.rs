@@ -1,11 +1,13 @@
 //! The ops on CubeCL's backend (wgpu; CUDA where built): our own kernels for the max-pool and
-//! the loss (`cube/launch.rs`), Burn's own for the convolutions. Behind Burn's fusion the
-//! extension runs each op as one opaque step of the fusion stream, which nothing fuses across.
+//! the loss (`cube/launch.rs`) and the 3x3 convolution (`cube/conv.rs`); Burn's own for the
+//! transposed convolution. Behind Burn's fusion the extension runs each op as one opaque step
+//! of the fusion stream, which nothing fuses across.
 //!
-//! The convolutions delegate to Burn's CubeCL convolutions, so that the trait is complete on
-//! this backend; the public functions keep them on Burn's layers there ([`crate::Op::runs_on`]),
-//! where fusion sees through them, until they have kernels of their own.
+//! The transposed convolution delegates to Burn's CubeCL one, so that the trait is complete on
+//! this backend; the public functions keep it on Burn's layer there ([`crate::Op::runs_on`]),
+//! where fusion sees through it, until it has a kernel of its own.
 
+mod conv;
 mod launch;
 
 use crate::KernelBackend;
@@ -13,13 +15,8 @@ use burn::backend::ops::{FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{FloatDType, TensorMetadata};
 use burn::tensor::Shape;
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::ops::ConvTransposeOptions;
 use burn_cubecl::CubeBackend;
-
-/// Options of the 3x3 convolution with padding `pad`.
-fn conv_options(pad: usize) -> ConvOptions<2> {
-    ConvOptions::new([1, 1], [pad, pad], [1, 1], 1)
-}
 
 /// Options of the stride-2 3x3 transposed convolution.
 fn up_options() -> ConvTransposeOptions<2> {
@@ -59,7 +56,7 @@ impl KernelBackend for CubeBackend {
         bias: FloatTensor<Self>,
         pad: usize,
     ) -> FloatTensor<Self> {
-        Self::conv2d(x, weight, Some(bias), conv_options(pad))
+        conv::conv3x3(x, weight, bias, pad)
     }
 
     fn conv3x3_backward(
@@ -71,16 +68,11 @@ impl KernelBackend for CubeBackend {
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let gx = match need_x {
-            true => {
-                Self::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), conv_options(pad))
-            }
+            true => conv::conv3x3_grad_x(&x, weight.clone(), grad.clone(), pad),
             false => nothing(&x),
         };
         let (gw, gb) = match need_w {
-            true => (
-                Self::conv2d_weight_backward(x, weight, grad.clone(), conv_options(pad)),
-                bias_grad(grad),
-            ),
+            true => conv::conv3x3_grad_w(x, &weight, grad, pad),
             false => (nothing(&x), nothing(&x)),
         };
         (gx, gw, gb)

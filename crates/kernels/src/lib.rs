@@ -2,7 +2,7 @@
 //! general layers are slow on the CPU backends (flex, ndarray). Each op is a method of
 //! [`KernelBackend`], a Burn backend extension: implemented on flex and ndarray by host loops
 //! (the `*_host` functions, on Burn's thread pool), on CubeCL (wgpu) by GPU kernels for the
-//! max-pool and the loss (`cube.rs`), on autodiff by a hand-written backward, and dispatched
+//! max-pool, the 3x3 convolution and the loss (`cube.rs`), on autodiff by a hand-written backward, and dispatched
 //! at run time like Burn's own ops.
 //!
 //! The public functions ([`max_pool2x2`]) take ordinary tensors, use the kernel where the
@@ -204,12 +204,15 @@ pub enum Op {
 
 impl Op {
     /// Whether this op has a kernel on `device`: every op on flex and ndarray (with or without
-    /// autodiff); the max-pool and the loss on wgpu (CubeCL kernels; the convolutions there
-    /// are Burn's). Elsewhere the public functions use Burn's layers.
+    /// autodiff); the max-pool, the convolution and the loss on wgpu (CubeCL kernels; the
+    /// transposed convolution there is Burn's). Elsewhere the public functions use Burn's
+    /// layers.
     pub fn runs_on(self, device: &Device) -> bool {
         match device.as_dispatch().clone().inner() {
             DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => true,
-            DispatchDevice::Cube(CubeDevice::Wgpu(_)) => matches!(self, Op::MaxPool | Op::Bce),
+            DispatchDevice::Cube(CubeDevice::Wgpu(_)) => {
+                matches!(self, Op::MaxPool | Op::Conv | Op::Bce)
+            }
             _ => false,
         }
     }

@@ -1,8 +1,9 @@
 //! The ops on wgpu (CubeCL, behind Burn's fusion; lavapipe where there is no GPU) against
-//! Burn's layers on the same device: the max-pool and the loss (our CubeCL kernels, which the
-//! public functions take there), and the convolutions through the extension (which delegates
-//! to Burn's CubeCL convolutions; the public functions keep Burn's layers for them). Outputs
-//! and every gradient, without and with autodiff.
+//! Burn's layers on the same device: the max-pool, the 3x3 convolution and the loss (our
+//! CubeCL kernels, which the public functions take there), and the transposed convolution
+//! through the extension (which delegates to Burn's CubeCL one; the public functions keep
+//! Burn's layer for it). Outputs and every gradient, without and with autodiff, on contiguous
+//! inputs and on views of NHWC memory (what Burn's own convolutions hand back).
 //!
 //! wgpu is tested unless `AE_TEST_BACKENDS` is set and leaves it out (then each test says so).
 
@@ -28,13 +29,13 @@ fn wgpu(test: &str) -> Option<Device> {
 const NORMAL: Distribution = Distribution::Normal(0.0, 1.0);
 
 #[test]
-fn the_pool_and_the_loss_take_the_kernels_on_wgpu_and_the_convolutions_do_not() {
+fn the_pool_the_conv_and_the_loss_take_the_kernels_on_wgpu_and_the_transposed_conv_does_not() {
     let Some(device) = wgpu("routing") else {
         return;
     };
     for d in [device.clone(), device.autodiff()] {
-        assert!(Op::MaxPool.runs_on(&d) && Op::Bce.runs_on(&d));
-        assert!(!Op::Conv.runs_on(&d) && !Op::ConvTranspose.runs_on(&d));
+        assert!(Op::MaxPool.runs_on(&d) && Op::Conv.runs_on(&d) && Op::Bce.runs_on(&d));
+        assert!(!Op::ConvTranspose.runs_on(&d));
         assert!(!ae_kernels::supported(&d));
     }
 }
@@ -45,16 +46,18 @@ fn max_pool_and_its_gradient_match_burn_s_on_wgpu() {
         return;
     };
     let ad = device.clone().autodiff();
-    for shape in [
-        [1usize, 1, 1, 1],
-        [1, 3, 5, 7],
-        [2, 16, 28, 28],
-        [3, 8, 7, 7],
-        [4, 1, 14, 13],
+    for (shape, nhwc) in [
+        ([1usize, 1, 1, 1], false),
+        ([1, 3, 5, 7], false),
+        ([2, 16, 28, 28], false),
+        ([3, 8, 7, 7], false),
+        ([4, 1, 14, 13], false),
+        ([2, 16, 28, 28], true),
+        ([3, 8, 7, 7], true),
     ] {
-        let what = format!("{shape:?}");
+        let what = format!("{shape:?}, NHWC memory: {nhwc}");
         // Random values: no ties, so every window's maximum is unique.
-        let x = Tensor::<4>::random(shape, NORMAL, &ad);
+        let x = random(shape, nhwc, &ad);
         let [b, c, h, w] = shape;
         let mix = Tensor::<4>::random([b, c, h.div_ceil(2), w.div_ceil(2)], NORMAL, &ad);
         let run = |op: fn(Tensor<4>) -> Tensor<4>| {
@@ -130,8 +133,19 @@ fn the_loss_and_both_gradients_match_burn_s_on_wgpu() {
     }
 }
 
-/// The convolutions called through the extension on wgpu, where the public functions do not
-/// send them: what the trait does there is still right.
+/// `[b, c, h, w]` normal values, laid out in memory as NCHW, or as NHWC (a permuted view, not
+/// contiguous: what Burn's convolutions on wgpu hand back).
+fn random(shape: [usize; 4], nhwc: bool, device: &Device) -> Tensor<4> {
+    let [b, c, h, w] = shape;
+    if nhwc {
+        Tensor::<4>::random([b, h, w, c], NORMAL, device).permute([0, 3, 1, 2])
+    } else {
+        Tensor::<4>::random(shape, NORMAL, device)
+    }
+}
+
+/// The convolution (our kernel on wgpu) and the transposed convolution (which the public
+/// functions keep on Burn's layer there) through the extension: what the trait does is right.
 #[test]
 fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
     let Some(device) = wgpu("convolutions") else {
@@ -155,14 +169,22 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
             b.into_dispatch(),
         ))
     };
-    for (b, c, o, h, w) in [(1, 1, 1, 1, 1), (2, 16, 8, 7, 9), (1, 8, 1, 14, 13)] {
-        let x = Tensor::<4>::random([b, c, h, w], NORMAL, &ad);
+    // The last two: more positions per weight (3 x 28 x 28) than a cube has units, and an
+    // input in NHWC memory.
+    for (b, c, o, h, w, nhwc) in [
+        (1, 1, 1, 1, 1, false),
+        (2, 16, 8, 7, 9, false),
+        (1, 8, 1, 14, 13, false),
+        (3, 1, 16, 28, 28, false),
+        (2, 8, 16, 14, 14, true),
+    ] {
+        let x = random([b, c, h, w], nhwc, &ad);
         let bias = Tensor::<1>::random([o], NORMAL, &ad);
         for pad in [0, 1] {
             if pad == 0 && (h < 3 || w < 3) {
                 continue;
             }
-            let what = format!("conv b{b} {c}->{o} {h}x{w} pad {pad}");
+            let what = format!("conv b{b} {c}->{o} {h}x{w} pad {pad}, NHWC memory: {nhwc}");
             let k = Tensor::<4>::random([o, c, 3, 3], NORMAL, &ad);
             let side = |s: usize| s + 2 * pad - 2;
             let mix = Tensor::<4>::random([b, o, side(h), side(w)], NORMAL, &ad);
@@ -173,7 +195,7 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
                 &what,
             );
         }
-        let what = format!("transposed conv b{b} {c}->{o} {h}x{w}");
+        let what = format!("transposed conv b{b} {c}->{o} {h}x{w}, NHWC memory: {nhwc}");
         let k = Tensor::<4>::random([c, o, 3, 3], NORMAL, &ad);
         let mix = Tensor::<4>::random([b, o, 2 * h, 2 * w], NORMAL, &ad);
         assert_same_output_and_grads(

@@ -1,6 +1,8 @@
 //! The CubeCL kernels (GPU: wgpu, and CUDA where built) and their launches: 2x2 max-pool
 //! forward and backward, and BCE-with-logits per row with its gradients. Each kernel runs one
-//! unit per output element (per row for the loss sum), on contiguous tensors.
+//! unit per output element (per row for the loss sum). The pool reads its inputs through their
+//! strides (Burn's convolutions hand back NCHW views of NHWC memory); the loss works on
+//! contiguous rows. Outputs are contiguous.
 
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
@@ -13,71 +15,77 @@ use cubecl::{calculate_cube_count_elemwise, prelude::*};
 /// Units per cube for the element-wise kernels.
 const UNITS: usize = 256;
 
-/// One unit per output: the first maximum (row-major) of its window of the `[planes, h, w]`
-/// input, whose windows at the bottom and right edges may be cut short.
+/// The offset of `[i0, i1, i2, i3]` in `t`, through its strides.
+#[cube]
+pub(super) fn at<F: Float>(t: &Tensor<F>, i0: usize, i1: usize, i2: usize, i3: usize) -> usize {
+    i0 * t.stride(0) + i1 * t.stride(1) + i2 * t.stride(2) + i3 * t.stride(3)
+}
+
+/// One unit per output of the contiguous `[b, c, ceil(h/2), ceil(w/2)]` `out`: the maximum of
+/// its window of the `[b, c, h, w]` input `x` (read through its strides), whose windows at the
+/// bottom and right edges may be cut short.
 #[cube(launch)]
-fn pool_kernel<F: Float>(
-    x: &Tensor<F>,
-    out: &mut Tensor<F>,
-    h: usize,
-    w: usize,
-    #[define(F)] _dtype: ElemType,
-) {
+fn pool_kernel<F: Float>(x: &Tensor<F>, out: &mut Tensor<F>, #[define(F)] _dtype: ElemType) {
     let o = ABSOLUTE_POS;
     if o >= out.len() {
         terminate!();
     }
+    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
     let (oh, ow) = (h.div_ceil(2), w.div_ceil(2));
-    let plane = o / (oh * ow);
-    let (y, xx) = ((o % (oh * ow)) / ow * 2, o % ow * 2);
-    let base = plane * h * w + y * w + xx;
-    let mut best = x[base];
+    let xx = o % ow * 2;
+    let y = o / ow % oh * 2;
+    let ci = o / (ow * oh) % c;
+    let bi = o / (ow * oh * c);
+    let mut best = x[at(x, bi, ci, y, xx)];
     if xx + 1 < w {
-        best = best.max(x[base + 1]);
+        best = best.max(x[at(x, bi, ci, y, xx + 1)]);
     }
     if y + 1 < h {
-        best = best.max(x[base + w]);
+        best = best.max(x[at(x, bi, ci, y + 1, xx)]);
         if xx + 1 < w {
-            best = best.max(x[base + w + 1]);
+            best = best.max(x[at(x, bi, ci, y + 1, xx + 1)]);
         }
     }
     out[o] = best;
 }
 
 /// One unit per window: its output gradient to the window's first maximum (row-major), 0 to
-/// the window's other inputs (windows do not overlap, so every input is written once).
+/// the window's other inputs (windows do not overlap, so every input is written once). `x`
+/// and `grad` are read through their strides; `out` is contiguous, shaped as `x`.
 #[cube(launch)]
 fn pool_backward_kernel<F: Float>(
     x: &Tensor<F>,
     grad: &Tensor<F>,
     out: &mut Tensor<F>,
-    h: usize,
-    w: usize,
     #[define(F)] _dtype: ElemType,
 ) {
     let o = ABSOLUTE_POS;
     if o >= grad.len() {
         terminate!();
     }
+    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
     let (oh, ow) = (h.div_ceil(2), w.div_ceil(2));
-    let plane = o / (oh * ow);
-    let (y, xx) = ((o % (oh * ow)) / ow * 2, o % ow * 2);
-    let base = plane * h * w + y * w + xx;
+    let px = o % ow;
+    let py = o / ow % oh;
+    let ci = o / (ow * oh) % c;
+    let bi = o / (ow * oh * c);
+    let (y, xx) = (py * 2, px * 2);
+    let base = ((bi * c + ci) * h + y) * w + xx;
     let right = xx + 1 < w;
     let below = y + 1 < h;
-    // The offset of the first maximum: later ones win only when strictly larger.
-    let mut at = base;
-    let mut best = x[base];
-    if right && x[base + 1] > best {
-        at = base + 1;
-        best = x[base + 1];
+    // The offset (in `out`) of the first maximum: later ones win only when strictly larger.
+    let mut at_max = base;
+    let mut best = x[at(x, bi, ci, y, xx)];
+    if right && x[at(x, bi, ci, y, xx + 1)] > best {
+        at_max = base + 1;
+        best = x[at(x, bi, ci, y, xx + 1)];
     }
-    if below && x[base + w] > best {
-        at = base + w;
-        best = x[base + w];
+    if below && x[at(x, bi, ci, y + 1, xx)] > best {
+        at_max = base + w;
+        best = x[at(x, bi, ci, y + 1, xx)];
     }
-    if below && right && x[base + w + 1] > best {
-        at = base + w + 1;
+    if below && right && x[at(x, bi, ci, y + 1, xx + 1)] > best {
+        at_max = base + w + 1;
     }
     let zero = F::new(0.0);
     out[base] = zero;
@@ -90,7 +98,7 @@ fn pool_backward_kernel<F: Float>(
             out[base + w + 1] = zero;
         }
     }
-    out[at] = grad[o];
+    out[at_max] = grad[at(grad, bi, ci, py, px)];
 }
 
 /// One unit per row of `[rows, d]`: the sum of `max(z, 0) - z t + ln(1 + exp(-|z|))`.
@@ -151,19 +159,18 @@ fn bce_grad_t_kernel<F: Float>(
 }
 
 /// A new contiguous tensor of `shape` beside `like`.
-fn empty(like: &CubeTensor, shape: Shape) -> CubeTensor {
+pub(super) fn empty(like: &CubeTensor, shape: Shape) -> CubeTensor {
     empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), shape, like.dtype)
 }
 
 /// The cube count and size for `n` units.
-fn grid(like: &CubeTensor, n: usize) -> (CubeCount, CubeDim) {
+pub(super) fn grid(like: &CubeTensor, n: usize) -> (CubeCount, CubeDim) {
     let dim = CubeDim::new_1d(UNITS as u32);
     (calculate_cube_count_elemwise(&like.client, n, dim), dim)
 }
 
 /// `[b, c, h, w]` -> `[b, c, ceil(h/2), ceil(w/2)]`.
 pub fn max_pool2x2(x: CubeTensor) -> CubeTensor {
-    let x = into_contiguous(x);
     let [b, c, h, w] = x.shape().dims::<4>();
     let out = empty(&x, Shape::new([b, c, h.div_ceil(2), w.div_ceil(2)]));
     let n = out.shape().num_elements();
@@ -176,8 +183,6 @@ pub fn max_pool2x2(x: CubeTensor) -> CubeTensor {
             dim,
             x.into_tensor_arg(),
             out.clone().into_tensor_arg(),
-            h,
-            w,
             dtype,
         );
     }
@@ -186,8 +191,6 @@ pub fn max_pool2x2(x: CubeTensor) -> CubeTensor {
 
 /// The input gradient of [`max_pool2x2`].
 pub fn max_pool2x2_backward(x: CubeTensor, grad: CubeTensor) -> CubeTensor {
-    let (x, grad) = (into_contiguous(x), into_contiguous(grad));
-    let [_, _, h, w] = x.shape().dims::<4>();
     let out = empty(&x, x.shape());
     let n = grad.shape().num_elements();
     if n > 0 {
@@ -200,8 +203,6 @@ pub fn max_pool2x2_backward(x: CubeTensor, grad: CubeTensor) -> CubeTensor {
             x.into_tensor_arg(),
             grad.into_tensor_arg(),
             out.clone().into_tensor_arg(),
-            h,
-            w,
             dtype,
         );
     }

@@ -1,0 +1,246 @@
+//! The 3x3 convolution (stride 1, padding 0 or 1, with bias) as CubeCL kernels: the output,
+//! the input gradient and the weight and bias gradients, one launch each.
+//!
+//! Inputs are read through their strides, so the NCHW views of NHWC memory that Burn's own
+//! convolutions hand back need no copy first; outputs are contiguous NCHW. The weight and bias
+//! gradients are sums over the batch and the image: one cube per weight (and per bias), each
+//! unit summing a strided share, then a tree in shared memory, always in the same order.
+
+use super::launch::{at, empty, grid};
+use burn::backend::TensorMetadata;
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn::tensor::Shape;
+use burn_cubecl::tensor::CubeTensor;
+use cubecl::prelude::*;
+
+/// Units per cube of the gradient sums: 2^8, the tree halves it eight times.
+const SUM_UNITS: usize = 256;
+const _: () = assert!(SUM_UNITS == 1 << 8);
+
+/// One unit per output `[b, o, oy, ox]`: the bias plus the sum over the input channels and the
+/// 3x3 window (taps outside the image are the padding's zeros).
+#[cube(launch)]
+fn conv_kernel<F: Float>(
+    x: &Tensor<F>,
+    weight: &Tensor<F>,
+    bias: &Tensor<F>,
+    out: &mut Tensor<F>,
+    pad: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let i = ABSOLUTE_POS;
+    if i >= out.len() {
+        terminate!();
+    }
+    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
+    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
+    let ox = i % ow;
+    let oy = i / ow % oh;
+    let oi = i / (ow * oh) % o;
+    let bi = i / (ow * oh * o);
+    let mut sum = bias[oi * bias.stride(0)];
+    for ci in 0..c {
+        for ky in 0..3usize {
+            let iy = oy + ky;
+            if iy >= pad && iy - pad < h {
+                for kx in 0..3usize {
+                    let ix = ox + kx;
+                    if ix >= pad && ix - pad < w {
+                        sum += x[at(x, bi, ci, iy - pad, ix - pad)]
+                            * weight[at(weight, oi, ci, ky, kx)];
+                    }
+                }
+            }
+        }
+    }
+    out[i] = sum;
+}
+
+/// One unit per input `[b, c, iy, ix]`: the sum over the output channels and the 3x3 taps of
+/// the output gradient times the weight that carried this input there.
+#[cube(launch)]
+fn conv_grad_x_kernel<F: Float>(
+    grad: &Tensor<F>,
+    weight: &Tensor<F>,
+    out: &mut Tensor<F>,
+    pad: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let i = ABSOLUTE_POS;
+    if i >= out.len() {
+        terminate!();
+    }
+    let (c, h, w) = (out.shape(1), out.shape(2), out.shape(3));
+    let (o, oh, ow) = (grad.shape(1), grad.shape(2), grad.shape(3));
+    let ix = i % w;
+    let iy = i / w % h;
+    let ci = i / (w * h) % c;
+    let bi = i / (w * h * c);
+    let mut sum = F::new(0.0);
+    for oi in 0..o {
+        for ky in 0..3usize {
+            let y = iy + pad;
+            if y >= ky && y - ky < oh {
+                for kx in 0..3usize {
+                    let xx = ix + pad;
+                    if xx >= kx && xx - kx < ow {
+                        sum += grad[at(grad, bi, oi, y - ky, xx - kx)]
+                            * weight[at(weight, oi, ci, ky, kx)];
+                    }
+                }
+            }
+        }
+    }
+    out[i] = sum;
+}
+
+/// One cube per weight `[o, c, ky, kx]` (the first `o * c * 9` cubes) and per bias (the next
+/// `o`): the weight's gradient sums the output gradient times the input it saw, over the batch
+/// and the image; the bias's sums the output gradient. Each unit sums every `SUM_UNITS`-th
+/// position, then the cube adds the units' sums pairwise in shared memory.
+#[cube(launch)]
+fn conv_grad_w_kernel<F: Float>(
+    x: &Tensor<F>,
+    grad: &Tensor<F>,
+    gw: &mut Tensor<F>,
+    gb: &mut Tensor<F>,
+    pad: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let mut partial = Shared::<[F]>::new_slice(SUM_UNITS);
+    let unit = UNIT_POS as usize;
+    let cube = CUBE_POS;
+    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
+    let (b, o, oh, ow) = (grad.shape(0), grad.shape(1), grad.shape(2), grad.shape(3));
+    let weights = o * c * 9;
+    let n = b * oh * ow;
+    let mut sum = F::new(0.0);
+    if cube < weights {
+        let (kx, ky) = (cube % 3, cube / 3 % 3);
+        let ci = cube / 9 % c;
+        let oi = cube / (9 * c);
+        for p in range_stepped(unit, n, SUM_UNITS) {
+            let ox = p % ow;
+            let oy = p / ow % oh;
+            let bi = p / (ow * oh);
+            let (iy, ix) = (oy + ky, ox + kx);
+            if iy >= pad && iy - pad < h && ix >= pad && ix - pad < w {
+                sum += grad[at(grad, bi, oi, oy, ox)] * x[at(x, bi, ci, iy - pad, ix - pad)];
+            }
+        }
+    } else if cube < weights + o {
+        let oi = cube - weights;
+        for p in range_stepped(unit, n, SUM_UNITS) {
+            let ox = p % ow;
+            let oy = p / ow % oh;
+            let bi = p / (ow * oh);
+            sum += grad[at(grad, bi, oi, oy, ox)];
+        }
+    }
+    partial[unit] = sum;
+    sync_cube();
+    // Halves: 128, 64, ..., 1 (SUM_UNITS is 256 = 2^8).
+    #[unroll]
+    for level in 1..9usize {
+        let half = SUM_UNITS >> level;
+        if unit < half {
+            let other = partial[unit + half];
+            partial[unit] += other;
+        }
+        sync_cube();
+    }
+    if unit == 0 {
+        if cube < weights {
+            gw[cube] = partial[0];
+        } else if cube < weights + o {
+            gb[cube - weights] = partial[0];
+        }
+    }
+}
+
+/// `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]`, `bias` `[o]` -> `[b, o, h + 2 pad - 2,
+/// w + 2 pad - 2]`, contiguous.
+pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, pad: usize) -> CubeTensor {
+    let [b, _, h, w] = x.shape().dims::<4>();
+    let o = weight.shape()[0];
+    let shape = Shape::new([
+        b,
+        o,
+        (h + 2 * pad).saturating_sub(2),
+        (w + 2 * pad).saturating_sub(2),
+    ]);
+    let out = empty(&x, shape);
+    let n = out.shape().num_elements();
+    if n > 0 {
+        let (count, dim) = grid(&x, n);
+        let dtype = dtype_to_storage_type(x.dtype);
+        conv_kernel::launch(
+            &x.client.clone(),
+            count,
+            dim,
+            x.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            bias.into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            pad,
+            dtype,
+        );
+    }
+    out
+}
+
+/// The input gradient of [`conv3x3`] (shaped as `x`) for the output gradient `grad`.
+pub fn conv3x3_grad_x(
+    x: &CubeTensor,
+    weight: CubeTensor,
+    grad: CubeTensor,
+    pad: usize,
+) -> CubeTensor {
+    let out = empty(x, x.shape());
+    let n = out.shape().num_elements();
+    if n > 0 {
+        let (count, dim) = grid(x, n);
+        conv_grad_x_kernel::launch(
+            &x.client.clone(),
+            count,
+            dim,
+            grad.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            pad,
+            dtype_to_storage_type(x.dtype),
+        );
+    }
+    out
+}
+
+/// The weight and bias gradients of [`conv3x3`] (`[o, c, 3, 3]`, `[o]`) for the output
+/// gradient `grad`.
+pub fn conv3x3_grad_w(
+    x: CubeTensor,
+    weight: &CubeTensor,
+    grad: CubeTensor,
+    pad: usize,
+) -> (CubeTensor, CubeTensor) {
+    let [o, c, _, _] = weight.shape().dims::<4>();
+    let gw = empty(&x, weight.shape());
+    let gb = empty(&x, Shape::new([o]));
+    let cubes = o * c * 9 + o;
+    if cubes > 0 {
+        // At most 65,535 cubes along one axis; the kernel reads the flat position.
+        let across = cubes.min(65_535);
+        let dtype = dtype_to_storage_type(x.dtype);
+        conv_grad_w_kernel::launch(
+            &x.client.clone(),
+            CubeCount::Static(across as u32, cubes.div_ceil(across) as u32, 1),
+            CubeDim::new_1d(SUM_UNITS as u32),
+            x.into_tensor_arg(),
+            grad.into_tensor_arg(),
+            gw.clone().into_tensor_arg(),
+            gb.clone().into_tensor_arg(),
+            pad,
+            dtype,
+        );
+    }
+    (gw, gb)
+}
