@@ -54,15 +54,18 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         pad: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        conv_node::<B, C>(x, weight, bias, Conv::Same3x3(pad))
+        conv_node::<B, C>(x, weight, bias, Conv::Same3x3 { pad, relu })
     }
 
     fn conv3x3_backward(
         _x: FloatTensor<Self>,
         _weight: FloatTensor<Self>,
+        _out: FloatTensor<Self>,
         _grad: FloatTensor<Self>,
         _pad: usize,
+        _relu: bool,
         _need_x: bool,
         _need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
@@ -147,8 +150,8 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
 /// Which of the two convolutions a node is.
 #[derive(Debug, Clone, Copy)]
 enum Conv {
-    /// [`KernelBackend::conv3x3`] with this padding.
-    Same3x3(usize),
+    /// [`KernelBackend::conv3x3`] with this padding, ReLU or not.
+    Same3x3 { pad: usize, relu: bool },
     /// [`KernelBackend::conv_transpose3x3s2`].
     Up3x3,
 }
@@ -161,7 +164,7 @@ impl Conv {
         bias: FloatTensor<B>,
     ) -> FloatTensor<B> {
         match self {
-            Conv::Same3x3(pad) => B::conv3x3(x, weight, bias, pad),
+            Conv::Same3x3 { pad, relu } => B::conv3x3(x, weight, bias, pad, relu),
             Conv::Up3x3 => B::conv_transpose3x3s2(x, weight, bias),
         }
     }
@@ -171,8 +174,9 @@ impl Conv {
 struct ConvBackward;
 
 impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
-    /// The input's and the weight's checkpoints, and which convolution.
-    type State = (NodeId, NodeId, Conv);
+    /// The input's and the weight's checkpoints, which convolution, and its output when the
+    /// backward needs it (ReLU's mask).
+    type State = (NodeId, NodeId, Conv, Option<FloatTensor<B>>);
 
     fn backward(
         self,
@@ -182,12 +186,16 @@ impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
     ) {
         let [node_x, node_w, node_b] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (x_state, w_state, conv) = ops.state;
+        let (x_state, w_state, conv, out) = ops.state;
         let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
         let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_state);
         let (need_x, need_w) = (node_x.is_some(), node_w.is_some() || node_b.is_some());
         let (gx, gw, gb) = match conv {
-            Conv::Same3x3(pad) => B::conv3x3_backward(x, w, grad, pad, need_x, need_w),
+            Conv::Same3x3 { pad, relu } => {
+                // Without ReLU the output is not read: the gradient stands in for it.
+                let out = out.unwrap_or_else(|| grad.clone());
+                B::conv3x3_backward(x, w, out, grad, pad, relu, need_x, need_w)
+            }
             Conv::Up3x3 => B::conv_transpose3x3s2_backward(x, w, grad, need_x, need_w),
         };
         if let Some(node) = node_x {
@@ -216,13 +224,14 @@ fn conv_node<B: KernelBackend, C: CheckpointStrategy>(
         .stateful()
     {
         OpsKind::Tracked(mut prep) => {
-            let state = (prep.checkpoint(&x), prep.checkpoint(&weight), conv);
+            let (x_state, w_state) = (prep.checkpoint(&x), prep.checkpoint(&weight));
             let out = conv.forward::<B>(
                 x.into_primitive(),
                 weight.into_primitive(),
                 bias.into_primitive(),
             );
-            prep.finish(state, out)
+            let keep = matches!(conv, Conv::Same3x3 { relu: true, .. }).then(|| out.clone());
+            prep.finish((x_state, w_state, conv, keep), out)
         }
         OpsKind::UnTracked(prep) => prep.finish(conv.forward::<B>(
             x.into_primitive(),

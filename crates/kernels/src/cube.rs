@@ -55,24 +55,28 @@ impl KernelBackend for CubeBackend {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         pad: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        conv::conv3x3(x, weight, bias, pad)
+        conv::conv3x3(x, weight, bias, pad, relu)
     }
 
     fn conv3x3_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
+        out: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         pad: usize,
+        relu: bool,
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let dy = conv::OutGrad { out, grad, relu };
         let gx = match need_x {
-            true => conv::conv3x3_grad_x(&x, weight.clone(), grad.clone(), pad),
+            true => conv::conv3x3_grad_x(&x, weight.clone(), dy.clone(), pad),
             false => nothing(&x),
         };
         let (gw, gb) = match need_w {
-            true => conv::conv3x3_grad_w(x, &weight, grad, pad),
+            true => conv::conv3x3_grad_w(x, &weight, dy, pad),
             false => (nothing(&x), nothing(&x)),
         };
         (gx, gw, gb)

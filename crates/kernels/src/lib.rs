@@ -24,6 +24,7 @@ pub mod pool;
 mod shapes;
 pub mod simd;
 
+use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
     Backend, CubeDevice, Dispatch, DispatchDevice, Flex, NdArray, backend_extension,
@@ -46,24 +47,34 @@ pub trait KernelBackend: Backend {
     #[fusion(dtype = x, shape = x)]
     fn max_pool2x2_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
 
-    /// A 3x3 convolution, stride 1, `pad` 0 or 1 on every side, with bias: `x` `[b, c, h, w]`,
-    /// `weight` `[o, c, 3, 3]`, `bias` `[o]` -> `[b, o, h + 2 pad - 2, w + 2 pad - 2]`.
+    /// A 3x3 convolution, stride 1, `pad` 0 or 1 on every side, with bias, and then
+    /// `max(., 0)` if `relu`: `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]`, `bias` `[o]` ->
+    /// `[b, o, h + 2 pad - 2, w + 2 pad - 2]`.
     #[fusion(dtype = x, shape = shapes::conv3x3(x, weight, pad))]
     fn conv3x3(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         pad: usize,
+        relu: bool,
     ) -> FloatTensor<Self>;
 
     /// The gradients of [`KernelBackend::conv3x3`] for the output gradient `grad`: the input's
     /// (an empty tensor unless `need_x`), the weight's and the bias's (empty unless `need_w`).
+    /// With `relu`, `out` is the op's output, and the gradient passes only where it is
+    /// positive (ReLU's rule); without, `out` is not read.
     #[fusion(meta = shapes::conv3x3_grads)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the op's inputs and its flags, as the trait's other backward methods"
+    )]
     fn conv3x3_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
+        out: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         pad: usize,
+        relu: bool,
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
@@ -125,18 +136,27 @@ macro_rules! on_the_host {
                 weight: FloatTensor<Self>,
                 bias: FloatTensor<Self>,
                 pad: usize,
+                relu: bool,
             ) -> FloatTensor<Self> {
-                host::conv3x3::<Self>(x, weight, bias, pad)
+                let y = host::conv3x3::<Self>(x, weight, bias, pad);
+                if relu { Self::relu(y) } else { y }
             }
 
             fn conv3x3_backward(
                 x: FloatTensor<Self>,
                 weight: FloatTensor<Self>,
+                out: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
                 pad: usize,
+                relu: bool,
                 need_x: bool,
                 need_w: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                let grad = if relu {
+                    Self::relu_backward(out, grad)
+                } else {
+                    grad
+                };
                 host::conv3x3_backward::<Self>(x, weight, grad, pad, need_x, need_w)
             }
 
@@ -244,9 +264,26 @@ pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> 
             weight.into_dispatch(),
             bias.into_dispatch(),
             pad,
+            false,
         ))
     } else {
         conv::reference(x, weight, bias, pad)
+    }
+}
+
+/// [`conv3x3`] and then ReLU, as one op where [`Op::runs_on`] (on wgpu one kernel each way:
+/// the backward reads the output for ReLU's mask), else Burn's `conv2d` and `relu`.
+pub fn conv3x3_relu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
+    if Op::Conv.used_on(&x.device()) {
+        Tensor::from_dispatch(Dispatch::conv3x3(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            pad,
+            true,
+        ))
+    } else {
+        burn::tensor::activation::relu(conv::reference(x, weight, bias, pad))
     }
 }
 

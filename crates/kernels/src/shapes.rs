@@ -33,11 +33,14 @@ fn grad(like: &TensorSpec, shape: Shape, wanted: bool) -> TensorSpec {
 }
 
 /// The convolution's gradients: the input's, the weight's and the bias's (`[o]`).
+#[allow(clippy::too_many_arguments, reason = "the op's arguments, in order")]
 pub fn conv3x3_grads(
     x: &TensorSpec,
     weight: &TensorSpec,
+    _out: &TensorSpec,
     _grad: &TensorSpec,
     _pad: &usize,
+    _relu: &bool,
     need_x: &bool,
     need_w: &bool,
 ) -> (TensorSpec, TensorSpec, TensorSpec) {

@@ -1,12 +1,12 @@
-//! The 3x3 convolution kernel against Burn's `conv2d` on flex and ndarray: outputs, and the
-//! gradients of the input, the weight and the bias, for 'same' and 'valid' padding, one to 32
-//! channels, odd and even sides, batch 1 and more.
+//! The 3x3 convolution kernel (alone, and with its ReLU) against Burn's `conv2d` (and `relu`)
+//! on flex and ndarray: outputs, and the gradients of the input, the weight and the bias, for
+//! 'same' and 'valid' padding, one to 32 channels, odd and even sides, batch 1 and more.
 
 mod common;
 
-use ae_kernels::{conv, conv3x3};
+use ae_kernels::{conv, conv3x3, conv3x3_relu};
 use burn::prelude::*;
-use burn::tensor::Distribution;
+use burn::tensor::{Distribution, activation};
 use common::{assert_same_output_and_grads, devices, output_and_grads, values};
 
 /// (batch, in channels, out channels, height, width, padding).
@@ -41,6 +41,16 @@ fn output_and_all_gradients_match_burn_s_conv2d() {
                 &mix,
             );
             assert_same_output_and_grads(ours, burn, &what);
+            // With ReLU as part of the op: the gradient passes where the output is positive.
+            let ours =
+                output_and_grads(|x, k, b| conv3x3_relu(x, k, b, pad), [&x, &k], &bias, &mix);
+            let burn = output_and_grads(
+                |x, k, b| activation::relu(conv::reference(x, k, b, pad)),
+                [&x, &k],
+                &bias,
+                &mix,
+            );
+            assert_same_output_and_grads(ours, burn, &format!("{what}, ReLU"));
         }
     }
 }

@@ -270,14 +270,26 @@ pub(crate) fn output_head(out: &Conv2d, x: Tensor<4>, image: [usize; 2]) -> Tens
     dense_one_channel(x)
 }
 
-/// A 3x3 convolution with `pad` on every side: ae-kernels' where it runs (flex, ndarray),
-/// else the layer's own (Burn's).
+/// A 3x3 convolution with `pad` on every side: ae-kernels' where it runs (flex, ndarray,
+/// wgpu), else the layer's own (Burn's).
 pub(crate) fn conv3x3(conv: &Conv2d, x: Tensor<4>, pad: usize) -> Tensor<4> {
     match &conv.bias {
         Some(bias) if ae_kernels::Op::Conv.used_on(&x.device()) => {
             ae_kernels::conv3x3(x, conv.weight.val(), bias.val(), pad)
         }
         _ => conv.forward(x),
+    }
+}
+
+/// A 3x3 convolution with `pad` on every side, then ReLU: ae-kernels' as one op where it runs
+/// (flex, ndarray, wgpu), else the layer's own and Burn's `relu`, a one-channel output made
+/// dense between them for wgpu's fusion (layout.rs).
+pub(crate) fn conv3x3_relu(conv: &Conv2d, x: Tensor<4>, pad: usize) -> Tensor<4> {
+    match &conv.bias {
+        Some(bias) if ae_kernels::Op::Conv.used_on(&x.device()) => {
+            ae_kernels::conv3x3_relu(x, conv.weight.val(), bias.val(), pad)
+        }
+        _ => relu(dense_one_channel(conv.forward(x))),
     }
 }
 
@@ -296,8 +308,7 @@ impl ConvEncoder {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for conv in &self.convs {
-            // A one-channel output is made dense for wgpu's fusion (layout.rs).
-            x = pool2x2(&self.pool, relu(dense_one_channel(conv3x3(conv, x, 1)))); // 28 -> 14 -> 7 -> 4
+            x = pool2x2(&self.pool, conv3x3_relu(conv, x, 1)); // 28 -> 14 -> 7 -> 4
         }
         x.flatten(1, 3) // [batch, 8 * 4 * 4] on MNIST
     }
@@ -312,9 +323,7 @@ impl ConvDecoder {
         for (i, conv) in self.convs.iter().enumerate() {
             // The third is 'valid' on MNIST (16 -> 14).
             let pad = if i == 2 { self.third_pad } else { 1 };
-            x = self
-                .up
-                .forward(relu(dense_one_channel(conv3x3(conv, x, pad)))); // 4 -> 8 -> 16 -> (14) -> 28
+            x = self.up.forward(conv3x3_relu(conv, x, pad)); // 4 -> 8 -> 16 -> (14) -> 28
         }
         output_head(&self.out, x, self.image)
     }

@@ -1,5 +1,6 @@
-//! The 3x3 convolution (stride 1, padding 0 or 1, with bias) as CubeCL kernels: the output,
-//! the input gradient and the weight and bias gradients, one launch each.
+//! The 3x3 convolution (stride 1, padding 0 or 1, with bias, ReLU or not) as CubeCL kernels:
+//! the output, the input gradient and the weight and bias gradients, one launch each. With
+//! ReLU, the gradient kernels read the output for its mask: no launch of its own either way.
 //!
 //! Inputs are read through their strides, so the NCHW views of NHWC memory that Burn's own
 //! convolutions hand back need no copy first; outputs are contiguous NCHW. The weight and bias
@@ -17,8 +18,29 @@ use cubecl::prelude::*;
 const SUM_UNITS: usize = 256;
 const _: () = assert!(SUM_UNITS == 1 << 8);
 
+/// The output gradient at `[b, o, y, x]`, zero where ReLU (if `relu`) cut the output `out`.
+#[cube]
+fn out_grad<F: Float>(
+    grad: &Tensor<F>,
+    out: &Tensor<F>,
+    b: usize,
+    o: usize,
+    y: usize,
+    x: usize,
+    #[comptime] relu: bool,
+) -> F {
+    let g = grad[at(grad, b, o, y, x)];
+    let mut r = g;
+    if relu {
+        if out[at(out, b, o, y, x)] <= F::new(0.0) {
+            r = F::new(0.0);
+        }
+    }
+    r
+}
+
 /// One unit per output `[b, o, oy, ox]`: the bias plus the sum over the input channels and the
-/// 3x3 window (taps outside the image are the padding's zeros).
+/// 3x3 window (taps outside the image are the padding's zeros), then `max(., 0)` if `relu`.
 #[cube(launch)]
 fn conv_kernel<F: Float>(
     x: &Tensor<F>,
@@ -26,6 +48,7 @@ fn conv_kernel<F: Float>(
     bias: &Tensor<F>,
     out: &mut Tensor<F>,
     pad: usize,
+    #[comptime] relu: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let i = ABSOLUTE_POS;
@@ -53,6 +76,9 @@ fn conv_kernel<F: Float>(
             }
         }
     }
+    if relu {
+        sum = sum.max(F::new(0.0));
+    }
     out[i] = sum;
 }
 
@@ -61,9 +87,11 @@ fn conv_kernel<F: Float>(
 #[cube(launch)]
 fn conv_grad_x_kernel<F: Float>(
     grad: &Tensor<F>,
+    y: &Tensor<F>,
     weight: &Tensor<F>,
     out: &mut Tensor<F>,
     pad: usize,
+    #[comptime] relu: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let i = ABSOLUTE_POS;
@@ -79,12 +107,12 @@ fn conv_grad_x_kernel<F: Float>(
     let mut sum = F::new(0.0);
     for oi in 0..o {
         for ky in 0..3usize {
-            let y = iy + pad;
-            if y >= ky && y - ky < oh {
+            let yy = iy + pad;
+            if yy >= ky && yy - ky < oh {
                 for kx in 0..3usize {
                     let xx = ix + pad;
                     if xx >= kx && xx - kx < ow {
-                        sum += grad[at(grad, bi, oi, y - ky, xx - kx)]
+                        sum += out_grad(grad, y, bi, oi, yy - ky, xx - kx, relu)
                             * weight[at(weight, oi, ci, ky, kx)];
                     }
                 }
@@ -102,9 +130,11 @@ fn conv_grad_x_kernel<F: Float>(
 fn conv_grad_w_kernel<F: Float>(
     x: &Tensor<F>,
     grad: &Tensor<F>,
+    y: &Tensor<F>,
     gw: &mut Tensor<F>,
     gb: &mut Tensor<F>,
     pad: usize,
+    #[comptime] relu: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let mut partial = Shared::<[F]>::new_slice(SUM_UNITS);
@@ -125,7 +155,8 @@ fn conv_grad_w_kernel<F: Float>(
             let bi = p / (ow * oh);
             let (iy, ix) = (oy + ky, ox + kx);
             if iy >= pad && iy - pad < h && ix >= pad && ix - pad < w {
-                sum += grad[at(grad, bi, oi, oy, ox)] * x[at(x, bi, ci, iy - pad, ix - pad)];
+                sum +=
+                    out_grad(grad, y, bi, oi, oy, ox, relu) * x[at(x, bi, ci, iy - pad, ix - pad)];
             }
         }
     } else if cube < weights + o {
@@ -134,7 +165,7 @@ fn conv_grad_w_kernel<F: Float>(
             let ox = p % ow;
             let oy = p / ow % oh;
             let bi = p / (ow * oh);
-            sum += grad[at(grad, bi, oi, oy, ox)];
+            sum += out_grad(grad, y, bi, oi, oy, ox, relu);
         }
     }
     partial[unit] = sum;
@@ -158,18 +189,31 @@ fn conv_grad_w_kernel<F: Float>(
     }
 }
 
+/// The gradient arriving at the convolution's output: `grad`, masked by ReLU's rule on the
+/// output `out` when `relu` (else `out` is not read).
+#[derive(Clone)]
+pub struct OutGrad {
+    /// The convolution's output (after ReLU).
+    pub out: CubeTensor,
+    /// The gradient of the output.
+    pub grad: CubeTensor,
+    /// Whether the op ended in ReLU.
+    pub relu: bool,
+}
+
 /// `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]`, `bias` `[o]` -> `[b, o, h + 2 pad - 2,
-/// w + 2 pad - 2]`, contiguous.
-pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, pad: usize) -> CubeTensor {
+/// w + 2 pad - 2]`, contiguous, through `max(., 0)` if `relu`.
+pub fn conv3x3(
+    x: CubeTensor,
+    weight: CubeTensor,
+    bias: CubeTensor,
+    pad: usize,
+    relu: bool,
+) -> CubeTensor {
     let [b, _, h, w] = x.shape().dims::<4>();
     let o = weight.shape()[0];
-    let shape = Shape::new([
-        b,
-        o,
-        (h + 2 * pad).saturating_sub(2),
-        (w + 2 * pad).saturating_sub(2),
-    ]);
-    let out = empty(&x, shape);
+    let side = |s: usize| (s + 2 * pad).saturating_sub(2);
+    let out = empty(&x, Shape::new([b, o, side(h), side(w)]));
     let n = out.shape().num_elements();
     if n > 0 {
         let (count, dim) = grid(&x, n);
@@ -183,43 +227,41 @@ pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, pad: usize) 
             bias.into_tensor_arg(),
             out.clone().into_tensor_arg(),
             pad,
+            relu,
             dtype,
         );
     }
     out
 }
 
-/// The input gradient of [`conv3x3`] (shaped as `x`) for the output gradient `grad`.
-pub fn conv3x3_grad_x(
-    x: &CubeTensor,
-    weight: CubeTensor,
-    grad: CubeTensor,
-    pad: usize,
-) -> CubeTensor {
-    let out = empty(x, x.shape());
-    let n = out.shape().num_elements();
+/// The input gradient of [`conv3x3`] (shaped as `x`) for the output gradient `dy`.
+pub fn conv3x3_grad_x(x: &CubeTensor, weight: CubeTensor, dy: OutGrad, pad: usize) -> CubeTensor {
+    let gx = empty(x, x.shape());
+    let n = gx.shape().num_elements();
     if n > 0 {
         let (count, dim) = grid(x, n);
         conv_grad_x_kernel::launch(
             &x.client.clone(),
             count,
             dim,
-            grad.into_tensor_arg(),
+            dy.grad.into_tensor_arg(),
+            dy.out.into_tensor_arg(),
             weight.into_tensor_arg(),
-            out.clone().into_tensor_arg(),
+            gx.clone().into_tensor_arg(),
             pad,
+            dy.relu,
             dtype_to_storage_type(x.dtype),
         );
     }
-    out
+    gx
 }
 
 /// The weight and bias gradients of [`conv3x3`] (`[o, c, 3, 3]`, `[o]`) for the output
-/// gradient `grad`.
+/// gradient `dy`.
 pub fn conv3x3_grad_w(
     x: CubeTensor,
     weight: &CubeTensor,
-    grad: CubeTensor,
+    dy: OutGrad,
     pad: usize,
 ) -> (CubeTensor, CubeTensor) {
     let [o, c, _, _] = weight.shape().dims::<4>();
@@ -235,10 +277,12 @@ pub fn conv3x3_grad_w(
             CubeCount::Static(across as u32, cubes.div_ceil(across) as u32, 1),
             CubeDim::new_1d(SUM_UNITS as u32),
             x.into_tensor_arg(),
-            grad.into_tensor_arg(),
+            dy.grad.into_tensor_arg(),
+            dy.out.into_tensor_arg(),
             gw.clone().into_tensor_arg(),
             gb.clone().into_tensor_arg(),
             pad,
+            dy.relu,
             dtype,
         );
     }
