@@ -55,8 +55,9 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         bias: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        up: bool,
     ) -> FloatTensor<Self> {
-        conv_node::<B, C>(x, weight, bias, Conv::Same3x3 { pad, relu })
+        conv_node::<B, C>(x, weight, bias, Conv::Same3x3 { pad, relu, up })
     }
 
     fn conv3x3_backward(
@@ -66,6 +67,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         _grad: FloatTensor<Self>,
         _pad: usize,
         _relu: bool,
+        _up: bool,
         _need_x: bool,
         _need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
@@ -150,8 +152,8 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
 /// Which of the two convolutions a node is.
 #[derive(Debug, Clone, Copy)]
 enum Conv {
-    /// [`KernelBackend::conv3x3`] with this padding, ReLU or not.
-    Same3x3 { pad: usize, relu: bool },
+    /// [`KernelBackend::conv3x3`] with this padding, ReLU or not, up-sampling or not.
+    Same3x3 { pad: usize, relu: bool, up: bool },
     /// [`KernelBackend::conv_transpose3x3s2`].
     Up3x3,
 }
@@ -164,7 +166,7 @@ impl Conv {
         bias: FloatTensor<B>,
     ) -> FloatTensor<B> {
         match self {
-            Conv::Same3x3 { pad, relu } => B::conv3x3(x, weight, bias, pad, relu),
+            Conv::Same3x3 { pad, relu, up } => B::conv3x3(x, weight, bias, pad, relu, up),
             Conv::Up3x3 => B::conv_transpose3x3s2(x, weight, bias),
         }
     }
@@ -191,10 +193,10 @@ impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
         let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_state);
         let (need_x, need_w) = (node_x.is_some(), node_w.is_some() || node_b.is_some());
         let (gx, gw, gb) = match conv {
-            Conv::Same3x3 { pad, relu } => {
+            Conv::Same3x3 { pad, relu, up } => {
                 // Without ReLU the output is not read: the gradient stands in for it.
                 let out = out.unwrap_or_else(|| grad.clone());
-                B::conv3x3_backward(x, w, out, grad, pad, relu, need_x, need_w)
+                B::conv3x3_backward(x, w, out, grad, pad, relu, up, need_x, need_w)
             }
             Conv::Up3x3 => B::conv_transpose3x3s2_backward(x, w, grad, need_x, need_w),
         };

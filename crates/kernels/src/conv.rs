@@ -10,8 +10,8 @@
 
 use crate::simd::Isa;
 use burn::prelude::*;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::module::{conv2d, interpolate};
+use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -29,6 +29,16 @@ pub fn reference(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -
         weight,
         Some(bias),
         ConvOptions::new([1, 1], [pad, pad], [1, 1], 1),
+    )
+}
+
+/// Burn's 2x nearest up-sampling (`interpolate` to twice the side, as the conv nets'
+/// `Interpolate2d`): each pixel repeated in a 2x2 block. The reference path.
+pub fn up2x_reference(x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    interpolate(
+        x,
+        InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([2 * h, 2 * w]),
     )
 }
 

@@ -1,7 +1,8 @@
 //! The ops on CubeCL's backend (wgpu; CUDA where built): our own kernels for the max-pool and
-//! the loss (`cube/launch.rs`) and the 3x3 convolution (`cube/conv.rs`); Burn's own for the
-//! transposed convolution. Behind Burn's fusion the extension runs each op as one opaque step
-//! of the fusion stream, which nothing fuses across.
+//! the loss (`cube/launch.rs`) and the 3x3 convolution, with its ReLU and the 2x up-sampling
+//! before it (`cube/conv.rs`); Burn's own for the transposed convolution. Behind Burn's fusion
+//! the extension runs each op as one opaque step of the fusion stream, which nothing fuses
+//! across.
 //!
 //! The transposed convolution delegates to Burn's CubeCL one, so that the trait is complete on
 //! this backend; the public functions keep it on Burn's layer there ([`crate::Op::runs_on`]),
@@ -56,8 +57,9 @@ impl KernelBackend for CubeBackend {
         bias: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        up: bool,
     ) -> FloatTensor<Self> {
-        conv::conv3x3(x, weight, bias, pad, relu)
+        conv::conv3x3(x, weight, bias, conv::Conv { pad, up, relu })
     }
 
     fn conv3x3_backward(
@@ -67,16 +69,18 @@ impl KernelBackend for CubeBackend {
         grad: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        up: bool,
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let dy = conv::OutGrad { out, grad, relu };
+        let shape = conv::Conv { pad, up, relu };
+        let dy = conv::OutGrad { out, grad };
         let gx = match need_x {
-            true => conv::conv3x3_grad_x(&x, weight.clone(), dy.clone(), pad),
+            true => conv::conv3x3_grad_x(&x, weight.clone(), dy.clone(), shape),
             false => nothing(&x),
         };
         let (gw, gb) = match need_w {
-            true => conv::conv3x3_grad_w(x, &weight, dy, pad),
+            true => conv::conv3x3_grad_w(x, &weight, dy, shape),
             false => (nothing(&x), nothing(&x)),
         };
         (gx, gw, gb)

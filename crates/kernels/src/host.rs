@@ -9,6 +9,7 @@ use crate::pool;
 use crate::simd::Isa;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, NdArray, TensorMetadata};
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Shape, TensorData};
 use std::borrow::Cow;
 
@@ -76,6 +77,29 @@ fn dims(x: &[usize], weight: &[usize], pad: usize) -> Dims {
         w,
         pad,
     }
+}
+
+/// The 2x nearest up-sampling (each pixel repeated in a 2x2 block), by Burn's `interpolate`.
+pub fn up2x<B: Host>(x: FloatTensor<B>) -> FloatTensor<B> {
+    let size = twice::<B>(&x);
+    B::interpolate(x, size, nearest())
+}
+
+/// The gradient of [`up2x`] for `grad` (shaped as its output): each 2x2 block summed.
+pub fn up2x_backward<B: Host>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    let size = twice::<B>(&x);
+    B::interpolate_backward(x, grad, size, nearest())
+}
+
+/// Twice `x`'s height and width.
+fn twice<B: Host>(x: &FloatTensor<B>) -> [usize; 2] {
+    let shape = x.shape();
+    [2 * shape[2], 2 * shape[3]]
+}
+
+/// Nearest-neighbour interpolation.
+fn nearest() -> InterpolateOptions {
+    InterpolateOptions::new(InterpolateMode::Nearest)
 }
 
 /// A 3x3 convolution on the host.

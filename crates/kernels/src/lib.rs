@@ -47,16 +47,18 @@ pub trait KernelBackend: Backend {
     #[fusion(dtype = x, shape = x)]
     fn max_pool2x2_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
 
-    /// A 3x3 convolution, stride 1, `pad` 0 or 1 on every side, with bias, and then
+    /// A 3x3 convolution, stride 1, `pad` 0 or 1 on every side, with bias, of `x` or, if
+    /// `up`, of `x` up-sampled 2x (nearest: each pixel repeated in a 2x2 block), and then
     /// `max(., 0)` if `relu`: `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]`, `bias` `[o]` ->
-    /// `[b, o, h + 2 pad - 2, w + 2 pad - 2]`.
-    #[fusion(dtype = x, shape = shapes::conv3x3(x, weight, pad))]
+    /// `[b, o, s h + 2 pad - 2, s w + 2 pad - 2]`, `s` 2 if `up`, else 1.
+    #[fusion(dtype = x, shape = shapes::conv3x3(x, weight, pad, up))]
     fn conv3x3(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        up: bool,
     ) -> FloatTensor<Self>;
 
     /// The gradients of [`KernelBackend::conv3x3`] for the output gradient `grad`: the input's
@@ -75,6 +77,7 @@ pub trait KernelBackend: Backend {
         grad: FloatTensor<Self>,
         pad: usize,
         relu: bool,
+        up: bool,
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
@@ -137,7 +140,9 @@ macro_rules! on_the_host {
                 bias: FloatTensor<Self>,
                 pad: usize,
                 relu: bool,
+                up: bool,
             ) -> FloatTensor<Self> {
+                let x = if up { host::up2x::<Self>(x) } else { x };
                 let y = host::conv3x3::<Self>(x, weight, bias, pad);
                 if relu { Self::relu(y) } else { y }
             }
@@ -149,6 +154,7 @@ macro_rules! on_the_host {
                 grad: FloatTensor<Self>,
                 pad: usize,
                 relu: bool,
+                up: bool,
                 need_x: bool,
                 need_w: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
@@ -157,7 +163,20 @@ macro_rules! on_the_host {
                 } else {
                     grad
                 };
-                host::conv3x3_backward::<Self>(x, weight, grad, pad, need_x, need_w)
+                if !up {
+                    return host::conv3x3_backward::<Self>(x, weight, grad, pad, need_x, need_w);
+                }
+                // The large image again (cheap beside the convolution), its gradient folded
+                // back onto the small one.
+                let large = host::up2x::<Self>(x.clone());
+                let (gx, gw, gb) =
+                    host::conv3x3_backward::<Self>(large, weight, grad, pad, need_x, need_w);
+                let gx = if need_x {
+                    host::up2x_backward::<Self>(x, gx)
+                } else {
+                    gx
+                };
+                (gx, gw, gb)
             }
 
             fn conv_transpose3x3s2(
@@ -265,6 +284,7 @@ pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> 
             bias.into_dispatch(),
             pad,
             false,
+            false,
         ))
     } else {
         conv::reference(x, weight, bias, pad)
@@ -281,6 +301,7 @@ pub fn conv3x3_relu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize
             bias.into_dispatch(),
             pad,
             true,
+            false,
         ))
     } else {
         burn::tensor::activation::relu(conv::reference(x, weight, bias, pad))
@@ -299,6 +320,35 @@ pub fn conv_transpose3x3s2(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> 
         ))
     } else {
         conv_transpose::reference(x, weight, bias)
+    }
+}
+
+/// [`conv3x3`] of `x` up-sampled 2x (nearest), then ReLU if `relu`, as one op where
+/// [`Op::runs_on`] (on wgpu the kernels read `x` where the large image repeats it), else
+/// Burn's `interpolate`, `conv2d` and `relu`.
+pub fn conv3x3_up(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    pad: usize,
+    relu: bool,
+) -> Tensor<4> {
+    if Op::Conv.used_on(&x.device()) {
+        Tensor::from_dispatch(Dispatch::conv3x3(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            pad,
+            relu,
+            true,
+        ))
+    } else {
+        let y = conv::reference(conv::up2x_reference(x), weight, bias, pad);
+        if relu {
+            burn::tensor::activation::relu(y)
+        } else {
+            y
+        }
     }
 }
 

@@ -10,9 +10,11 @@ pub fn pooled(x: &Shape) -> Shape {
     Shape::new([x[0], x[1], x[2].div_ceil(2), x[3].div_ceil(2)])
 }
 
-/// `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]` -> `[b, o, h + 2 pad - 2, w + 2 pad - 2]`.
-pub fn conv3x3(x: &Shape, weight: &Shape, pad: &usize) -> Shape {
-    let side = |s: usize| (s + 2 * pad).saturating_sub(2);
+/// `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]` -> `[b, o, s h + 2 pad - 2, s w + 2 pad - 2]`,
+/// `s` 2 if `up` (the input up-sampled first), else 1.
+pub fn conv3x3(x: &Shape, weight: &Shape, pad: &usize, up: &bool) -> Shape {
+    let scale = if *up { 2 } else { 1 };
+    let side = |s: usize| (s * scale + 2 * pad).saturating_sub(2);
     Shape::new([x[0], weight[0], side(x[2]), side(x[3])])
 }
 
@@ -41,6 +43,7 @@ pub fn conv3x3_grads(
     _grad: &TensorSpec,
     _pad: &usize,
     _relu: &bool,
+    _up: &bool,
     need_x: &bool,
     need_w: &bool,
 ) -> (TensorSpec, TensorSpec, TensorSpec) {

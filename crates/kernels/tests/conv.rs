@@ -1,10 +1,11 @@
-//! The 3x3 convolution kernel (alone, and with its ReLU) against Burn's `conv2d` (and `relu`)
-//! on flex and ndarray: outputs, and the gradients of the input, the weight and the bias, for
-//! 'same' and 'valid' padding, one to 32 channels, odd and even sides, batch 1 and more.
+//! The 3x3 convolution kernel (alone, with its ReLU, and of its input up-sampled 2x) against
+//! Burn's `conv2d` (and `relu`, `interpolate`) on flex and ndarray: outputs, and the gradients
+//! of the input, the weight and the bias, for 'same' and 'valid' padding, one to 32 channels,
+//! odd and even sides, batch 1 and more.
 
 mod common;
 
-use ae_kernels::{conv, conv3x3, conv3x3_relu};
+use ae_kernels::{conv, conv3x3, conv3x3_relu, conv3x3_up};
 use burn::prelude::*;
 use burn::tensor::{Distribution, activation};
 use common::{assert_same_output_and_grads, devices, output_and_grads, values};
@@ -51,6 +52,28 @@ fn output_and_all_gradients_match_burn_s_conv2d() {
                 &mix,
             );
             assert_same_output_and_grads(ours, burn, &format!("{what}, ReLU"));
+            // Of the input up-sampled 2x first (the output twice the side), ReLU or not.
+            let side = |s: usize| 2 * s + 2 * pad - 2;
+            let mix = Tensor::<4>::random([b, o, side(h), side(w)], normal, &ad);
+            for relu in [false, true] {
+                let ours = output_and_grads(
+                    |x, k, b| conv3x3_up(x, k, b, pad, relu),
+                    [&x, &k],
+                    &bias,
+                    &mix,
+                );
+                let burn = output_and_grads(
+                    |x, k, b| {
+                        let y = conv::reference(conv::up2x_reference(x), k, b, pad);
+                        if relu { activation::relu(y) } else { y }
+                    },
+                    [&x, &k],
+                    &bias,
+                    &mix,
+                );
+                let what = format!("{what}, up-sampled, ReLU: {relu}");
+                assert_same_output_and_grads(ours, burn, &what);
+            }
         }
     }
 }

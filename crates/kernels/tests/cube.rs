@@ -1,6 +1,6 @@
 //! The ops on wgpu (CubeCL, behind Burn's fusion; lavapipe where there is no GPU) against
 //! Burn's layers on the same device: the max-pool, the 3x3 convolution (with and without its
-//! ReLU) and the loss (our
+//! ReLU and the 2x up-sampling before it) and the loss (our
 //! CubeCL kernels, which the public functions take there), and the transposed convolution
 //! through the extension (which delegates to Burn's CubeCL one; the public functions keep
 //! Burn's layer for it). Outputs and every gradient, without and with autodiff, on contiguous
@@ -153,7 +153,7 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
         return;
     };
     let ad = device.clone().autodiff();
-    let conv_ext = |pad: usize, relu: bool| {
+    let conv_ext = |pad: usize, relu: bool, up: bool| {
         move |x: Tensor<4>, k: Tensor<4>, b: Tensor<1>| {
             Tensor::from_dispatch(Dispatch::conv3x3(
                 x.into_dispatch(),
@@ -161,6 +161,7 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
                 b.into_dispatch(),
                 pad,
                 relu,
+                up,
             ))
         }
     };
@@ -182,21 +183,32 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
     ] {
         let x = random([b, c, h, w], nhwc, &ad);
         let bias = Tensor::<1>::random([o], NORMAL, &ad);
-        for (pad, relu) in [(0, false), (1, false), (0, true), (1, true)] {
-            if pad == 0 && (h < 3 || w < 3) {
+        // (padding, ReLU after, input up-sampled 2x first)
+        for (pad, relu, up) in [
+            (0, false, false),
+            (1, false, false),
+            (0, true, false),
+            (1, true, false),
+            (1, true, true),
+            (0, false, true),
+        ] {
+            let scale = if up { 2 } else { 1 };
+            if pad == 0 && (h * scale < 3 || w * scale < 3) {
                 continue;
             }
-            let what =
-                format!("conv b{b} {c}->{o} {h}x{w} pad {pad}, ReLU: {relu}, NHWC memory: {nhwc}");
+            let what = format!(
+                "conv b{b} {c}->{o} {h}x{w} pad {pad}, ReLU: {relu}, up: {up}, NHWC memory: {nhwc}"
+            );
             let k = Tensor::<4>::random([o, c, 3, 3], NORMAL, &ad);
-            let side = |s: usize| s + 2 * pad - 2;
+            let side = |s: usize| s * scale + 2 * pad - 2;
             let mix = Tensor::<4>::random([b, o, side(h), side(w)], NORMAL, &ad);
             let reference = |x, k, b| {
+                let x = if up { conv::up2x_reference(x) } else { x };
                 let y = conv::reference(x, k, b, pad);
                 if relu { activation::relu(y) } else { y }
             };
             assert_same_output_and_grads(
-                output_and_grads(conv_ext(pad, relu), [&x, &k], &bias, &mix),
+                output_and_grads(conv_ext(pad, relu, up), [&x, &k], &bias, &mix),
                 output_and_grads(reference, [&x, &k], &bias, &mix),
                 &what,
             );
@@ -217,7 +229,7 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
     );
     let k = Tensor::<4>::random([4, 3, 3, 3], NORMAL, &ad).require_grad();
     let bias = Tensor::<1>::zeros([4], &ad).require_grad();
-    let g = conv_ext(1, false)(x.clone(), k.clone(), bias.clone())
+    let g = conv_ext(1, false, false)(x.clone(), k.clone(), bias.clone())
         .sum()
         .backward();
     assert!(x.grad(&g).is_none());

@@ -256,10 +256,24 @@ pub(crate) fn check_image(net: [usize; 3], image: [usize; 3]) -> Result<(), Conf
     Ok(())
 }
 
-/// The conv nets' last step: the output convolution, its result cropped to the image's
-/// `[h, w]` where the decoder overshot, one channel made dense for wgpu's fusion (layout.rs).
-pub(crate) fn output_head(out: &Conv2d, x: Tensor<4>, image: [usize; 2]) -> Tensor<4> {
-    let x = conv3x3(out, x, 1);
+/// The conv nets' last step: the output convolution (of `x` up-sampled by `up` first, if
+/// given), its result cropped to the image's `[h, w]` where the decoder overshot, one channel
+/// made dense for wgpu's fusion (layout.rs).
+pub(crate) fn output_head(
+    out: &Conv2d,
+    x: Tensor<4>,
+    image: [usize; 2],
+    up: Option<&Interpolate2d>,
+) -> Tensor<4> {
+    let x = conv3x3(
+        out,
+        x,
+        Conv3x3 {
+            pad: 1,
+            up,
+            relu: false,
+        },
+    );
     let [batch, c, h, w] = x.dims();
     let [ih, iw] = image;
     let x = if [h, w] == [ih, iw] {
@@ -270,27 +284,50 @@ pub(crate) fn output_head(out: &Conv2d, x: Tensor<4>, image: [usize; 2]) -> Tens
     dense_one_channel(x)
 }
 
-/// A 3x3 convolution with `pad` on every side: ae-kernels' where it runs (flex, ndarray,
-/// wgpu), else the layer's own (Burn's).
-pub(crate) fn conv3x3(conv: &Conv2d, x: Tensor<4>, pad: usize) -> Tensor<4> {
+/// How a 3x3 convolution layer is applied: its padding (which its layer also has), the 2x
+/// up-sampling of its input first (with this layer) or not, ReLU after it or not.
+#[derive(Clone, Copy)]
+pub(crate) struct Conv3x3<'a> {
+    pub pad: usize,
+    pub up: Option<&'a Interpolate2d>,
+    pub relu: bool,
+}
+
+/// A 3x3 convolution as `how` says: ae-kernels' one op where it runs (flex, ndarray, wgpu:
+/// with the up-sampling and the ReLU inside), else Burn's layers, a one-channel output made
+/// dense for wgpu's fusion (layout.rs).
+pub(crate) fn conv3x3(conv: &Conv2d, x: Tensor<4>, how: Conv3x3) -> Tensor<4> {
     match &conv.bias {
         Some(bias) if ae_kernels::Op::Conv.used_on(&x.device()) => {
-            ae_kernels::conv3x3(x, conv.weight.val(), bias.val(), pad)
+            let (w, b, pad) = (conv.weight.val(), bias.val(), how.pad);
+            match (how.up, how.relu) {
+                (Some(_), relu) => ae_kernels::conv3x3_up(x, w, b, pad, relu),
+                (None, true) => ae_kernels::conv3x3_relu(x, w, b, pad),
+                (None, false) => ae_kernels::conv3x3(x, w, b, pad),
+            }
         }
-        _ => conv.forward(x),
+        _ => {
+            let x = match how.up {
+                Some(up) => up.forward(x),
+                None => x,
+            };
+            let y = dense_one_channel(conv.forward(x));
+            if how.relu { relu(y) } else { y }
+        }
     }
 }
 
-/// A 3x3 convolution with `pad` on every side, then ReLU: ae-kernels' as one op where it runs
-/// (flex, ndarray, wgpu), else the layer's own and Burn's `relu`, a one-channel output made
-/// dense between them for wgpu's fusion (layout.rs).
+/// A 3x3 convolution with `pad` on every side, then ReLU ([`conv3x3`]).
 pub(crate) fn conv3x3_relu(conv: &Conv2d, x: Tensor<4>, pad: usize) -> Tensor<4> {
-    match &conv.bias {
-        Some(bias) if ae_kernels::Op::Conv.used_on(&x.device()) => {
-            ae_kernels::conv3x3_relu(x, conv.weight.val(), bias.val(), pad)
-        }
-        _ => relu(dense_one_channel(conv.forward(x))),
-    }
+    conv3x3(
+        conv,
+        x,
+        Conv3x3 {
+            pad,
+            up: None,
+            relu: true,
+        },
+    )
 }
 
 /// The 2x2 max-pool, rounding up: ae-kernels' where it runs (flex, ndarray, wgpu), else the
@@ -321,11 +358,22 @@ impl ConvDecoder {
         let [c, h, w] = self.code_shape;
         let mut x = codes.reshape([batch, c, h, w]);
         for (i, conv) in self.convs.iter().enumerate() {
-            // The third is 'valid' on MNIST (16 -> 14).
+            // The third is 'valid' on MNIST (16 -> 14). Every layer after the first convolves
+            // its input up-sampled 2x: 4 -> conv -> up 8 -> conv -> up 16 -> conv (14) -> up 28.
             let pad = if i == 2 { self.third_pad } else { 1 };
-            x = self.up.forward(conv3x3_relu(conv, x, pad)); // 4 -> 8 -> 16 -> (14) -> 28
+            let up = (i > 0).then_some(&self.up);
+            x = conv3x3(
+                conv,
+                x,
+                Conv3x3 {
+                    pad,
+                    up,
+                    relu: true,
+                },
+            );
         }
-        output_head(&self.out, x, self.image)
+        let up = (!self.convs.is_empty()).then_some(&self.up);
+        output_head(&self.out, x, self.image, up) // up 28 -> conv -> 28
     }
 }
 

@@ -145,7 +145,7 @@ impl Net for ConvWideAe {
         for up in &self.decoder {
             x = relu(up2x(up, x)); // 7 -> 14 -> 28
         }
-        output_head(&self.out, x, self.image)
+        output_head(&self.out, x, self.image, None)
     }
 
     fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {

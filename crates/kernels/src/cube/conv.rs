@@ -1,6 +1,8 @@
-//! The 3x3 convolution (stride 1, padding 0 or 1, with bias, ReLU or not) as CubeCL kernels:
-//! the output, the input gradient and the weight and bias gradients, one launch each. With
-//! ReLU, the gradient kernels read the output for its mask: no launch of its own either way.
+//! The 3x3 convolution (stride 1, padding 0 or 1, with bias, ReLU or not, of the input or of
+//! the input up-sampled 2x) as CubeCL kernels: the output, the input gradient and the weight
+//! and bias gradients, one launch each. With ReLU, the gradient kernels read the output for its
+//! mask; with the up-sampling, the kernels read the small input where the large image would
+//! repeat it: neither needs a launch of its own.
 //!
 //! Inputs are read through their strides, so the NCHW views of NHWC memory that Burn's own
 //! convolutions hand back need no copy first; outputs are contiguous NCHW. The weight and bias
@@ -41,6 +43,8 @@ fn out_grad<F: Float>(
 
 /// One unit per output `[b, o, oy, ox]`: the bias plus the sum over the input channels and the
 /// 3x3 window (taps outside the image are the padding's zeros), then `max(., 0)` if `relu`.
+/// The image convolved is `x` up-sampled `scale` times (1 or 2; nearest: pixel `(y, x)` of
+/// the image is `x`'s `(y / scale, x / scale)`).
 #[cube(launch)]
 fn conv_kernel<F: Float>(
     x: &Tensor<F>,
@@ -48,6 +52,7 @@ fn conv_kernel<F: Float>(
     bias: &Tensor<F>,
     out: &mut Tensor<F>,
     pad: usize,
+    scale: usize,
     #[comptime] relu: bool,
     #[define(F)] _dtype: ElemType,
 ) {
@@ -55,7 +60,7 @@ fn conv_kernel<F: Float>(
     if i >= out.len() {
         terminate!();
     }
-    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
+    let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
     let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
     let ox = i % ow;
     let oy = i / ow % oh;
@@ -69,7 +74,7 @@ fn conv_kernel<F: Float>(
                 for kx in 0..3usize {
                     let ix = ox + kx;
                     if ix >= pad && ix - pad < w {
-                        sum += x[at(x, bi, ci, iy - pad, ix - pad)]
+                        sum += x[at(x, bi, ci, (iy - pad) / scale, (ix - pad) / scale)]
                             * weight[at(weight, oi, ci, ky, kx)];
                     }
                 }
@@ -82,8 +87,9 @@ fn conv_kernel<F: Float>(
     out[i] = sum;
 }
 
-/// One unit per input `[b, c, iy, ix]`: the sum over the output channels and the 3x3 taps of
-/// the output gradient times the weight that carried this input there.
+/// One unit per input `[b, c, sy, sx]`: the sum over the output channels and the 3x3 taps of
+/// the output gradient times the weight that carried this input there, over the `scale` x
+/// `scale` pixels of the up-sampled image it stands for.
 #[cube(launch)]
 fn conv_grad_x_kernel<F: Float>(
     grad: &Tensor<F>,
@@ -91,6 +97,7 @@ fn conv_grad_x_kernel<F: Float>(
     weight: &Tensor<F>,
     out: &mut Tensor<F>,
     pad: usize,
+    scale: usize,
     #[comptime] relu: bool,
     #[define(F)] _dtype: ElemType,
 ) {
@@ -100,20 +107,24 @@ fn conv_grad_x_kernel<F: Float>(
     }
     let (c, h, w) = (out.shape(1), out.shape(2), out.shape(3));
     let (o, oh, ow) = (grad.shape(1), grad.shape(2), grad.shape(3));
-    let ix = i % w;
-    let iy = i / w % h;
+    let sx = i % w;
+    let sy = i / w % h;
     let ci = i / (w * h) % c;
     let bi = i / (w * h * c);
     let mut sum = F::new(0.0);
-    for oi in 0..o {
-        for ky in 0..3usize {
-            let yy = iy + pad;
-            if yy >= ky && yy - ky < oh {
-                for kx in 0..3usize {
-                    let xx = ix + pad;
-                    if xx >= kx && xx - kx < ow {
-                        sum += out_grad(grad, y, bi, oi, yy - ky, xx - kx, relu)
-                            * weight[at(weight, oi, ci, ky, kx)];
+    for p in 0..scale * scale {
+        let iy = sy * scale + p / scale;
+        let ix = sx * scale + p % scale;
+        for oi in 0..o {
+            for ky in 0..3usize {
+                let yy = iy + pad;
+                if yy >= ky && yy - ky < oh {
+                    for kx in 0..3usize {
+                        let xx = ix + pad;
+                        if xx >= kx && xx - kx < ow {
+                            sum += out_grad(grad, y, bi, oi, yy - ky, xx - kx, relu)
+                                * weight[at(weight, oi, ci, ky, kx)];
+                        }
                     }
                 }
             }
@@ -134,13 +145,14 @@ fn conv_grad_w_kernel<F: Float>(
     gw: &mut Tensor<F>,
     gb: &mut Tensor<F>,
     pad: usize,
+    scale: usize,
     #[comptime] relu: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let mut partial = Shared::<[F]>::new_slice(SUM_UNITS);
     let unit = UNIT_POS as usize;
     let cube = CUBE_POS;
-    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
+    let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
     let (b, o, oh, ow) = (grad.shape(0), grad.shape(1), grad.shape(2), grad.shape(3));
     let weights = o * c * 9;
     let n = b * oh * ow;
@@ -155,8 +167,8 @@ fn conv_grad_w_kernel<F: Float>(
             let bi = p / (ow * oh);
             let (iy, ix) = (oy + ky, ox + kx);
             if iy >= pad && iy - pad < h && ix >= pad && ix - pad < w {
-                sum +=
-                    out_grad(grad, y, bi, oi, oy, ox, relu) * x[at(x, bi, ci, iy - pad, ix - pad)];
+                sum += out_grad(grad, y, bi, oi, oy, ox, relu)
+                    * x[at(x, bi, ci, (iy - pad) / scale, (ix - pad) / scale)];
             }
         }
     } else if cube < weights + o {
@@ -190,29 +202,41 @@ fn conv_grad_w_kernel<F: Float>(
 }
 
 /// The gradient arriving at the convolution's output: `grad`, masked by ReLU's rule on the
-/// output `out` when `relu` (else `out` is not read).
+/// output `out` when the convolution ends in ReLU (else `out` is not read).
 #[derive(Clone)]
 pub struct OutGrad {
     /// The convolution's output (after ReLU).
     pub out: CubeTensor,
     /// The gradient of the output.
     pub grad: CubeTensor,
-    /// Whether the op ended in ReLU.
+}
+
+/// The shape of the convolution: how much padding, whether the input is up-sampled 2x
+/// (nearest) first, whether ReLU follows.
+#[derive(Clone, Copy, Debug)]
+pub struct Conv {
+    /// Zeros on every side: 0 or 1.
+    pub pad: usize,
+    /// Whether the image convolved is the input up-sampled 2x.
+    pub up: bool,
+    /// Whether the output goes through `max(., 0)`.
     pub relu: bool,
 }
 
-/// `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]`, `bias` `[o]` -> `[b, o, h + 2 pad - 2,
-/// w + 2 pad - 2]`, contiguous, through `max(., 0)` if `relu`.
-pub fn conv3x3(
-    x: CubeTensor,
-    weight: CubeTensor,
-    bias: CubeTensor,
-    pad: usize,
-    relu: bool,
-) -> CubeTensor {
+impl Conv {
+    /// How many times the input is up-sampled: 1 or 2.
+    fn scale(self) -> usize {
+        if self.up { 2 } else { 1 }
+    }
+}
+
+/// `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]`, `bias` `[o]` -> `[b, o, s h + 2 pad - 2,
+/// s w + 2 pad - 2]` (`s` 2 if `up`, else 1), contiguous, through `max(., 0)` if `relu`.
+pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, conv: Conv) -> CubeTensor {
     let [b, _, h, w] = x.shape().dims::<4>();
     let o = weight.shape()[0];
-    let side = |s: usize| (s + 2 * pad).saturating_sub(2);
+    let (pad, scale) = (conv.pad, conv.scale());
+    let side = |s: usize| (s * scale + 2 * pad).saturating_sub(2);
     let out = empty(&x, Shape::new([b, o, side(h), side(w)]));
     let n = out.shape().num_elements();
     if n > 0 {
@@ -227,7 +251,8 @@ pub fn conv3x3(
             bias.into_tensor_arg(),
             out.clone().into_tensor_arg(),
             pad,
-            relu,
+            scale,
+            conv.relu,
             dtype,
         );
     }
@@ -235,7 +260,7 @@ pub fn conv3x3(
 }
 
 /// The input gradient of [`conv3x3`] (shaped as `x`) for the output gradient `dy`.
-pub fn conv3x3_grad_x(x: &CubeTensor, weight: CubeTensor, dy: OutGrad, pad: usize) -> CubeTensor {
+pub fn conv3x3_grad_x(x: &CubeTensor, weight: CubeTensor, dy: OutGrad, conv: Conv) -> CubeTensor {
     let gx = empty(x, x.shape());
     let n = gx.shape().num_elements();
     if n > 0 {
@@ -248,8 +273,9 @@ pub fn conv3x3_grad_x(x: &CubeTensor, weight: CubeTensor, dy: OutGrad, pad: usiz
             dy.out.into_tensor_arg(),
             weight.into_tensor_arg(),
             gx.clone().into_tensor_arg(),
-            pad,
-            dy.relu,
+            conv.pad,
+            conv.scale(),
+            conv.relu,
             dtype_to_storage_type(x.dtype),
         );
     }
@@ -262,7 +288,7 @@ pub fn conv3x3_grad_w(
     x: CubeTensor,
     weight: &CubeTensor,
     dy: OutGrad,
-    pad: usize,
+    conv: Conv,
 ) -> (CubeTensor, CubeTensor) {
     let [o, c, _, _] = weight.shape().dims::<4>();
     let gw = empty(&x, weight.shape());
@@ -281,8 +307,9 @@ pub fn conv3x3_grad_w(
             dy.out.into_tensor_arg(),
             gw.clone().into_tensor_arg(),
             gb.clone().into_tensor_arg(),
-            pad,
-            dy.relu,
+            conv.pad,
+            conv.scale(),
+            conv.relu,
             dtype,
         );
     }
