@@ -277,34 +277,54 @@ pub fn used_on(device: &Device) -> bool {
 /// A 3x3 convolution, stride 1, padding `pad` (0 or 1), with bias, NCHW: the kernel where
 /// [`Op::runs_on`], else Burn's `conv2d`.
 pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
-    if Op::Conv.used_on(&x.device()) {
-        Tensor::from_dispatch(Dispatch::conv3x3(
-            x.into_dispatch(),
-            weight.into_dispatch(),
-            bias.into_dispatch(),
-            pad,
-            false,
-            false,
-        ))
-    } else {
-        conv::reference(x, weight, bias, pad)
-    }
+    conv_op(x, weight, bias, pad, false, false)
 }
 
 /// [`conv3x3`] and then ReLU, as one op where [`Op::runs_on`] (on wgpu one kernel each way:
 /// the backward reads the output for ReLU's mask), else Burn's `conv2d` and `relu`.
 pub fn conv3x3_relu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
+    conv_op(x, weight, bias, pad, true, false)
+}
+
+/// [`conv3x3`] of `x` up-sampled 2x (nearest), then ReLU if `relu`, as one op where
+/// [`Op::runs_on`] (on wgpu the kernels read `x` where the large image repeats it), else
+/// Burn's `interpolate`, `conv2d` and `relu`.
+pub fn conv3x3_up(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    pad: usize,
+    relu: bool,
+) -> Tensor<4> {
+    conv_op(x, weight, bias, pad, relu, true)
+}
+
+/// The convolution op ([`KernelBackend::conv3x3`]) where [`Op::runs_on`], else Burn's layers
+/// one after the other: `interpolate` if `up`, `conv2d`, `relu` if `relu`.
+fn conv_op(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    pad: usize,
+    relu: bool,
+    up: bool,
+) -> Tensor<4> {
     if Op::Conv.used_on(&x.device()) {
-        Tensor::from_dispatch(Dispatch::conv3x3(
+        return Tensor::from_dispatch(Dispatch::conv3x3(
             x.into_dispatch(),
             weight.into_dispatch(),
             bias.into_dispatch(),
             pad,
-            true,
-            false,
-        ))
+            relu,
+            up,
+        ));
+    }
+    let x = if up { conv::up2x_reference(x) } else { x };
+    let y = conv::reference(x, weight, bias, pad);
+    if relu {
+        burn::tensor::activation::relu(y)
     } else {
-        burn::tensor::activation::relu(conv::reference(x, weight, bias, pad))
+        y
     }
 }
 
@@ -320,35 +340,6 @@ pub fn conv_transpose3x3s2(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> 
         ))
     } else {
         conv_transpose::reference(x, weight, bias)
-    }
-}
-
-/// [`conv3x3`] of `x` up-sampled 2x (nearest), then ReLU if `relu`, as one op where
-/// [`Op::runs_on`] (on wgpu the kernels read `x` where the large image repeats it), else
-/// Burn's `interpolate`, `conv2d` and `relu`.
-pub fn conv3x3_up(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Tensor<1>,
-    pad: usize,
-    relu: bool,
-) -> Tensor<4> {
-    if Op::Conv.used_on(&x.device()) {
-        Tensor::from_dispatch(Dispatch::conv3x3(
-            x.into_dispatch(),
-            weight.into_dispatch(),
-            bias.into_dispatch(),
-            pad,
-            relu,
-            true,
-        ))
-    } else {
-        let y = conv::reference(conv::up2x_reference(x), weight, bias, pad);
-        if relu {
-            burn::tensor::activation::relu(y)
-        } else {
-            y
-        }
     }
 }
 
