@@ -9,7 +9,7 @@
 //! gradients are sums over the batch and the image: one cube per weight (and per bias), each
 //! unit summing a strided share, then a tree in shared memory, always in the same order.
 
-use super::launch::{at, empty, grid};
+use super::launch::{empty, grid};
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
@@ -20,25 +20,23 @@ use cubecl::prelude::*;
 const SUM_UNITS: usize = 256;
 const _: () = assert!(SUM_UNITS == 1 << 8);
 
-/// The output gradient at `[b, o, y, x]`, zero where ReLU (if `relu`) cut the output `out`.
+/// The output gradient at offset `g` of `grad`, zero where ReLU (if `relu`) cut the output
+/// `out` (its offset `o`).
 #[allow(
     clippy::collapsible_if,
     reason = "`relu` is known when the kernel is compiled: the outer `if` picks the code, the inner one runs"
 )]
 #[cube]
-fn out_grad<F: Float>(
+fn masked<F: Float>(
     grad: &Tensor<F>,
     out: &Tensor<F>,
-    b: usize,
+    g: usize,
     o: usize,
-    y: usize,
-    x: usize,
     #[comptime] relu: bool,
 ) -> F {
-    let g = grad[at(grad, b, o, y, x)];
-    let mut r = g;
+    let mut r = grad[g];
     if relu {
-        if out[at(out, b, o, y, x)] <= F::new(0.0) {
+        if out[o] <= F::new(0.0) {
             r = F::new(0.0);
         }
     }
@@ -71,15 +69,23 @@ fn conv_kernel<F: Float>(
     let oi = i / (ow * oh) % o;
     let bi = i / (ow * oh * o);
     let mut sum = bias[oi * bias.stride(0)];
+    let (xs1, xs2, xs3) = (x.stride(1), x.stride(2), x.stride(3));
+    let (ws1, ws2, ws3) = (weight.stride(1), weight.stride(2), weight.stride(3));
+    let xb = bi * x.stride(0);
+    let wb = oi * weight.stride(0);
     for ci in 0..c {
+        let xc = xb + ci * xs1;
+        let wc = wb + ci * ws1;
+        #[unroll]
         for ky in 0..3usize {
             let iy = oy + ky;
             if iy >= pad && iy - pad < h {
+                let xr = xc + (iy - pad) / scale * xs2;
+                #[unroll]
                 for kx in 0..3usize {
                     let ix = ox + kx;
                     if ix >= pad && ix - pad < w {
-                        sum += x[at(x, bi, ci, (iy - pad) / scale, (ix - pad) / scale)]
-                            * weight[at(weight, oi, ci, ky, kx)];
+                        sum += x[xr + (ix - pad) / scale * xs3] * weight[wc + ky * ws2 + kx * ws3];
                     }
                 }
             }
@@ -116,18 +122,34 @@ fn conv_grad_x_kernel<F: Float>(
     let ci = i / (w * h) % c;
     let bi = i / (w * h * c);
     let mut sum = F::new(0.0);
+    let (gs0, gs1, gs2, gs3) = (
+        grad.stride(0),
+        grad.stride(1),
+        grad.stride(2),
+        grad.stride(3),
+    );
+    let (ys0, ys1, ys2, ys3) = (y.stride(0), y.stride(1), y.stride(2), y.stride(3));
+    let (ws0, ws1, ws2, ws3) = (
+        weight.stride(0),
+        weight.stride(1),
+        weight.stride(2),
+        weight.stride(3),
+    );
     for p in 0..scale * scale {
-        let iy = sy * scale + p / scale;
-        let ix = sx * scale + p % scale;
+        let yy = sy * scale + p / scale + pad;
+        let xx = sx * scale + p % scale + pad;
         for oi in 0..o {
+            let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
+            let wb = oi * ws0 + ci * ws1;
+            #[unroll]
             for ky in 0..3usize {
-                let yy = iy + pad;
                 if yy >= ky && yy - ky < oh {
+                    let (gr, yr) = (gb + (yy - ky) * gs2, yb + (yy - ky) * ys2);
+                    #[unroll]
                     for kx in 0..3usize {
-                        let xx = ix + pad;
                         if xx >= kx && xx - kx < ow {
-                            sum += out_grad(grad, y, bi, oi, yy - ky, xx - kx, relu)
-                                * weight[at(weight, oi, ci, ky, kx)];
+                            let (g, yo) = (gr + (xx - kx) * gs3, yr + (xx - kx) * ys3);
+                            sum += masked(grad, y, g, yo, relu) * weight[wb + ky * ws2 + kx * ws3];
                         }
                     }
                 }
@@ -160,6 +182,14 @@ fn conv_grad_w_kernel<F: Float>(
     let (b, o, oh, ow) = (grad.shape(0), grad.shape(1), grad.shape(2), grad.shape(3));
     let weights = o * c * 9;
     let n = b * oh * ow;
+    let (gs0, gs1, gs2, gs3) = (
+        grad.stride(0),
+        grad.stride(1),
+        grad.stride(2),
+        grad.stride(3),
+    );
+    let (ys0, ys1, ys2, ys3) = (y.stride(0), y.stride(1), y.stride(2), y.stride(3));
+    let (xs0, xs1, xs2, xs3) = (x.stride(0), x.stride(1), x.stride(2), x.stride(3));
     let mut sum = F::new(0.0);
     if cube < weights {
         let (kx, ky) = (cube % 3, cube / 3 % 3);
@@ -171,8 +201,10 @@ fn conv_grad_w_kernel<F: Float>(
             let bi = p / (ow * oh);
             let (iy, ix) = (oy + ky, ox + kx);
             if iy >= pad && iy - pad < h && ix >= pad && ix - pad < w {
-                sum += out_grad(grad, y, bi, oi, oy, ox, relu)
-                    * x[at(x, bi, ci, (iy - pad) / scale, (ix - pad) / scale)];
+                let g = bi * gs0 + oi * gs1 + oy * gs2 + ox * gs3;
+                let yo = bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3;
+                let xo = bi * xs0 + ci * xs1 + (iy - pad) / scale * xs2 + (ix - pad) / scale * xs3;
+                sum += masked(grad, y, g, yo, relu) * x[xo];
             }
         }
     } else if cube < weights + o {
@@ -181,7 +213,8 @@ fn conv_grad_w_kernel<F: Float>(
             let ox = p % ow;
             let oy = p / ow % oh;
             let bi = p / (ow * oh);
-            sum += out_grad(grad, y, bi, oi, oy, ox, relu);
+            let g = bi * gs0 + oi * gs1 + oy * gs2 + ox * gs3;
+            sum += masked(grad, y, g, bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3, relu);
         }
     }
     partial[unit] = sum;
