@@ -75,15 +75,10 @@ impl KernelBackend for CubeBackend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let shape = conv::Conv { pad, up, relu };
         let dy = conv::OutGrad { out, grad };
-        let gx = match need_x {
-            true => conv::conv3x3_grad_x(&x, weight.clone(), dy.clone(), shape),
-            false => nothing(&x),
-        };
-        let (gw, gb) = match need_w {
-            true => conv::conv3x3_grad_w(x, &weight, dy, shape),
-            false => (nothing(&x), nothing(&x)),
-        };
-        (gx, gw, gb)
+        let like = x.clone();
+        let (gx, w) = conv::conv3x3_grads(x, weight, dy, shape, need_x, need_w);
+        let (gw, gb) = w.unwrap_or_else(|| (nothing(&like), nothing(&like)));
+        (gx.unwrap_or_else(|| nothing(&like)), gw, gb)
     }
 
     fn conv_transpose3x3s2(

@@ -235,4 +235,21 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
     assert!(x.grad(&g).is_none());
     // Every one of the 2 x 5 x 5 outputs of each plane adds 1 to its bias's gradient.
     assert_eq!(values(bias.grad(&g).unwrap()), [50.0; 4]);
+    // Fixed weights, a tracked input: only the input's gradient is asked for, and it is right.
+    let x = x.require_grad();
+    let (k, bias) = (k.set_require_grad(false), bias.set_require_grad(false));
+    let mix = Tensor::<4>::random([2, 4, 5, 5], NORMAL, &ad);
+    let input_grad = |y: Tensor<4>| {
+        let g = (y * mix.clone()).sum().backward();
+        assert!(k.grad(&g).is_none() && bias.grad(&g).is_none());
+        values(x.grad(&g).unwrap())
+    };
+    let ours = input_grad(conv_ext(1, true, false)(x.clone(), k.clone(), bias.clone()));
+    let reference = input_grad(activation::relu(conv::reference(
+        x.clone(),
+        k.clone(),
+        bias.clone(),
+        1,
+    )));
+    assert_close(&ours, &reference, "input gradient with fixed weights");
 }

@@ -1,13 +1,14 @@
 //! The 3x3 convolution (stride 1, padding 0 or 1, with bias, ReLU or not, of the input or of
-//! the input up-sampled 2x) as CubeCL kernels: the output, the input gradient and the weight
-//! and bias gradients, one launch each. With ReLU, the gradient kernels read the output for its
+//! the input up-sampled 2x) as CubeCL kernels: the output in one launch, the input, weight and
+//! bias gradients together in another. With ReLU, the gradient kernels read the output for its
 //! mask; with the up-sampling, the kernels read the small input where the large image would
 //! repeat it: neither needs a launch of its own.
 //!
 //! Inputs are read through their strides, so the NCHW views of NHWC memory that Burn's own
 //! convolutions hand back need no copy first; outputs are contiguous NCHW. The weight and bias
 //! gradients are sums over the batch and the image: one cube per weight (and per bias), each
-//! unit summing a strided share, then a tree in shared memory, always in the same order.
+//! unit summing a strided share, then a tree in shared memory, always in the same order; the
+//! input gradient's cubes follow theirs in the same launch.
 
 use super::launch::{empty, grid};
 use burn::backend::TensorMetadata;
@@ -97,25 +98,25 @@ fn conv_kernel<F: Float>(
     out[i] = sum;
 }
 
-/// One unit per input `[b, c, sy, sx]`: the sum over the output channels and the 3x3 taps of
-/// the output gradient times the weight that carried this input there, over the `scale` x
-/// `scale` pixels of the up-sampled image it stands for.
-#[cube(launch)]
-fn conv_grad_x_kernel<F: Float>(
+/// The input gradient at input `i` (`[b, c, sy, sx]` of a contiguous tensor shaped as `x`): the sum over
+/// the output channels and the 3x3 taps of the output gradient times the weight that carried
+/// this input there, over the `scale` x `scale` pixels of the up-sampled image it stands for.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors and the convolution's shape, as the kernel's"
+)]
+fn grad_x_at<F: Float>(
+    i: usize,
     grad: &Tensor<F>,
     y: &Tensor<F>,
     weight: &Tensor<F>,
-    out: &mut Tensor<F>,
+    x: &Tensor<F>,
     pad: usize,
     scale: usize,
     #[comptime] relu: bool,
-    #[define(F)] _dtype: ElemType,
-) {
-    let i = ABSOLUTE_POS;
-    if i >= out.len() {
-        terminate!();
-    }
-    let (c, h, w) = (out.shape(1), out.shape(2), out.shape(3));
+) -> F {
+    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
     let (o, oh, ow) = (grad.shape(1), grad.shape(2), grad.shape(3));
     let sx = i % w;
     let sy = i / w % h;
@@ -156,28 +157,27 @@ fn conv_grad_x_kernel<F: Float>(
             }
         }
     }
-    out[i] = sum;
+    sum
 }
 
-/// One cube per weight `[o, c, ky, kx]` (the first `o * c * 9` cubes) and per bias (the next
-/// `o`): the weight's gradient sums the output gradient times the input it saw, over the batch
-/// and the image; the bias's sums the output gradient. Each unit sums every `SUM_UNITS`-th
-/// position, then the cube adds the units' sums pairwise in shared memory.
-#[cube(launch)]
-fn conv_grad_w_kernel<F: Float>(
+/// This unit's share of the sum that cube `cube` computes: for a weight `[o, c, ky, kx]` (the
+/// first `o * c * 9` cubes) the output gradient times the input it saw, for a bias (the next
+/// `o`) the output gradient, over every `SUM_UNITS`-th position of the batch and the image.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors and the convolution's shape, as the kernel's"
+)]
+fn grad_w_share<F: Float>(
+    cube: usize,
+    unit: usize,
     x: &Tensor<F>,
     grad: &Tensor<F>,
     y: &Tensor<F>,
-    gw: &mut Tensor<F>,
-    gb: &mut Tensor<F>,
     pad: usize,
     scale: usize,
     #[comptime] relu: bool,
-    #[define(F)] _dtype: ElemType,
-) {
-    let mut partial = Shared::<[F]>::new_slice(SUM_UNITS);
-    let unit = UNIT_POS as usize;
-    let cube = CUBE_POS;
+) -> F {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
     let (b, o, oh, ow) = (grad.shape(0), grad.shape(1), grad.shape(2), grad.shape(3));
     let weights = o * c * 9;
@@ -207,7 +207,7 @@ fn conv_grad_w_kernel<F: Float>(
                 sum += masked(grad, y, g, yo, relu) * x[xo];
             }
         }
-    } else if cube < weights + o {
+    } else {
         let oi = cube - weights;
         for p in range_stepped(unit, n, SUM_UNITS) {
             let ox = p % ow;
@@ -217,7 +217,49 @@ fn conv_grad_w_kernel<F: Float>(
             sum += masked(grad, y, g, bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3, relu);
         }
     }
-    partial[unit] = sum;
+    sum
+}
+
+/// All the gradients in one launch of cubes of `SUM_UNITS` units. The first `sums` cubes (0
+/// when the weight's are not wanted, else one per weight and one per bias) each sum one
+/// weight's or bias's gradient: every unit a strided share ([`grad_w_share`]), then the cube
+/// adds the units' shares pairwise in shared memory, always in the same order. The cubes after
+/// them give the input gradient, one unit per input of `gx` (`nx` of them; 0 when not wanted).
+/// Every unit of every cube reaches the same barriers.
+#[cube(launch)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the convolution's shape and the two counts"
+)]
+fn conv_grads_kernel<F: Float>(
+    x: &Tensor<F>,
+    grad: &Tensor<F>,
+    y: &Tensor<F>,
+    weight: &Tensor<F>,
+    gx: &mut Tensor<F>,
+    gw: &mut Tensor<F>,
+    gb: &mut Tensor<F>,
+    pad: usize,
+    scale: usize,
+    sums: usize,
+    nx: usize,
+    #[comptime] relu: bool,
+    #[define(F)] _dtype: ElemType,
+) {
+    let mut partial = Shared::<[F]>::new_slice(SUM_UNITS);
+    let unit = UNIT_POS as usize;
+    let cube = CUBE_POS;
+    let mut share = F::new(0.0);
+    if cube < sums {
+        share = grad_w_share(cube, unit, x, grad, y, pad, scale, relu);
+    } else {
+        let i = (cube - sums) * SUM_UNITS + unit;
+        if i < nx {
+            let g = grad_x_at(i, grad, y, weight, x, pad, scale, relu);
+            gx[i] = g;
+        }
+    }
+    partial[unit] = share;
     sync_cube();
     // Halves: 128, 64, ..., 1 (SUM_UNITS is 256 = 2^8).
     #[unroll]
@@ -229,10 +271,11 @@ fn conv_grad_w_kernel<F: Float>(
         }
         sync_cube();
     }
-    if unit == 0 {
+    if unit == 0 && cube < sums {
+        let weights = gw.len();
         if cube < weights {
             gw[cube] = partial[0];
-        } else if cube < weights + o {
+        } else {
             gb[cube - weights] = partial[0];
         }
     }
@@ -296,59 +339,55 @@ pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, conv: Conv) 
     out
 }
 
-/// The input gradient of [`conv3x3`] (shaped as `x`) for the output gradient `dy`.
-pub fn conv3x3_grad_x(x: &CubeTensor, weight: CubeTensor, dy: OutGrad, conv: Conv) -> CubeTensor {
-    let gx = empty(x, x.shape());
-    let n = gx.shape().num_elements();
-    if n > 0 {
-        let (count, dim) = grid(x, n);
-        conv_grad_x_kernel::launch(
-            &x.client.clone(),
-            count,
-            dim,
-            dy.grad.into_tensor_arg(),
-            dy.out.into_tensor_arg(),
-            weight.into_tensor_arg(),
-            gx.clone().into_tensor_arg(),
-            conv.pad,
-            conv.scale(),
-            conv.relu,
-            dtype_to_storage_type(x.dtype),
-        );
-    }
-    gx
-}
-
-/// The weight and bias gradients of [`conv3x3`] (`[o, c, 3, 3]`, `[o]`) for the output
-/// gradient `dy`.
-pub fn conv3x3_grad_w(
+/// The gradients of [`conv3x3`] for the output gradient `dy`, in one launch: the input's
+/// (shaped as `x`) if `need_x`, the weight's and the bias's (`[o, c, 3, 3]`, `[o]`) if
+/// `need_w`; `None` for those not wanted.
+#[allow(
+    clippy::type_complexity,
+    reason = "the three gradients, each there only when asked for"
+)]
+pub fn conv3x3_grads(
     x: CubeTensor,
-    weight: &CubeTensor,
+    weight: CubeTensor,
     dy: OutGrad,
     conv: Conv,
-) -> (CubeTensor, CubeTensor) {
+    need_x: bool,
+    need_w: bool,
+) -> (Option<CubeTensor>, Option<(CubeTensor, CubeTensor)>) {
     let [o, c, _, _] = weight.shape().dims::<4>();
-    let gw = empty(&x, weight.shape());
-    let gb = empty(&x, Shape::new([o]));
-    let cubes = o * c * 9 + o;
+    // What is not wanted gets a one-element stand-in: every binding needs a buffer.
+    let one = || empty(&x, Shape::new([1]));
+    let gx = if need_x { empty(&x, x.shape()) } else { one() };
+    let (gw, gb) = if need_w {
+        (empty(&x, weight.shape()), empty(&x, Shape::new([o])))
+    } else {
+        (one(), one())
+    };
+    let sums = if need_w { o * c * 9 + o } else { 0 };
+    let nx = if need_x { x.shape().num_elements() } else { 0 };
+    let cubes = sums + nx.div_ceil(SUM_UNITS);
     if cubes > 0 {
         // At most 65,535 cubes along one axis; the kernel reads the flat position.
         let across = cubes.min(65_535);
         let dtype = dtype_to_storage_type(x.dtype);
-        conv_grad_w_kernel::launch(
+        conv_grads_kernel::launch(
             &x.client.clone(),
             CubeCount::Static(across as u32, cubes.div_ceil(across) as u32, 1),
             CubeDim::new_1d(SUM_UNITS as u32),
             x.into_tensor_arg(),
             dy.grad.into_tensor_arg(),
             dy.out.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            gx.clone().into_tensor_arg(),
             gw.clone().into_tensor_arg(),
             gb.clone().into_tensor_arg(),
             conv.pad,
             conv.scale(),
+            sums,
+            nx,
             conv.relu,
             dtype,
         );
     }
-    (gw, gb)
+    (need_x.then_some(gx), need_w.then_some((gw, gb)))
 }
