@@ -93,50 +93,20 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     }
 
     fn bce_with_logits_rows(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct BceBackward;
+        bce_node::<B, C>(z, t, false)
+    }
 
-        impl<B: KernelBackend> Backward<B, 2> for BceBackward {
-            /// The logits' and the targets' checkpoints.
-            type State = (NodeId, NodeId);
+    fn bce_with_logits_mean(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {
+        bce_node::<B, C>(z, t, true)
+    }
 
-            fn backward(
-                self,
-                ops: Ops<Self::State, 2>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_z, node_t] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let z: FloatTensor<B> = checkpointer.retrieve_node_output(ops.state.0);
-                let t: FloatTensor<B> = checkpointer.retrieve_node_output(ops.state.1);
-                let (gz, gt) = B::bce_with_logits_rows_backward(z, t, grad, node_t.is_some());
-                if let Some(node) = node_z {
-                    grads.register::<B>(node.id, gz);
-                }
-                if let Some(node) = node_t {
-                    grads.register::<B>(node.id, gt);
-                }
-            }
-        }
-
-        match BceBackward
-            .prepare::<C>([z.node(), t.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&z), prep.checkpoint(&t));
-                prep.finish(
-                    state,
-                    B::bce_with_logits_rows(z.into_primitive(), t.into_primitive()),
-                )
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::bce_with_logits_rows(
-                z.into_primitive(),
-                t.into_primitive(),
-            )),
-        }
+    fn bce_with_logits_mean_backward(
+        _z: FloatTensor<Self>,
+        _t: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _need_t: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("called by the loss node's backward on the inner backend only")
     }
 
     fn bce_with_logits_rows_backward(
@@ -146,6 +116,65 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         _need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         unreachable!("called by the loss node's backward on the inner backend only")
+    }
+}
+
+/// The loss's node: [`KernelBackend::bce_with_logits_mean`] if `mean`, else the row sums.
+fn bce_node<B: KernelBackend, C: CheckpointStrategy>(
+    z: FloatTensor<Autodiff<B, C>>,
+    t: FloatTensor<Autodiff<B, C>>,
+    mean: bool,
+) -> FloatTensor<Autodiff<B, C>> {
+    /// Which of the two reductions the node is: the mean (`true`) or the row sums.
+    #[derive(Debug)]
+    struct BceBackward(bool);
+
+    impl<B: KernelBackend> Backward<B, 2> for BceBackward {
+        /// The logits' and the targets' checkpoints.
+        type State = (NodeId, NodeId);
+
+        fn backward(
+            self,
+            ops: Ops<Self::State, 2>,
+            grads: &mut Gradients,
+            checkpointer: &mut Checkpointer,
+        ) {
+            let [node_z, node_t] = ops.parents;
+            let grad = grads.consume::<B>(&ops.node);
+            let z: FloatTensor<B> = checkpointer.retrieve_node_output(ops.state.0);
+            let t: FloatTensor<B> = checkpointer.retrieve_node_output(ops.state.1);
+            let need_t = node_t.is_some();
+            let (gz, gt) = if self.0 {
+                B::bce_with_logits_mean_backward(z, t, grad, need_t)
+            } else {
+                B::bce_with_logits_rows_backward(z, t, grad, need_t)
+            };
+            if let Some(node) = node_z {
+                grads.register::<B>(node.id, gz);
+            }
+            if let Some(node) = node_t {
+                grads.register::<B>(node.id, gt);
+            }
+        }
+    }
+
+    let forward = |z, t| {
+        if mean {
+            B::bce_with_logits_mean(z, t)
+        } else {
+            B::bce_with_logits_rows(z, t)
+        }
+    };
+    match BceBackward(mean)
+        .prepare::<C>([z.node(), t.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let state = (prep.checkpoint(&z), prep.checkpoint(&t));
+            prep.finish(state, forward(z.into_primitive(), t.into_primitive()))
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(z.into_primitive(), t.into_primitive())),
     }
 }
 

@@ -13,6 +13,13 @@ pub fn reference(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
     elementwise(z, t).sum_dim(1).reshape([b])
 }
 
+/// The reference for the mean over every element: the same loss, summed and divided by
+/// `rows * d`.
+pub fn mean_reference(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
+    let n = z.shape().num_elements().max(1);
+    elementwise(z, t).sum().div_scalar(n as f32)
+}
+
 /// The loss of each element from Burn's tensor operations: `z (1 - t) - ln sigmoid(z)`, which
 /// is `max(z, 0) - z t + ln(1 + exp(-|z|))`, exact for any logit. Written with Burn's
 /// `log_sigmoid`, whose gradient is `1 - sigmoid(z)` everywhere: the form with `max` and `|z|`

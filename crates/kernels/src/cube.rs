@@ -120,6 +120,19 @@ impl KernelBackend for CubeBackend {
         grad: FloatTensor<Self>,
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        launch::bce_rows_backward(z, t, grad, need_t)
+        launch::bce_backward(z, t, grad, need_t, false)
+    }
+
+    fn bce_with_logits_mean(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {
+        launch::bce_mean(z, t)
+    }
+
+    fn bce_with_logits_mean_backward(
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        need_t: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        launch::bce_backward(z, t, grad, need_t, true)
     }
 }

@@ -8,7 +8,7 @@ use crate::conv_transpose::{self, UpDims};
 use crate::pool;
 use crate::simd::Isa;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Flex, NdArray, TensorMetadata};
+use burn::backend::{Backend, Flex, NdArray, Scalar, TensorMetadata};
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Shape, TensorData};
 use std::borrow::Cow;
@@ -225,6 +225,28 @@ pub fn bce_rows<B: Host>(z: FloatTensor<B>, t: FloatTensor<B>) -> FloatTensor<B>
     let tv = B::values(&t);
     let d = zs.get(1).copied().unwrap_or(0);
     write::<B>(bce::forward(&zv, &tv, d), vec![zs[0]], &device)
+}
+
+/// The loss's mean over every element on the host: the row sums, then Burn's sum and division
+/// (as the training loss was computed before it had an op of its own).
+pub fn bce_mean<B: Host>(z: FloatTensor<B>, t: FloatTensor<B>) -> FloatTensor<B> {
+    let n = z.shape().num_elements().max(1);
+    let sums = bce_rows::<B>(z, t);
+    B::float_div_scalar(B::float_sum(sums), Scalar::from(n as f32))
+}
+
+/// Its gradients on the host: every row's gradient is `grad / (rows * d)`.
+pub fn bce_mean_backward<B: Host>(
+    z: FloatTensor<B>,
+    t: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    need_t: bool,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let device = z.device();
+    let n = z.shape().num_elements().max(1);
+    let rows = z.shape()[0];
+    let g = B::values(&grad).first().copied().unwrap_or(0.0) / n as f32;
+    bce_rows_backward::<B>(z, t, write::<B>(vec![g; rows], vec![rows], &device), need_t)
 }
 
 /// Their gradients on the host: the logits' and (if `need_t`) the targets'.

@@ -117,6 +117,21 @@ pub trait KernelBackend: Backend {
         grad: FloatTensor<Self>,
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The same loss averaged over every element (the training loss): `z`, `t` `[rows, d]` ->
+    /// `[1]`, the sum of [`KernelBackend::bce_with_logits_rows`] divided by `rows * d`.
+    #[fusion(dtype = z, shape = shapes::one())]
+    fn bce_with_logits_mean(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The gradients of [`KernelBackend::bce_with_logits_mean`] for the output gradient `grad`
+    /// (`[1]`): the logits', and the targets' (an empty tensor unless `need_t`).
+    #[fusion(meta = shapes::bce_grads)]
+    fn bce_with_logits_mean_backward(
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        need_t: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// The CPU backends run every op as host loops.
@@ -211,6 +226,22 @@ macro_rules! on_the_host {
                 need_t: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>) {
                 host::bce_rows_backward::<Self>(z, t, grad, need_t)
+            }
+
+            fn bce_with_logits_mean(
+                z: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                host::bce_mean::<Self>(z, t)
+            }
+
+            fn bce_with_logits_mean_backward(
+                z: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                need_t: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                host::bce_mean_backward::<Self>(z, t, grad, need_t)
             }
         }
     };
@@ -353,6 +384,19 @@ pub fn bce_with_logits_rows(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
         ))
     } else {
         bce::reference(z, t)
+    }
+}
+
+/// The mean of the same loss over every element (`[rows, d]` -> `[1]`): one kernel where
+/// [`Op::runs_on`], else Burn's element-wise ops, summed and divided by `rows * d`.
+pub fn bce_with_logits_mean(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
+    if Op::Bce.used_on(&z.device()) {
+        Tensor::from_dispatch(Dispatch::bce_with_logits_mean(
+            z.into_dispatch(),
+            t.into_dispatch(),
+        ))
+    } else {
+        bce::mean_reference(z, t)
     }
 }
 

@@ -28,6 +28,11 @@ pub fn rows(z: &Shape) -> Shape {
     Shape::new([z[0]])
 }
 
+/// One number: `[1]`.
+pub fn one() -> Shape {
+    Shape::new([1])
+}
+
 /// `like`'s shape if `wanted`, else `[0]`.
 fn grad(like: &TensorSpec, shape: Shape, wanted: bool) -> TensorSpec {
     let shape = if wanted { shape } else { Shape::new([0]) };

@@ -4,7 +4,7 @@
 
 mod common;
 
-use ae_kernels::{bce, bce_with_logits_rows};
+use ae_kernels::{bce, bce_with_logits_mean, bce_with_logits_rows};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use common::{devices, values};
@@ -45,6 +45,40 @@ fn sums_and_gradients_match_burn_s_element_wise_loss() {
             };
             let (ours, burn) = (run(true), run(false));
             assert_close(&ours.0, &burn.0, 1e-5, &format!("sums {what}"));
+            assert_close(&ours.1, &burn.1, 1e-5, &format!("logit gradient {what}"));
+            assert_close(&ours.2, &burn.2, 1e-5, &format!("target gradient {what}"));
+        }
+    }
+}
+
+#[test]
+fn the_mean_and_its_gradients_match_burn_s_element_wise_loss() {
+    for device in devices() {
+        let ad = device.clone().autodiff();
+        for [rows, d] in [[1, 1], [3, 7], [256, 784], [5, 17]] {
+            let what = format!("{rows}x{d} on {device:?}");
+            let z = Tensor::<2>::random([rows, d], Distribution::Uniform(-40.0, 40.0), &ad);
+            let t = Tensor::<2>::random([rows, d], Distribution::Default, &ad);
+            // The gradient weighted by the element count (times 0.7): entries about 1, so
+            // that the tolerance tells right from wrong.
+            let w = Tensor::<1>::from_data([0.7 * (rows * d) as f32], &ad);
+            let run = |ours: bool| {
+                let (z, t) = (z.clone().require_grad(), t.clone().require_grad());
+                let y = if ours {
+                    bce_with_logits_mean(z.clone(), t.clone())
+                } else {
+                    bce::mean_reference(z.clone(), t.clone())
+                };
+                let g = (y.clone() * w.clone()).sum().backward();
+                (
+                    values(y.inner()),
+                    values(z.grad(&g).unwrap()),
+                    values(t.grad(&g).unwrap()),
+                )
+            };
+            let (ours, burn) = (run(true), run(false));
+            assert_eq!(ours.0.len(), 1, "one number {what}");
+            assert_close(&ours.0, &burn.0, 1e-5, &format!("mean {what}"));
             assert_close(&ours.1, &burn.1, 1e-5, &format!("logit gradient {what}"));
             assert_close(&ours.2, &burn.2, 1e-5, &format!("target gradient {what}"));
         }

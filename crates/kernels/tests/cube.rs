@@ -10,7 +10,9 @@
 
 mod common;
 
-use ae_kernels::{KernelBackend, Op, bce, bce_with_logits_rows, conv, conv_transpose, pool};
+use ae_kernels::{
+    KernelBackend, Op, bce, bce_with_logits_mean, bce_with_logits_rows, conv, conv_transpose, pool,
+};
 use burn::backend::Dispatch;
 use burn::prelude::*;
 use burn::tensor::{Distribution, activation};
@@ -108,7 +110,7 @@ fn the_loss_and_both_gradients_match_burn_s_on_wgpu() {
         let z = Tensor::<2>::random([rows, d], Distribution::Uniform(-40.0, 40.0), &ad);
         let t = Tensor::<2>::random([rows, d], Distribution::Default, &ad);
         let w = Tensor::<1>::random([rows], NORMAL, &ad);
-        let run = |op: fn(Tensor<2>, Tensor<2>) -> Tensor<1>, track_t: bool| {
+        let run = |op: fn(Tensor<2>, Tensor<2>) -> Tensor<1>, track_t: bool, w: &Tensor<1>| {
             let z = z.clone().require_grad();
             let t = if track_t {
                 t.clone().require_grad()
@@ -120,15 +122,26 @@ fn the_loss_and_both_gradients_match_burn_s_on_wgpu() {
             let gt = t.grad(&g).map(values);
             (values(y.inner()), values(z.grad(&g).unwrap()), gt)
         };
+        // The mean's gradient weighted by the element count (times 0.7), so that its entries
+        // are about 1 and the tolerance tells right from wrong.
+        let n = Tensor::<1>::from_data([0.7 * (rows * d) as f32], &ad);
         for track_t in [true, false] {
-            let ours = run(bce_with_logits_rows, track_t);
-            let burn = run(bce::reference, track_t);
-            let what = format!("{what}, targets tracked: {track_t}");
-            assert_close(&ours.0, &burn.0, &format!("sums {what}"));
-            assert_close(&ours.1, &burn.1, &format!("logit gradient {what}"));
-            assert_eq!(ours.2.is_some(), track_t, "target gradient {what}");
-            if let (Some(a), Some(b)) = (&ours.2, &burn.2) {
-                assert_close(a, b, &format!("target gradient {what}"));
+            let sums = (
+                run(bce_with_logits_rows, track_t, &w),
+                run(bce::reference, track_t, &w),
+            );
+            let mean = (
+                run(bce_with_logits_mean, track_t, &n),
+                run(bce::mean_reference, track_t, &n),
+            );
+            for (kind, (ours, burn)) in [("sums", sums), ("mean", mean)] {
+                let what = format!("{kind} {what}, targets tracked: {track_t}");
+                assert_close(&ours.0, &burn.0, &format!("loss {what}"));
+                assert_close(&ours.1, &burn.1, &format!("logit gradient {what}"));
+                assert_eq!(ours.2.is_some(), track_t, "target gradient {what}");
+                if let (Some(a), Some(b)) = (&ours.2, &burn.2) {
+                    assert_close(a, b, &format!("target gradient {what}"));
+                }
             }
         }
     }

@@ -61,8 +61,11 @@ impl ReconLoss {
         output: Activation,
     ) -> Tensor<1> {
         if self.fused(&raw, output) {
-            let n = raw.shape().num_elements().max(1);
-            return row_sums(raw, target).sum().div_scalar(n as f32);
+            let (rows, d) = as_rows(&raw);
+            return ae_kernels::bce_with_logits_mean(
+                raw.reshape([rows, d]),
+                target.reshape([rows, d]),
+            );
         }
         self.elementwise(raw, target, output).mean()
     }
@@ -89,9 +92,14 @@ impl ReconLoss {
 /// BCE from logits summed over each sample (ae-kernels' fused loss): `[batch, ...]` ->
 /// `[batch]`.
 fn row_sums<const D: usize>(raw: Tensor<D>, target: Tensor<D>) -> Tensor<1> {
-    let rows = raw.dims().first().copied().unwrap_or(1).max(1);
-    let d = raw.shape().num_elements() / rows;
+    let (rows, d) = as_rows(&raw);
     ae_kernels::bce_with_logits_rows(raw.reshape([rows, d]), target.reshape([rows, d]))
+}
+
+/// `[batch, ...]` seen as rows: `(batch, elements per sample)`.
+fn as_rows<const D: usize>(raw: &Tensor<D>) -> (usize, usize) {
+    let rows = raw.dims().first().copied().unwrap_or(1).max(1);
+    (rows, raw.shape().num_elements() / rows)
 }
 
 /// Element-wise binary cross-entropy of `sigmoid(logits)` against `target`:

@@ -1,6 +1,7 @@
 //! The CubeCL kernels (GPU: wgpu, and CUDA where built) and their launches: 2x2 max-pool
-//! forward and backward, and BCE-with-logits per row with its gradients. Each kernel runs one
-//! unit per output element (per row for the loss sum). The pool reads its inputs through their
+//! forward and backward, and BCE-with-logits per row or averaged over everything, with its
+//! gradients. Each kernel runs one unit per output element (per row for the row sums; one cube
+//! for the mean). The pool reads its inputs through their
 //! strides (Burn's convolutions hand back NCHW views of NHWC memory); the loss works on
 //! contiguous rows. Outputs are contiguous.
 
@@ -124,7 +125,44 @@ fn bce_rows_kernel<F: Float>(
     out[row] = sum;
 }
 
-/// One unit per element: the logit's gradient `(sigmoid(z) - t) g` of its row's `g`.
+/// One cube: the sum of `max(z, 0) - z t + ln(1 + exp(-|z|))` over every element of `z`,
+/// divided by their number. Each unit sums every `UNITS`-th element, then the cube adds the
+/// units' sums pairwise in shared memory, always in the same order.
+#[cube(launch)]
+fn bce_mean_kernel<F: Float>(
+    z: &Tensor<F>,
+    t: &Tensor<F>,
+    out: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    let mut partial = Shared::<[F]>::new_slice(UNITS);
+    let unit = UNIT_POS as usize;
+    let zero = F::new(0.0);
+    let one = F::new(1.0);
+    let mut sum = zero;
+    for i in range_stepped(unit, z.len(), UNITS) {
+        let zi = z[i];
+        sum += zi.max(zero) - zi * t[i] + (one + (-zi.abs()).exp()).ln();
+    }
+    partial[unit] = sum;
+    sync_cube();
+    // Halves: 128, 64, ..., 1 (UNITS is 256 = 2^8).
+    #[unroll]
+    for level in 1..9usize {
+        let half = UNITS >> level;
+        if unit < half {
+            let other = partial[unit + half];
+            partial[unit] += other;
+        }
+        sync_cube();
+    }
+    if unit == 0 {
+        out[0] = partial[0] / F::cast_from(z.len());
+    }
+}
+
+/// One unit per element: the logit's gradient `(sigmoid(z) - t) g / div`, `g` its row's
+/// (`d` elements a row) and `div` 1 for the row sums, the element count for the mean.
 #[cube(launch)]
 fn bce_grad_z_kernel<F: Float>(
     z: &Tensor<F>,
@@ -132,6 +170,7 @@ fn bce_grad_z_kernel<F: Float>(
     g: &Tensor<F>,
     out: &mut Tensor<F>,
     d: usize,
+    div: usize,
     #[define(F)] _dtype: ElemType,
 ) {
     let i = ABSOLUTE_POS;
@@ -139,23 +178,24 @@ fn bce_grad_z_kernel<F: Float>(
         terminate!();
     }
     let one = F::new(1.0);
-    out[i] = (one / (one + (-z[i]).exp()) - t[i]) * g[i / d];
+    out[i] = (one / (one + (-z[i]).exp()) - t[i]) * (g[i / d] / F::cast_from(div));
 }
 
-/// One unit per element: the target's gradient `-z g` of its row's `g`.
+/// One unit per element: the target's gradient `-z g / div`, as [`bce_grad_z_kernel`]'s.
 #[cube(launch)]
 fn bce_grad_t_kernel<F: Float>(
     z: &Tensor<F>,
     g: &Tensor<F>,
     out: &mut Tensor<F>,
     d: usize,
+    div: usize,
     #[define(F)] _dtype: ElemType,
 ) {
     let i = ABSOLUTE_POS;
     if i >= out.len() {
         terminate!();
     }
-    out[i] = -z[i] * g[i / d];
+    out[i] = -z[i] * (g[i / d] / F::cast_from(div));
 }
 
 /// A new contiguous tensor of `shape` beside `like`.
@@ -231,17 +271,41 @@ pub fn bce_rows(z: CubeTensor, t: CubeTensor) -> CubeTensor {
     out
 }
 
-/// The gradients of [`bce_rows`] for the row gradients `g`: the logits', and the targets'
-/// (`[0]`, empty, unless `need_t`).
-pub fn bce_rows_backward(
+/// The mean over every element of `[rows, d]`: `[1]`, in one cube.
+pub fn bce_mean(z: CubeTensor, t: CubeTensor) -> CubeTensor {
+    let (z, t) = (into_contiguous(z), into_contiguous(t));
+    let out = empty(&z, Shape::new([1]));
+    let dtype = dtype_to_storage_type(z.dtype);
+    bce_mean_kernel::launch(
+        &z.client.clone(),
+        CubeCount::Static(1, 1, 1),
+        CubeDim::new_1d(UNITS as u32),
+        z.into_tensor_arg(),
+        t.into_tensor_arg(),
+        out.clone().into_tensor_arg(),
+        dtype,
+    );
+    out
+}
+
+/// The gradients of [`bce_rows`] for the row gradients `g` (`[rows]`), or, if `mean`, of
+/// [`bce_mean`] for its gradient `g` (`[1]`): the logits', and the targets' (`[0]`, empty,
+/// unless `need_t`).
+pub fn bce_backward(
     z: CubeTensor,
     t: CubeTensor,
     g: CubeTensor,
     need_t: bool,
+    mean: bool,
 ) -> (CubeTensor, CubeTensor) {
     let (z, t, g) = (into_contiguous(z), into_contiguous(t), into_contiguous(g));
-    let [_, d] = z.shape().dims::<2>();
     let n = z.shape().num_elements();
+    // Elements per entry of `g`, and what its entry is divided by.
+    let (d, div) = if mean {
+        (n.max(1), n.max(1))
+    } else {
+        (z.shape()[1].max(1), 1)
+    };
     let dtype = dtype_to_storage_type(z.dtype);
     let gz = empty(&z, z.shape());
     let gt = empty(&z, if need_t { z.shape() } else { Shape::new([0]) });
@@ -257,6 +321,7 @@ pub fn bce_rows_backward(
                 g.clone().into_tensor_arg(),
                 gt.clone().into_tensor_arg(),
                 d,
+                div,
                 dtype,
             );
         }
@@ -269,6 +334,7 @@ pub fn bce_rows_backward(
             g.into_tensor_arg(),
             gz.clone().into_tensor_arg(),
             d,
+            div,
             dtype,
         );
     }
