@@ -2,6 +2,7 @@
 //! kernel on the inner backend.
 
 use crate::KernelBackend;
+use burn::backend::AutodiffBackend;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -57,7 +58,45 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         relu: bool,
         up: bool,
     ) -> FloatTensor<Self> {
-        conv_node::<B, C>(x, weight, bias, Conv::Same3x3 { pad, relu, up })
+        let pool = false;
+        conv_node::<B, C>(
+            x,
+            weight,
+            bias,
+            Conv::Same3x3 {
+                pad,
+                relu,
+                up,
+                pool,
+            },
+        )
+        .0
+    }
+
+    /// The pooled output carries the gradient; the output before the pool is handed back
+    /// untracked (the node keeps it for its backward).
+    fn conv3x3_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pad: usize,
+        relu: bool,
+        up: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let pool = true;
+        let (pooled, out) = conv_node::<B, C>(
+            x,
+            weight,
+            bias,
+            Conv::Same3x3 {
+                pad,
+                relu,
+                up,
+                pool,
+            },
+        );
+        let out = out.expect("the pooled convolution hands back its output before the pool");
+        (<Self as AutodiffBackend>::from_inner(out), pooled)
     }
 
     fn conv3x3_backward(
@@ -68,6 +107,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         _pad: usize,
         _relu: bool,
         _up: bool,
+        _pool: bool,
         _need_x: bool,
         _need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
@@ -79,7 +119,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        conv_node::<B, C>(x, weight, bias, Conv::Up3x3)
+        conv_node::<B, C>(x, weight, bias, Conv::Up3x3).0
     }
 
     fn conv_transpose3x3s2_backward(
@@ -181,22 +221,43 @@ fn bce_node<B: KernelBackend, C: CheckpointStrategy>(
 /// Which of the two convolutions a node is.
 #[derive(Debug, Clone, Copy)]
 enum Conv {
-    /// [`KernelBackend::conv3x3`] with this padding, ReLU or not, up-sampling or not.
-    Same3x3 { pad: usize, relu: bool, up: bool },
+    /// [`KernelBackend::conv3x3`] with this padding, ReLU or not, up-sampling or not; or, if
+    /// `pool`, [`KernelBackend::conv3x3_pool`].
+    Same3x3 {
+        pad: usize,
+        relu: bool,
+        up: bool,
+        pool: bool,
+    },
     /// [`KernelBackend::conv_transpose3x3s2`].
     Up3x3,
 }
 
 impl Conv {
+    /// The node's output, and the convolution's own output where the backward reads it
+    /// (ReLU's mask, the pool's maxima) or, pooled, where it is not the node's output.
     fn forward<B: KernelBackend>(
         self,
         x: FloatTensor<B>,
         weight: FloatTensor<B>,
         bias: FloatTensor<B>,
-    ) -> FloatTensor<B> {
+    ) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
         match self {
-            Conv::Same3x3 { pad, relu, up } => B::conv3x3(x, weight, bias, pad, relu, up),
-            Conv::Up3x3 => B::conv_transpose3x3s2(x, weight, bias),
+            Conv::Same3x3 {
+                pad,
+                relu,
+                up,
+                pool: true,
+            } => {
+                let (out, pooled) = B::conv3x3_pool(x, weight, bias, pad, relu, up);
+                (pooled, Some(out))
+            }
+            Conv::Same3x3 { pad, relu, up, .. } => {
+                let out = B::conv3x3(x, weight, bias, pad, relu, up);
+                let keep = relu.then(|| out.clone());
+                (out, keep)
+            }
+            Conv::Up3x3 => (B::conv_transpose3x3s2(x, weight, bias), None),
         }
     }
 }
@@ -206,7 +267,7 @@ struct ConvBackward;
 
 impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
     /// The input's and the weight's checkpoints, which convolution, and its output when the
-    /// backward needs it (ReLU's mask).
+    /// backward needs it (ReLU's mask, the pool's maxima).
     type State = (NodeId, NodeId, Conv, Option<FloatTensor<B>>);
 
     fn backward(
@@ -222,10 +283,15 @@ impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
         let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_state);
         let (need_x, need_w) = (node_x.is_some(), node_w.is_some() || node_b.is_some());
         let (gx, gw, gb) = match conv {
-            Conv::Same3x3 { pad, relu, up } => {
-                // Without ReLU the output is not read: the gradient stands in for it.
+            Conv::Same3x3 {
+                pad,
+                relu,
+                up,
+                pool,
+            } => {
+                // Without ReLU or pool the output is not read: the gradient stands in for it.
                 let out = out.unwrap_or_else(|| grad.clone());
-                B::conv3x3_backward(x, w, out, grad, pad, relu, up, need_x, need_w)
+                B::conv3x3_backward(x, w, out, grad, pad, relu, up, pool, need_x, need_w)
             }
             Conv::Up3x3 => B::conv_transpose3x3s2_backward(x, w, grad, need_x, need_w),
         };
@@ -242,13 +308,15 @@ impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
 }
 
 /// A convolution under autodiff: the inner backend's forward, and a node whose backward is
-/// the inner backend's backward kernel.
+/// the inner backend's backward kernel. Also the convolution's output before the pool when
+/// `conv` pools (the node's output is the pooled one).
 fn conv_node<B: KernelBackend, C: CheckpointStrategy>(
     x: FloatTensor<Autodiff<B, C>>,
     weight: FloatTensor<Autodiff<B, C>>,
     bias: FloatTensor<Autodiff<B, C>>,
     conv: Conv,
-) -> FloatTensor<Autodiff<B, C>> {
+) -> (FloatTensor<Autodiff<B, C>>, Option<FloatTensor<B>>) {
+    let pooled = matches!(conv, Conv::Same3x3 { pool: true, .. });
     match ConvBackward
         .prepare::<C>([x.node(), weight.node(), bias.node()])
         .compute_bound()
@@ -256,18 +324,21 @@ fn conv_node<B: KernelBackend, C: CheckpointStrategy>(
     {
         OpsKind::Tracked(mut prep) => {
             let (x_state, w_state) = (prep.checkpoint(&x), prep.checkpoint(&weight));
-            let out = conv.forward::<B>(
+            let (y, keep) = conv.forward::<B>(
                 x.into_primitive(),
                 weight.into_primitive(),
                 bias.into_primitive(),
             );
-            let keep = matches!(conv, Conv::Same3x3 { relu: true, .. }).then(|| out.clone());
-            prep.finish((x_state, w_state, conv, keep), out)
+            let before_pool = if pooled { keep.clone() } else { None };
+            (prep.finish((x_state, w_state, conv, keep), y), before_pool)
         }
-        OpsKind::UnTracked(prep) => prep.finish(conv.forward::<B>(
-            x.into_primitive(),
-            weight.into_primitive(),
-            bias.into_primitive(),
-        )),
+        OpsKind::UnTracked(prep) => {
+            let (y, keep) = conv.forward::<B>(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+            );
+            (prep.finish(y), if pooled { keep } else { None })
+        }
     }
 }

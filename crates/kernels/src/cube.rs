@@ -59,7 +59,40 @@ impl KernelBackend for CubeBackend {
         relu: bool,
         up: bool,
     ) -> FloatTensor<Self> {
-        conv::conv3x3(x, weight, bias, conv::Conv { pad, up, relu })
+        let pool = false;
+        conv::conv3x3(
+            x,
+            weight,
+            bias,
+            conv::Conv {
+                pad,
+                up,
+                relu,
+                pool,
+            },
+        )
+    }
+
+    fn conv3x3_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pad: usize,
+        relu: bool,
+        up: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let pool = true;
+        conv::conv3x3_pool(
+            x,
+            weight,
+            bias,
+            conv::Conv {
+                pad,
+                up,
+                relu,
+                pool,
+            },
+        )
     }
 
     fn conv3x3_backward(
@@ -70,10 +103,16 @@ impl KernelBackend for CubeBackend {
         pad: usize,
         relu: bool,
         up: bool,
+        pool: bool,
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let shape = conv::Conv { pad, up, relu };
+        let shape = conv::Conv {
+            pad,
+            up,
+            relu,
+            pool,
+        };
         let dy = conv::OutGrad { out, grad };
         let like = x.clone();
         let (gx, w) = conv::conv3x3_grads(x, weight, dy, shape, need_x, need_w);

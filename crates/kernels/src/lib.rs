@@ -61,10 +61,24 @@ pub trait KernelBackend: Backend {
         up: bool,
     ) -> FloatTensor<Self>;
 
+    /// [`KernelBackend::conv3x3`] and its output max-pooled 2x2 (stride 2, rounding up, as
+    /// [`KernelBackend::max_pool2x2`]) in one op: `(output, pooled output)`.
+    #[fusion(meta = shapes::conv3x3_pool)]
+    fn conv3x3_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pad: usize,
+        relu: bool,
+        up: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
     /// The gradients of [`KernelBackend::conv3x3`] for the output gradient `grad`: the input's
     /// (an empty tensor unless `need_x`), the weight's and the bias's (empty unless `need_w`).
     /// With `relu`, `out` is the op's output, and the gradient passes only where it is
-    /// positive (ReLU's rule); without, `out` is not read.
+    /// positive (ReLU's rule); without, `out` is not read. With `pool`, the op was
+    /// [`KernelBackend::conv3x3_pool`], `grad` is the pooled output's gradient and `out` the
+    /// output before the pool (always read): each window's gradient goes to its first maximum.
     #[fusion(meta = shapes::conv3x3_grads)]
     #[allow(
         clippy::too_many_arguments,
@@ -78,6 +92,7 @@ pub trait KernelBackend: Backend {
         pad: usize,
         relu: bool,
         up: bool,
+        pool: bool,
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
@@ -162,6 +177,18 @@ macro_rules! on_the_host {
                 if relu { Self::relu(y) } else { y }
             }
 
+            fn conv3x3_pool(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                pad: usize,
+                relu: bool,
+                up: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                let y = Self::conv3x3(x, weight, bias, pad, relu, up);
+                (y.clone(), host::max_pool2x2::<Self>(y))
+            }
+
             fn conv3x3_backward(
                 x: FloatTensor<Self>,
                 weight: FloatTensor<Self>,
@@ -170,9 +197,15 @@ macro_rules! on_the_host {
                 pad: usize,
                 relu: bool,
                 up: bool,
+                pool: bool,
                 need_x: bool,
                 need_w: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                let grad = if pool {
+                    host::max_pool2x2_backward::<Self>(out.clone(), grad)
+                } else {
+                    grad
+                };
                 let grad = if relu {
                     Self::relu_backward(out, grad)
                 } else {
@@ -315,6 +348,30 @@ pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> 
 /// the backward reads the output for ReLU's mask), else Burn's `conv2d` and `relu`.
 pub fn conv3x3_relu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
     conv_op(x, weight, bias, pad, true, false)
+}
+
+/// [`conv3x3_relu`] and then the 2x2 max-pool ([`max_pool2x2`]), as one op where both
+/// [`Op::runs_on`] (on wgpu one kernel each way: the forward writes the output and its pooled
+/// maxima, the backward finds each window's maximum in the output), else the two ops.
+pub fn conv3x3_relu_pool(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    pad: usize,
+) -> Tensor<4> {
+    let device = x.device();
+    if Op::Conv.used_on(&device) && Op::MaxPool.used_on(&device) {
+        let (_, pooled) = Dispatch::conv3x3_pool(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            pad,
+            true,
+            false,
+        );
+        return Tensor::from_dispatch(pooled);
+    }
+    max_pool2x2(conv3x3_relu(x, weight, bias, pad))
 }
 
 /// [`conv3x3`] of `x` up-sampled 2x (nearest), then ReLU if `relu`, as one op where

@@ -28,6 +28,23 @@ pub fn rows(z: &Shape) -> Shape {
     Shape::new([z[0]])
 }
 
+/// The convolution's output and that output max-pooled (2x2, rounding up).
+pub fn conv3x3_pool(
+    x: &TensorSpec,
+    weight: &TensorSpec,
+    _bias: &TensorSpec,
+    pad: &usize,
+    _relu: &bool,
+    up: &bool,
+) -> (TensorSpec, TensorSpec) {
+    let out = conv3x3(&x.shape, &weight.shape, pad, up);
+    let pooled = pooled(&out);
+    (
+        TensorSpec::new(out, x.dtype),
+        TensorSpec::new(pooled, x.dtype),
+    )
+}
+
 /// One number: `[1]`.
 pub fn one() -> Shape {
     Shape::new([1])
@@ -49,6 +66,7 @@ pub fn conv3x3_grads(
     _pad: &usize,
     _relu: &bool,
     _up: &bool,
+    _pool: &bool,
     need_x: &bool,
     need_w: &bool,
 ) -> (TensorSpec, TensorSpec, TensorSpec) {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use ae_kernels::{conv, conv3x3, conv3x3_relu, conv3x3_up};
+use ae_kernels::{conv, conv3x3, conv3x3_relu, conv3x3_relu_pool, conv3x3_up, pool};
 use burn::prelude::*;
 use burn::tensor::{Distribution, activation};
 use common::{assert_same_output_and_grads, devices, output_and_grads, values};
@@ -52,6 +52,21 @@ fn output_and_all_gradients_match_burn_s_conv2d() {
                 &mix,
             );
             assert_same_output_and_grads(ours, burn, &format!("{what}, ReLU"));
+            // With ReLU and the 2x2 max-pool (rounding up) after it as one op.
+            let mix = Tensor::<4>::random([b, o, oh.div_ceil(2), ow.div_ceil(2)], normal, &ad);
+            let ours = output_and_grads(
+                |x, k, b| conv3x3_relu_pool(x, k, b, pad),
+                [&x, &k],
+                &bias,
+                &mix,
+            );
+            let burn = output_and_grads(
+                |x, k, b| pool::reference(activation::relu(conv::reference(x, k, b, pad))),
+                [&x, &k],
+                &bias,
+                &mix,
+            );
+            assert_same_output_and_grads(ours, burn, &format!("{what}, ReLU, pooled"));
             // Of the input up-sampled 2x first (the output twice the side), ReLU or not.
             let side = |s: usize| 2 * s + 2 * pad - 2;
             let mix = Tensor::<4>::random([b, o, side(h), side(w)], normal, &ad);

@@ -178,6 +178,19 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
             ))
         }
     };
+    let pool_ext = |pad: usize, relu: bool, up: bool| {
+        move |x: Tensor<4>, k: Tensor<4>, b: Tensor<1>| {
+            let (_, pooled) = Dispatch::conv3x3_pool(
+                x.into_dispatch(),
+                k.into_dispatch(),
+                b.into_dispatch(),
+                pad,
+                relu,
+                up,
+            );
+            Tensor::from_dispatch(pooled)
+        }
+    };
     let up_ext = |x: Tensor<4>, k: Tensor<4>, b: Tensor<1>| {
         Tensor::from_dispatch(Dispatch::conv_transpose3x3s2(
             x.into_dispatch(),
@@ -225,6 +238,19 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
                 output_and_grads(reference, [&x, &k], &bias, &mix),
                 &what,
             );
+            // The same with the 2x2 max-pool (rounding up) after it, as one op.
+            let [oh, ow] = [side(h), side(w)];
+            let mix = Tensor::<4>::random([b, o, oh.div_ceil(2), ow.div_ceil(2)], NORMAL, &ad);
+            assert_same_output_and_grads(
+                output_and_grads(pool_ext(pad, relu, up), [&x, &k], &bias, &mix),
+                output_and_grads(
+                    |x, k, b| pool::reference(reference(x, k, b)),
+                    [&x, &k],
+                    &bias,
+                    &mix,
+                ),
+                &format!("{what}, pooled"),
+            );
         }
         let what = format!("transposed conv b{b} {c}->{o} {h}x{w}, NHWC memory: {nhwc}");
         let k = Tensor::<4>::random([c, o, 3, 3], NORMAL, &ad);
@@ -235,6 +261,22 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
             &what,
         );
     }
+    // Ties in every window (zero weights: each output is its bias): the pooled output's
+    // gradient goes to each window's first output, which the weight's gradient shows.
+    let x = random([2, 3, 5, 7], false, &ad);
+    let k = Tensor::<4>::zeros([4, 3, 3, 3], &ad);
+    let bias = Tensor::<1>::from_data([0.5f32, 1.0, 2.0, 3.0], &ad);
+    let mix = Tensor::<4>::random([2, 4, 3, 4], NORMAL, &ad);
+    assert_same_output_and_grads(
+        output_and_grads(pool_ext(1, true, false), [&x, &k], &bias, &mix),
+        output_and_grads(
+            |x, k, b| pool::reference(activation::relu(conv::reference(x, k, b, 1))),
+            [&x, &k],
+            &bias,
+            &mix,
+        ),
+        "conv + pool with every window tied",
+    );
     // An input that needs no gradient: the weight's and bias's still come.
     let x = Tensor::<4>::from_data(
         TensorData::new(numbers(2 * 3 * 5 * 5, 7), [2, 3, 5, 5]),

@@ -340,12 +340,33 @@ pub(crate) fn pool2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     }
 }
 
+/// A 3x3 convolution with `pad` on every side, ReLU, then the 2x2 max-pool (rounding up):
+/// ae-kernels' one op where both run (flex, ndarray, wgpu), else [`conv3x3_relu`] and
+/// [`pool2x2`].
+pub(crate) fn conv3x3_relu_pool(
+    conv: &Conv2d,
+    pool: &MaxPool2d,
+    x: Tensor<4>,
+    pad: usize,
+) -> Tensor<4> {
+    let device = x.device();
+    match &conv.bias {
+        Some(bias)
+            if ae_kernels::Op::Conv.used_on(&device)
+                && ae_kernels::Op::MaxPool.used_on(&device) =>
+        {
+            ae_kernels::conv3x3_relu_pool(x, conv.weight.val(), bias.val(), pad)
+        }
+        _ => pool2x2(pool, conv3x3_relu(conv, x, pad)),
+    }
+}
+
 impl ConvEncoder {
     /// `[batch, c, h, w]` images -> `[batch, channels * h3 * w3]` codes (`8 * 4 * 4` on MNIST).
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for conv in &self.convs {
-            x = pool2x2(&self.pool, conv3x3_relu(conv, x, 1)); // 28 -> 14 -> 7 -> 4
+            x = conv3x3_relu_pool(conv, &self.pool, x, 1); // 28 -> 14 -> 7 -> 4
         }
         x.flatten(1, 3) // [batch, 8 * 4 * 4] on MNIST
     }

@@ -14,7 +14,7 @@
 //! ConvTranspose2d, ReLU, Conv2d(padding=1))`: the children 0, 3, 6, 8 and 10.
 
 use crate::contract::{ConfigError, Net, NetConfig};
-use crate::conv::{check_image, conv3x3_relu, output_head, pool2x2};
+use crate::conv::{check_image, conv3x3_relu_pool, output_head};
 use crate::footprint::Footprint;
 use crate::torch::{self, ExportError, TorchTensor};
 use burn::nn::PaddingConfig2d;
@@ -132,7 +132,7 @@ impl Net for ConvWideAe {
     fn encode(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for conv in &self.encoder {
-            x = pool2x2(&self.pool, conv3x3_relu(conv, x, 1)); // 28 -> 14 -> 7
+            x = conv3x3_relu_pool(conv, &self.pool, x, 1); // 28 -> 14 -> 7
         }
         x.flatten(1, 3)
     }

@@ -44,31 +44,85 @@ fn masked<F: Float>(
     r
 }
 
-/// One unit per output `[b, o, oy, ox]`: the bias plus the sum over the input channels and the
-/// 3x3 window (taps outside the image are the padding's zeros), then `max(., 0)` if `relu`.
-/// The image convolved is `x` up-sampled `scale` times (1 or 2; nearest: pixel `(y, x)` of
-/// the image is `x`'s `(y / scale, x / scale)`).
-#[cube(launch)]
-fn conv_kernel<F: Float>(
+/// The gradient arriving at the output `[bi, oi, oy, ox]` of `y` (the convolution's output,
+/// after ReLU if `relu`). Without `pool`, `grad[g]`, masked by ReLU ([`masked`]; `yo` is the
+/// output's offset in `y`). With `pool`, `grad` is the gradient of `y` max-pooled 2x2: the
+/// output's window's gradient if the output is the window's first maximum (row-major), else 0
+/// (and 0 where ReLU cut it).
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the offsets and the position, and the two flags"
+)]
+fn out_grad<F: Float>(
+    grad: &Tensor<F>,
+    y: &Tensor<F>,
+    g: usize,
+    yo: usize,
+    bi: usize,
+    oi: usize,
+    oy: usize,
+    ox: usize,
+    #[comptime] relu: bool,
+    #[comptime] pool: bool,
+) -> F {
+    let mut r = F::new(0.0);
+    if pool {
+        let (oh, ow) = (y.shape(2), y.shape(3));
+        let (s2, s3) = (y.stride(2), y.stride(3));
+        let (y0, x0) = (oy / 2 * 2, ox / 2 * 2);
+        let corner = bi * y.stride(0) + oi * y.stride(1) + y0 * s2 + x0 * s3;
+        // The window's first maximum: later ones win only when strictly larger.
+        let mut best = y[corner];
+        let mut at = corner;
+        if x0 + 1 < ow && y[corner + s3] > best {
+            best = y[corner + s3];
+            at = corner + s3;
+        }
+        if y0 + 1 < oh {
+            if y[corner + s2] > best {
+                best = y[corner + s2];
+                at = corner + s2;
+            }
+            if x0 + 1 < ow && y[corner + s2 + s3] > best {
+                best = y[corner + s2 + s3];
+                at = corner + s2 + s3;
+            }
+        }
+        if at == yo && (!relu || best > F::new(0.0)) {
+            r = grad[bi * grad.stride(0)
+                + oi * grad.stride(1)
+                + oy / 2 * grad.stride(2)
+                + ox / 2 * grad.stride(3)];
+        }
+    } else {
+        r = masked(grad, y, g, yo, relu);
+    }
+    r
+}
+
+/// The output `[bi, oi, oy, ox]` of the convolution into `out`'s shape: the bias plus the sum
+/// over the input channels and the 3x3 window (taps outside the image are the padding's
+/// zeros), then `max(., 0)` if `relu`. The image convolved is `x` up-sampled `scale` times (1
+/// or 2; nearest: pixel `(y, x)` of the image is `x`'s `(y / scale, x / scale)`).
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the position and the convolution's shape"
+)]
+fn conv_at<F: Float>(
     x: &Tensor<F>,
     weight: &Tensor<F>,
     bias: &Tensor<F>,
-    out: &mut Tensor<F>,
+    bi: usize,
+    oi: usize,
+    oy: usize,
+    ox: usize,
     pad: usize,
     scale: usize,
     #[comptime] relu: bool,
-    #[define(F)] _dtype: ElemType,
-) {
-    let i = ABSOLUTE_POS;
-    if i >= out.len() {
-        terminate!();
-    }
+) -> F {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
-    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
-    let ox = i % ow;
-    let oy = i / ow % oh;
-    let oi = i / (ow * oh) % o;
-    let bi = i / (ow * oh * o);
     let mut sum = bias[oi * bias.stride(0)];
     let (xs1, xs2, xs3) = (x.stride(1), x.stride(2), x.stride(3));
     let (ws1, ws2, ws3) = (weight.stride(1), weight.stride(2), weight.stride(3));
@@ -95,7 +149,82 @@ fn conv_kernel<F: Float>(
     if relu {
         sum = sum.max(F::new(0.0));
     }
-    out[i] = sum;
+    sum
+}
+
+/// One unit per output `[b, o, oy, ox]` of the contiguous `out` ([`conv_at`]).
+#[cube(launch)]
+fn conv_kernel<F: Float>(
+    x: &Tensor<F>,
+    weight: &Tensor<F>,
+    bias: &Tensor<F>,
+    out: &mut Tensor<F>,
+    pad: usize,
+    scale: usize,
+    #[comptime] relu: bool,
+    #[define(F)] _dtype: ElemType,
+) {
+    let i = ABSOLUTE_POS;
+    if i >= out.len() {
+        terminate!();
+    }
+    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
+    let ox = i % ow;
+    let oy = i / ow % oh;
+    let oi = i / (ow * oh) % o;
+    let bi = i / (ow * oh * o);
+    out[i] = conv_at(x, weight, bias, bi, oi, oy, ox, pad, scale, relu);
+}
+
+/// One unit per output `[b, o, py, px]` of the contiguous, max-pooled `pooled`: the (up to)
+/// four outputs of its 2x2 window ([`conv_at`]) into the contiguous `out`, their maximum into
+/// `pooled`.
+#[cube(launch)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors and the convolution's shape"
+)]
+fn conv_pool_kernel<F: Float>(
+    x: &Tensor<F>,
+    weight: &Tensor<F>,
+    bias: &Tensor<F>,
+    out: &mut Tensor<F>,
+    pooled: &mut Tensor<F>,
+    pad: usize,
+    scale: usize,
+    #[comptime] relu: bool,
+    #[define(F)] _dtype: ElemType,
+) {
+    let i = ABSOLUTE_POS;
+    if i >= pooled.len() {
+        terminate!();
+    }
+    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
+    let (ph, pw) = (pooled.shape(2), pooled.shape(3));
+    let px = i % pw;
+    let py = i / pw % ph;
+    let oi = i / (pw * ph) % o;
+    let bi = i / (pw * ph * o);
+    let (y0, x0) = (py * 2, px * 2);
+    let base = ((bi * o + oi) * oh + y0) * ow + x0;
+    let mut best = conv_at(x, weight, bias, bi, oi, y0, x0, pad, scale, relu);
+    out[base] = best;
+    if x0 + 1 < ow {
+        let v = conv_at(x, weight, bias, bi, oi, y0, x0 + 1, pad, scale, relu);
+        out[base + 1] = v;
+        best = best.max(v);
+    }
+    if y0 + 1 < oh {
+        let v = conv_at(x, weight, bias, bi, oi, y0 + 1, x0, pad, scale, relu);
+        out[base + ow] = v;
+        best = best.max(v);
+        if x0 + 1 < ow {
+            let v = conv_at(x, weight, bias, bi, oi, y0 + 1, x0 + 1, pad, scale, relu);
+            out[base + ow + 1] = v;
+            best = best.max(v);
+        }
+    }
+    pooled[i] = best;
 }
 
 /// The input gradient at input `i` (`[b, c, sy, sx]` of a contiguous tensor shaped as `x`): the sum over
@@ -115,9 +244,10 @@ fn grad_x_at<F: Float>(
     pad: usize,
     scale: usize,
     #[comptime] relu: bool,
+    #[comptime] pool: bool,
 ) -> F {
     let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
-    let (o, oh, ow) = (grad.shape(1), grad.shape(2), grad.shape(3));
+    let (o, oh, ow) = (y.shape(1), y.shape(2), y.shape(3));
     let sx = i % w;
     let sy = i / w % h;
     let ci = i / (w * h) % c;
@@ -150,7 +280,9 @@ fn grad_x_at<F: Float>(
                     for kx in 0..3usize {
                         if xx >= kx && xx - kx < ow {
                             let (g, yo) = (gr + (xx - kx) * gs3, yr + (xx - kx) * ys3);
-                            sum += masked(grad, y, g, yo, relu) * weight[wb + ky * ws2 + kx * ws3];
+                            let (oy, ox) = (yy - ky, xx - kx);
+                            let d = out_grad(grad, y, g, yo, bi, oi, oy, ox, relu, pool);
+                            sum += d * weight[wb + ky * ws2 + kx * ws3];
                         }
                     }
                 }
@@ -177,9 +309,10 @@ fn grad_w_share<F: Float>(
     pad: usize,
     scale: usize,
     #[comptime] relu: bool,
+    #[comptime] pool: bool,
 ) -> F {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
-    let (b, o, oh, ow) = (grad.shape(0), grad.shape(1), grad.shape(2), grad.shape(3));
+    let (b, o, oh, ow) = (y.shape(0), y.shape(1), y.shape(2), y.shape(3));
     let weights = o * c * 9;
     let n = b * oh * ow;
     let (gs0, gs1, gs2, gs3) = (
@@ -204,7 +337,7 @@ fn grad_w_share<F: Float>(
                 let g = bi * gs0 + oi * gs1 + oy * gs2 + ox * gs3;
                 let yo = bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3;
                 let xo = bi * xs0 + ci * xs1 + (iy - pad) / scale * xs2 + (ix - pad) / scale * xs3;
-                sum += masked(grad, y, g, yo, relu) * x[xo];
+                sum += out_grad(grad, y, g, yo, bi, oi, oy, ox, relu, pool) * x[xo];
             }
         }
     } else {
@@ -214,7 +347,8 @@ fn grad_w_share<F: Float>(
             let oy = p / ow % oh;
             let bi = p / (ow * oh);
             let g = bi * gs0 + oi * gs1 + oy * gs2 + ox * gs3;
-            sum += masked(grad, y, g, bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3, relu);
+            let yo = bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3;
+            sum += out_grad(grad, y, g, yo, bi, oi, oy, ox, relu, pool);
         }
     }
     sum
@@ -244,6 +378,7 @@ fn conv_grads_kernel<F: Float>(
     sums: usize,
     nx: usize,
     #[comptime] relu: bool,
+    #[comptime] pool: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let mut partial = Shared::<[F]>::new_slice(SUM_UNITS);
@@ -251,11 +386,11 @@ fn conv_grads_kernel<F: Float>(
     let cube = CUBE_POS;
     let mut share = F::new(0.0);
     if cube < sums {
-        share = grad_w_share(cube, unit, x, grad, y, pad, scale, relu);
+        share = grad_w_share(cube, unit, x, grad, y, pad, scale, relu, pool);
     } else {
         let i = (cube - sums) * SUM_UNITS + unit;
         if i < nx {
-            let g = grad_x_at(i, grad, y, weight, x, pad, scale, relu);
+            let g = grad_x_at(i, grad, y, weight, x, pad, scale, relu, pool);
             gx[i] = g;
         }
     }
@@ -282,7 +417,8 @@ fn conv_grads_kernel<F: Float>(
 }
 
 /// The gradient arriving at the convolution's output: `grad`, masked by ReLU's rule on the
-/// output `out` when the convolution ends in ReLU (else `out` is not read).
+/// output `out` when the convolution ends in ReLU, or the pooled output's `grad` routed to
+/// each window's first maximum of `out` when it ends in the pool (else `out` is not read).
 #[derive(Clone)]
 pub struct OutGrad {
     /// The convolution's output (after ReLU).
@@ -301,6 +437,8 @@ pub struct Conv {
     pub up: bool,
     /// Whether the output goes through `max(., 0)`.
     pub relu: bool,
+    /// Whether the output is max-pooled 2x2 after (the gradient is the pooled output's).
+    pub pool: bool,
 }
 
 impl Conv {
@@ -313,11 +451,8 @@ impl Conv {
 /// `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]`, `bias` `[o]` -> `[b, o, s h + 2 pad - 2,
 /// s w + 2 pad - 2]` (`s` 2 if `up`, else 1), contiguous, through `max(., 0)` if `relu`.
 pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, conv: Conv) -> CubeTensor {
-    let [b, _, h, w] = x.shape().dims::<4>();
-    let o = weight.shape()[0];
+    let out = empty(&x, out_shape(&x, &weight, conv));
     let (pad, scale) = (conv.pad, conv.scale());
-    let side = |s: usize| (s * scale + 2 * pad).saturating_sub(2);
-    let out = empty(&x, Shape::new([b, o, side(h), side(w)]));
     let n = out.shape().num_elements();
     if n > 0 {
         let (count, dim) = grid(&x, n);
@@ -337,6 +472,48 @@ pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, conv: Conv) 
         );
     }
     out
+}
+
+/// The output's shape: `[b, o, s h + 2 pad - 2, s w + 2 pad - 2]`.
+fn out_shape(x: &CubeTensor, weight: &CubeTensor, conv: Conv) -> Shape {
+    let [b, _, h, w] = x.shape().dims::<4>();
+    let o = weight.shape()[0];
+    let (pad, scale) = (conv.pad, conv.scale());
+    let side = |s: usize| (s * scale + 2 * pad).saturating_sub(2);
+    Shape::new([b, o, side(h), side(w)])
+}
+
+/// [`conv3x3`] and its output max-pooled 2x2 (rounding up), in one launch: `(output, pooled)`.
+pub fn conv3x3_pool(
+    x: CubeTensor,
+    weight: CubeTensor,
+    bias: CubeTensor,
+    conv: Conv,
+) -> (CubeTensor, CubeTensor) {
+    let shape = out_shape(&x, &weight, conv);
+    let [b, o, oh, ow] = shape.dims::<4>();
+    let out = empty(&x, shape);
+    let pooled = empty(&x, Shape::new([b, o, oh.div_ceil(2), ow.div_ceil(2)]));
+    let n = pooled.shape().num_elements();
+    if n > 0 {
+        let (count, dim) = grid(&x, n);
+        let dtype = dtype_to_storage_type(x.dtype);
+        conv_pool_kernel::launch(
+            &x.client.clone(),
+            count,
+            dim,
+            x.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            bias.into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            pooled.clone().into_tensor_arg(),
+            conv.pad,
+            conv.scale(),
+            conv.relu,
+            dtype,
+        );
+    }
+    (out, pooled)
 }
 
 /// The gradients of [`conv3x3`] for the output gradient `dy`, in one launch: the input's
@@ -386,6 +563,7 @@ pub fn conv3x3_grads(
             sums,
             nx,
             conv.relu,
+            conv.pool,
             dtype,
         );
     }
