@@ -247,12 +247,9 @@ impl Batcher<usize, AeBatch> for SampleBatcher {
             .resident
             .as_ref()
             .and_then(|r| r.gather(&self.set, &indices, device));
-        let (target, labels) = resident.unwrap_or_else(|| {
-            (
-                samples_tensor(&self.set, &indices, device),
-                labels_tensor(&self.set, &indices, device),
-            )
-        });
+        let target = resident.unwrap_or_else(|| samples_tensor(&self.set, &indices, device));
+        // From the host, with the indices' upload: on the device it took a gather launch.
+        let labels = labels_tensor(&self.set, &indices, device);
         let input = match self.corruption {
             Corruption::None => target.clone(),
             Corruption::Fixed(noise) => {

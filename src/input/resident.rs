@@ -3,7 +3,8 @@
 //!
 //! Pixels travel as bytes, four to a 32-bit word (a `[n, words]` int tensor: 47 MB for MNIST's
 //! 60 000 images, where `f32` pixels would be 188 MB, more than wgpu lets one buffer be by
-//! default). A batch is gathered by index on the device and unpacked there to `p / 255`.
+//! default). A batch is gathered by index on the device and unpacked there to `p / 255`, in
+//! one kernel of ae-kernels on wgpu (`unpack_bytes`). Labels stay on the host.
 
 use ae_data::Samples;
 use anyhow::{Result, bail};
@@ -88,14 +89,9 @@ impl Residency {
         uploaded.map(|_| ())
     }
 
-    /// The clean samples and labels of `indices` from the copy on `device` (uploading it on
-    /// first use), or `None` when they are to be made on the host.
-    pub fn gather(
-        &self,
-        set: &Samples,
-        indices: &[usize],
-        device: &Device,
-    ) -> Option<(Tensor<4>, Tensor<1, Int>)> {
+    /// The clean samples of `indices` from the copy on `device` (uploading it on first use),
+    /// or `None` when they are to be made on the host.
+    pub fn gather(&self, set: &Samples, indices: &[usize], device: &Device) -> Option<Tensor<4>> {
         let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let fresh = match &*state {
             State::On(r) if r.is_on(device) => return Some(r.gather(indices)),
@@ -114,14 +110,13 @@ impl Residency {
     }
 }
 
-/// The images and labels of a set, on one device.
+/// The images of a set, on one device (the labels stay on the host: a batch's go up with its
+/// indices).
 #[derive(Debug, Clone)]
 pub struct ResidentSet {
     device: Device,
     /// `[n, words]` pixels, byte `k` of word `j` being pixel `4 j + k`.
     words: Tensor<2, Int>,
-    /// `[n]` class labels.
-    labels: Tensor<1, Int>,
     /// `[1, 1, 4]`: 0, 8, 16, 24, the shift of each byte of a word (uploaded once).
     shifts: Tensor<3, Int>,
     /// `[c, h, w]` of one sample.
@@ -158,8 +153,6 @@ impl ResidentSet {
         }
         let words =
             Tensor::<2, Int>::from_data(TensorData::new(packed, [images.len(), words_per]), device);
-        let labels: Vec<i32> = images.labels.iter().map(|&l| i32::from(l)).collect();
-        let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [images.len()]), device);
         if !images.is_empty() {
             words
                 .clone()
@@ -167,12 +160,10 @@ impl ResidentSet {
                 .try_into_data()
                 .map_err(|e| anyhow::anyhow!("cannot keep the data set on the device: {e}"))?;
         }
-        let shifts =
-            Tensor::<3, Int>::from_data(TensorData::new(vec![0i32, 8, 16, 24], [1, 1, 4]), device);
+        let shifts = ae_kernels::byte_shifts(device);
         Ok(ResidentSet {
             device: device.clone(),
             words,
-            labels,
             shifts,
             shape: set.shape(),
         })
@@ -183,29 +174,21 @@ impl ResidentSet {
         &self.device == device
     }
 
-    /// The `[b, c, h, w]` images (as `p / 255`) and `[b]` labels of `indices`.
-    pub fn gather(&self, indices: &[usize]) -> (Tensor<4>, Tensor<1, Int>) {
+    /// The `[b, c, h, w]` images (as `p / 255`) of `indices`.
+    pub fn gather(&self, indices: &[usize]) -> Tensor<4> {
         let b = indices.len();
         let idx: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
         let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [b]), &self.device);
-        let words = self.words.clone().select(0, idx.clone());
-        let [_, per] = words.dims();
-        // All four bytes of every word in one shift and one mask (two kernels, not eight).
-        let bytes = words
-            .reshape([b, per, 1])
-            .expand([b, per, 4])
-            .bitwise_right_shift(self.shifts.clone().expand([b, per, 4]))
-            .bitwise_and_scalar(255);
         let [c, h, w] = self.shape;
-        let pixels = bytes
-            .reshape([b, per * 4])
-            .slice([0..b, 0..c * h * w])
-            .float()
-            .div_scalar(255.0);
-        (
-            pixels.reshape([b, c, h, w]),
-            self.labels.clone().select(0, idx),
-        )
+        let (words, d) = (self.words.clone(), c * h * w);
+        // One kernel of ae-kernels' where it runs (wgpu), else Burn's gather, shift, mask and
+        // division (all four bytes of every word in one shift and one mask).
+        let pixels = if ae_kernels::Op::Unpack.used_on(&self.device) {
+            ae_kernels::unpack_bytes(words, idx, d)
+        } else {
+            ae_kernels::unpack_reference(words, idx, d, self.shifts.clone())
+        };
+        pixels.reshape([b, c, h, w])
     }
 }
 
@@ -235,7 +218,7 @@ mod tests {
             let resident = ResidentSet::upload(&set, &dev, DEFAULT_MAX_BYTES).unwrap();
             assert!(resident.is_on(&dev));
             let indices = [3, 0, 6, 6, 1];
-            let (x, labels) = resident.gather(&indices);
+            let x = resident.gather(&indices);
             let mut values = Vec::new();
             for &i in &indices {
                 set.push_sample(i, &mut values);
@@ -246,8 +229,6 @@ mod tests {
             assert_eq!(x.dims(), host.dims());
             let read = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();
             assert_eq!(read(x), read(host));
-            let labels: Vec<i64> = labels.into_data().iter::<i64>().collect();
-            assert_eq!(labels, [3, 0, 6, 6, 1]);
         }
     }
 

@@ -8,7 +8,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{FloatTensor, IntTensor};
 
 impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -138,6 +138,11 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
 
     fn bce_with_logits_mean(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {
         bce_node::<B, C>(z, t, true)
+    }
+
+    /// Data, not a function of parameters: the inner backend's values, untracked.
+    fn unpack_bytes(words: IntTensor<Self>, idx: IntTensor<Self>, d: usize) -> FloatTensor<Self> {
+        <Self as AutodiffBackend>::from_inner(B::unpack_bytes(words, idx, d))
     }
 
     fn bce_with_logits_mean_backward(

@@ -10,13 +10,14 @@
 
 mod conv;
 mod launch;
+mod unpack;
 
 use crate::KernelBackend;
-use burn::backend::ops::{FloatTensorOps, ModuleOps};
-use burn::backend::tensor::FloatTensor;
-use burn::backend::{FloatDType, TensorMetadata};
-use burn::tensor::Shape;
+use burn::backend::ops::{FloatTensorOps, IntTensorOps, ModuleOps};
+use burn::backend::tensor::{FloatTensor, IntTensor};
+use burn::backend::{FloatDType, IntDType, TensorMetadata};
 use burn::tensor::ops::ConvTransposeOptions;
+use burn::tensor::{DType, Shape};
 use burn_cubecl::CubeBackend;
 
 /// Options of the stride-2 3x3 transposed convolution.
@@ -160,6 +161,16 @@ impl KernelBackend for CubeBackend {
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         launch::bce_backward(z, t, grad, need_t, false)
+    }
+
+    fn unpack_bytes(words: IntTensor<Self>, idx: IntTensor<Self>, d: usize) -> FloatTensor<Self> {
+        // The kernel reads both as one integer type.
+        let idx = if idx.dtype == words.dtype {
+            idx
+        } else {
+            Self::int_cast(idx, IntDType::from(words.dtype()))
+        };
+        unpack::unpack_bytes(words, idx, d, DType::F32)
     }
 
     fn bce_with_logits_mean(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {

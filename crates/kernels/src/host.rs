@@ -7,7 +7,7 @@ use crate::conv::{self, Dims};
 use crate::conv_transpose::{self, UpDims};
 use crate::pool;
 use crate::simd::Isa;
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Backend, Flex, NdArray, Scalar, TensorMetadata};
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Shape, TensorData};
@@ -225,6 +225,35 @@ pub fn bce_rows<B: Host>(z: FloatTensor<B>, t: FloatTensor<B>) -> FloatTensor<B>
     let tv = B::values(&t);
     let d = zs.get(1).copied().unwrap_or(0);
     write::<B>(bce::forward(&zv, &tv, d), vec![zs[0]], &device)
+}
+
+/// The gathered, unpacked rows on the host ([`crate::unpack_bytes`]).
+pub fn unpack_bytes<B: Backend>(
+    words: IntTensor<B>,
+    idx: IntTensor<B>,
+    d: usize,
+) -> FloatTensor<B> {
+    let device = words.device();
+    let per = words.shape()[1];
+    let ints = |t: IntTensor<B>| {
+        futures_lite::future::block_on(B::int_into_data(t))
+            .expect("a CPU backend's tensor reads back")
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("i64 values after the conversion")
+    };
+    let (words, idx) = (ints(words), ints(idx));
+    let mut out = Vec::with_capacity(idx.len() * d);
+    for &row in &idx {
+        let start = usize::try_from(row)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(per);
+        for j in 0..d {
+            let word = words.get(start.saturating_add(j / 4)).copied().unwrap_or(0);
+            out.push(((word as u32 >> (j % 4 * 8)) & 255) as f32 / 255.0);
+        }
+    }
+    write::<B>(out, vec![idx.len(), d], &device)
 }
 
 /// The loss's mean over every element on the host: the row sums, then Burn's sum and division

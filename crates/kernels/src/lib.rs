@@ -25,7 +25,7 @@ mod shapes;
 pub mod simd;
 
 use burn::backend::ops::ActivationOps;
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{
     Backend, CubeDevice, Dispatch, DispatchDevice, Flex, NdArray, backend_extension,
 };
@@ -147,6 +147,11 @@ pub trait KernelBackend: Backend {
         grad: FloatTensor<Self>,
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Rows `idx` (`[b]`) of a data set packed as bytes, `words` `[n, ceil(d / 4)]` (byte `k`
+    /// of word `w` is value `4 w + k`), as `[b, d]` f32 values over 255. No gradient.
+    #[fusion(meta = shapes::unpacked)]
+    fn unpack_bytes(words: IntTensor<Self>, idx: IntTensor<Self>, d: usize) -> FloatTensor<Self>;
 }
 
 /// The CPU backends run every op as host loops.
@@ -276,6 +281,14 @@ macro_rules! on_the_host {
             ) -> (FloatTensor<Self>, FloatTensor<Self>) {
                 host::bce_mean_backward::<Self>(z, t, grad, need_t)
             }
+
+            fn unpack_bytes(
+                words: IntTensor<Self>,
+                idx: IntTensor<Self>,
+                d: usize,
+            ) -> FloatTensor<Self> {
+                host::unpack_bytes::<Self>(words, idx, d)
+            }
         }
     };
 }
@@ -303,18 +316,21 @@ pub enum Op {
     ConvTranspose,
     /// [`bce_with_logits_rows`].
     Bce,
+    /// [`unpack_bytes`].
+    Unpack,
 }
 
 impl Op {
-    /// Whether this op has a kernel on `device`: every op on flex and ndarray (with or without
-    /// autodiff); the max-pool, the convolution and the loss on wgpu (CubeCL kernels; the
-    /// transposed convolution there is Burn's). Elsewhere the public functions use Burn's
-    /// layers.
+    /// Whether this op has a kernel on `device`: every op but the unpacking on flex and ndarray
+    /// (with or without autodiff; their data sets stay on the host, where the unpacking is a
+    /// copy); the max-pool, the convolution, the loss and the unpacking on wgpu (CubeCL
+    /// kernels; the transposed convolution there is Burn's). Elsewhere the public functions use
+    /// Burn's layers.
     pub fn runs_on(self, device: &Device) -> bool {
         match device.as_dispatch().clone().inner() {
-            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => true,
+            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => self != Op::Unpack,
             DispatchDevice::Cube(CubeDevice::Wgpu(_)) => {
-                matches!(self, Op::MaxPool | Op::Conv | Op::Bce)
+                matches!(self, Op::MaxPool | Op::Conv | Op::Bce | Op::Unpack)
             }
             _ => false,
         }
@@ -455,6 +471,48 @@ pub fn bce_with_logits_mean(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
     } else {
         bce::mean_reference(z, t)
     }
+}
+
+/// Rows `idx` of a data set kept on the device as bytes, `words` `[n, ceil(d / 4)]` (byte `k`
+/// of word `w` is value `4 w + k`), as `[b, d]` values over 255: one kernel where
+/// [`Op::runs_on`], else Burn's gather, shift, mask and division.
+pub fn unpack_bytes(words: Tensor<2, Int>, idx: Tensor<1, Int>, d: usize) -> Tensor<2> {
+    if Op::Unpack.used_on(&words.device()) {
+        return Tensor::from_dispatch(Dispatch::unpack_bytes(
+            words.into_dispatch(),
+            idx.into_dispatch(),
+            d,
+        ));
+    }
+    let shifts = byte_shifts(&words.device());
+    unpack_reference(words, idx, d, shifts)
+}
+
+/// `[1, 1, 4]`: 0, 8, 16, 24, the shift of each byte of a word, for [`unpack_reference`].
+pub fn byte_shifts(device: &Device) -> Tensor<3, Int> {
+    Tensor::from_data(TensorData::new(vec![0i32, 8, 16, 24], [1, 1, 4]), device)
+}
+
+/// [`unpack_bytes`] from Burn's operations: the rows gathered, all four bytes of every word in
+/// one shift and one mask (`shifts`: [`byte_shifts`]), the padding of the last word cut, the
+/// division.
+pub fn unpack_reference(
+    words: Tensor<2, Int>,
+    idx: Tensor<1, Int>,
+    d: usize,
+    shifts: Tensor<3, Int>,
+) -> Tensor<2> {
+    let words = words.select(0, idx);
+    let [b, per] = words.dims();
+    words
+        .reshape([b, per, 1])
+        .expand([b, per, 4])
+        .bitwise_right_shift(shifts.expand([b, per, 4]))
+        .bitwise_and_scalar(255)
+        .reshape([b, per * 4])
+        .slice([0..b, 0..d])
+        .float()
+        .div_scalar(255.0)
 }
 
 /// 2x2 max-pooling, stride 2, output size rounded up, NCHW: the kernel where [`Op::runs_on`],

@@ -3,7 +3,7 @@
 //! must be exactly what the op returns, the `[0]` of a gradient not asked for included.
 
 use burn::backend::fusion::custom::TensorSpec;
-use burn::tensor::Shape;
+use burn::tensor::{DType, Shape};
 
 /// `[b, c, h, w]` -> `[b, c, ceil(h/2), ceil(w/2)]`.
 pub fn pooled(x: &Shape) -> Shape {
@@ -43,6 +43,11 @@ pub fn conv3x3_pool(
         TensorSpec::new(out, x.dtype),
         TensorSpec::new(pooled, x.dtype),
     )
+}
+
+/// `idx` `[b]` -> `[b, d]` floats (f32, the project's float type).
+pub fn unpacked(_words: &TensorSpec, idx: &TensorSpec, d: &usize) -> TensorSpec {
+    TensorSpec::new(Shape::new([idx.shape[0], *d]), DType::F32)
 }
 
 /// One number: `[1]`.

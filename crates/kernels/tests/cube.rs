@@ -16,7 +16,10 @@ use ae_kernels::{
 use burn::backend::Dispatch;
 use burn::prelude::*;
 use burn::tensor::{Distribution, activation};
-use common::{assert_close, assert_same_output_and_grads, numbers, output_and_grads, values};
+use common::{
+    assert_close, assert_same_output_and_grads, assert_unpacking_matches, numbers,
+    output_and_grads, values,
+};
 
 /// The wgpu device, unless this run's backend list leaves it out.
 fn wgpu(test: &str) -> Option<Device> {
@@ -307,4 +310,14 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
         1,
     )));
     assert_close(&ours, &reference, "input gradient with fixed weights");
+}
+
+#[test]
+fn the_data_set_s_bytes_unpack_in_one_kernel_on_wgpu() {
+    let Some(device) = wgpu("unpacking") else {
+        return;
+    };
+    assert!(Op::Unpack.runs_on(&device));
+    assert_unpacking_matches(&device);
+    assert_unpacking_matches(&device.autodiff());
 }
