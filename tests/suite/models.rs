@@ -124,7 +124,7 @@ fn weights_of_another_model_are_refused_with_a_clear_error() {
 
 backend_test!(fn images_kept_on_the_device_unpack_to_the_host_batch(backend) {
     // Pixels travel packed four to an int word and are unpacked by the backend's own integer
-    // shifts and masks: every byte value, on every backend.
+    // shifts and masks (on wgpu by ae-kernels' one kernel): every byte value, on every backend.
     let dev = device(backend);
     let pixels = (0..6 * 784).map(|i| (i * 131 % 256) as u8).collect();
     let set = Samples::Images(ae_data::ImageSet {
@@ -141,11 +141,9 @@ backend_test!(fn images_kept_on_the_device_unpack_to_the_host_batch(backend) {
     )
     .unwrap();
     let indices = [5, 0, 2, 2];
-    let (x, labels) = resident.gather(&indices);
+    let x = resident.gather(&indices);
     let host = samples_tensor(&set, &indices, &dev);
     assert!(max_abs_diff(x, host) < 1e-6);
-    let labels: Vec<i64> = labels.into_data().iter::<i64>().collect();
-    assert_eq!(labels, [4, 9, 7, 7]);
 });
 
 #[test]
