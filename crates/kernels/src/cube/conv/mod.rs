@@ -1,0 +1,176 @@
+//! The 3x3 convolution (stride 1, padding 0 or 1, with bias, ReLU or not, of the input or of
+//! the input up-sampled 2x, max-pooled 2x2 after or not) as CubeCL kernels (`kernels.rs`; their
+//! launches here): the output in one launch, the input, weight and bias gradients together in
+//! another. With ReLU, the gradient kernels read the output for its mask; with the pool, for
+//! each window's maximum; with the up-sampling, the kernels read the small input where the
+//! large image would repeat it: none of them needs a launch of its own.
+//!
+//! Inputs are read through their strides, so the NCHW views of NHWC memory that Burn's own
+//! convolutions hand back need no copy first; outputs are contiguous NCHW. The weight and bias
+//! gradients are sums over the batch and the image: one cube per weight (and per bias), each
+//! unit summing a strided share, then a tree in shared memory, always in the same order; the
+//! input gradient's cubes follow theirs in the same launch.
+
+mod kernels;
+
+use super::launch::{empty, grid};
+use burn::backend::TensorMetadata;
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn::tensor::Shape;
+use burn_cubecl::tensor::CubeTensor;
+use cubecl::prelude::*;
+use kernels::{SUM_UNITS, conv_grads_kernel, conv_kernel, conv_pool_kernel};
+
+/// The gradient arriving at the convolution's output: `grad`, masked by ReLU's rule on the
+/// output `out` when the convolution ends in ReLU, or the pooled output's `grad` routed to
+/// each window's first maximum of `out` when it ends in the pool (else `out` is not read).
+#[derive(Clone)]
+pub struct OutGrad {
+    /// The convolution's output (after ReLU).
+    pub out: CubeTensor,
+    /// The gradient of the output.
+    pub grad: CubeTensor,
+}
+
+/// The shape of the convolution: how much padding, whether the input is up-sampled 2x
+/// (nearest) first, whether ReLU follows.
+#[derive(Clone, Copy, Debug)]
+pub struct Conv {
+    /// Zeros on every side: 0 or 1.
+    pub pad: usize,
+    /// Whether the image convolved is the input up-sampled 2x.
+    pub up: bool,
+    /// Whether the output goes through `max(., 0)`.
+    pub relu: bool,
+    /// Whether the output is max-pooled 2x2 after (the gradient is the pooled output's).
+    pub pool: bool,
+}
+
+impl Conv {
+    /// How many times the input is up-sampled: 1 or 2.
+    fn scale(self) -> usize {
+        if self.up { 2 } else { 1 }
+    }
+}
+
+/// `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]`, `bias` `[o]` -> `[b, o, s h + 2 pad - 2,
+/// s w + 2 pad - 2]` (`s` 2 if `up`, else 1), contiguous, through `max(., 0)` if `relu`.
+pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, conv: Conv) -> CubeTensor {
+    let out = empty(&x, out_shape(&x, &weight, conv));
+    let (pad, scale) = (conv.pad, conv.scale());
+    let n = out.shape().num_elements();
+    if n > 0 {
+        let (count, dim) = grid(&x, n);
+        let dtype = dtype_to_storage_type(x.dtype);
+        conv_kernel::launch(
+            &x.client.clone(),
+            count,
+            dim,
+            x.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            bias.into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            pad,
+            scale,
+            conv.relu,
+            dtype,
+        );
+    }
+    out
+}
+
+/// The output's shape: `[b, o, s h + 2 pad - 2, s w + 2 pad - 2]`.
+fn out_shape(x: &CubeTensor, weight: &CubeTensor, conv: Conv) -> Shape {
+    let [b, _, h, w] = x.shape().dims::<4>();
+    let o = weight.shape()[0];
+    let (pad, scale) = (conv.pad, conv.scale());
+    let side = |s: usize| (s * scale + 2 * pad).saturating_sub(2);
+    Shape::new([b, o, side(h), side(w)])
+}
+
+/// [`conv3x3`] and its output max-pooled 2x2 (rounding up), in one launch: `(output, pooled)`.
+pub fn conv3x3_pool(
+    x: CubeTensor,
+    weight: CubeTensor,
+    bias: CubeTensor,
+    conv: Conv,
+) -> (CubeTensor, CubeTensor) {
+    let shape = out_shape(&x, &weight, conv);
+    let [b, o, oh, ow] = shape.dims::<4>();
+    let out = empty(&x, shape);
+    let pooled = empty(&x, Shape::new([b, o, oh.div_ceil(2), ow.div_ceil(2)]));
+    let n = pooled.shape().num_elements();
+    if n > 0 {
+        let (count, dim) = grid(&x, n);
+        let dtype = dtype_to_storage_type(x.dtype);
+        conv_pool_kernel::launch(
+            &x.client.clone(),
+            count,
+            dim,
+            x.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            bias.into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            pooled.clone().into_tensor_arg(),
+            conv.pad,
+            conv.scale(),
+            conv.relu,
+            dtype,
+        );
+    }
+    (out, pooled)
+}
+
+/// The gradients of [`conv3x3`] for the output gradient `dy`, in one launch: the input's
+/// (shaped as `x`) if `need_x`, the weight's and the bias's (`[o, c, 3, 3]`, `[o]`) if
+/// `need_w`; `None` for those not wanted.
+#[allow(
+    clippy::type_complexity,
+    reason = "the three gradients, each there only when asked for"
+)]
+pub fn conv3x3_grads(
+    x: CubeTensor,
+    weight: CubeTensor,
+    dy: OutGrad,
+    conv: Conv,
+    need_x: bool,
+    need_w: bool,
+) -> (Option<CubeTensor>, Option<(CubeTensor, CubeTensor)>) {
+    let [o, c, _, _] = weight.shape().dims::<4>();
+    // What is not wanted gets a one-element stand-in: every binding needs a buffer.
+    let one = || empty(&x, Shape::new([1]));
+    let gx = if need_x { empty(&x, x.shape()) } else { one() };
+    let (gw, gb) = if need_w {
+        (empty(&x, weight.shape()), empty(&x, Shape::new([o])))
+    } else {
+        (one(), one())
+    };
+    let sums = if need_w { o * c * 9 + o } else { 0 };
+    let nx = if need_x { x.shape().num_elements() } else { 0 };
+    let cubes = sums + nx.div_ceil(SUM_UNITS);
+    if cubes > 0 {
+        // At most 65,535 cubes along one axis; the kernel reads the flat position.
+        let across = cubes.min(65_535);
+        let dtype = dtype_to_storage_type(x.dtype);
+        conv_grads_kernel::launch(
+            &x.client.clone(),
+            CubeCount::Static(across as u32, cubes.div_ceil(across) as u32, 1),
+            CubeDim::new_1d(SUM_UNITS as u32),
+            x.into_tensor_arg(),
+            dy.grad.into_tensor_arg(),
+            dy.out.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            gx.clone().into_tensor_arg(),
+            gw.clone().into_tensor_arg(),
+            gb.clone().into_tensor_arg(),
+            conv.pad,
+            conv.scale(),
+            sums,
+            nx,
+            conv.relu,
+            conv.pool,
+            dtype,
+        );
+    }
+    (need_x.then_some(gx), need_w.then_some((gw, gb)))
+}
