@@ -14,6 +14,7 @@
 mod kernels;
 
 use super::launch::{empty, grid};
+use crate::shapes;
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
@@ -79,13 +80,9 @@ pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, conv: Conv) 
     out
 }
 
-/// The output's shape: `[b, o, s h + 2 pad - 2, s w + 2 pad - 2]`.
+/// The output's shape ([`shapes::conv3x3`], what fusion registers for the op).
 fn out_shape(x: &CubeTensor, weight: &CubeTensor, conv: Conv) -> Shape {
-    let [b, _, h, w] = x.shape().dims::<4>();
-    let o = weight.shape()[0];
-    let (pad, scale) = (conv.pad, conv.scale());
-    let side = |s: usize| (s * scale + 2 * pad).saturating_sub(2);
-    Shape::new([b, o, side(h), side(w)])
+    shapes::conv3x3(&x.shape(), &weight.shape(), &conv.pad, &conv.up)
 }
 
 /// [`conv3x3`] and its output max-pooled 2x2 (rounding up), in one launch: `(output, pooled)`.
@@ -96,9 +93,8 @@ pub fn conv3x3_pool(
     conv: Conv,
 ) -> (CubeTensor, CubeTensor) {
     let shape = out_shape(&x, &weight, conv);
-    let [b, o, oh, ow] = shape.dims::<4>();
+    let pooled = empty(&x, shapes::pooled(&shape));
     let out = empty(&x, shape);
-    let pooled = empty(&x, Shape::new([b, o, oh.div_ceil(2), ow.div_ceil(2)]));
     let n = pooled.shape().num_elements();
     if n > 0 {
         let (count, dim) = grid(&x, n);
