@@ -16,6 +16,62 @@ use cubecl::{calculate_cube_count_elemwise, prelude::*};
 /// Units per cube for the element-wise kernels.
 const UNITS: usize = 256;
 
+/// Units per cube of the kernels that sum in a cube ([`cube_sum`]): 2^8, the tree halves it
+/// eight times.
+pub(super) const SUM_UNITS: usize = 256;
+const _: () = assert!(SUM_UNITS == 1 << 8);
+
+/// The sum of `value` over the `SUM_UNITS` units of the cube (`unit` is this unit's
+/// position), for every unit: the values are added pairwise in shared memory, halving eight
+/// times, always in the same order. Every unit of the cube must call it: it waits at barriers.
+#[cube]
+pub(super) fn cube_sum<F: Float>(value: F, unit: usize) -> F {
+    let mut partial = Shared::<[F]>::new_slice(SUM_UNITS);
+    partial[unit] = value;
+    sync_cube();
+    // Halves: 128, 64, ..., 1.
+    #[unroll]
+    for level in 1..9usize {
+        let half = SUM_UNITS >> level;
+        if unit < half {
+            let other = partial[unit + half];
+            partial[unit] += other;
+        }
+        sync_cube();
+    }
+    partial[0]
+}
+
+/// Which input of a 2x2 window is its first maximum, row-major (later inputs win only when
+/// strictly larger): 0 the top-left one, at offset `corner` of `t`; 1 the one right of it
+/// (`+ col`), 2 the one below (`+ row`), 3 the one below and right. `right` and `below` say
+/// whether the window has those inputs (windows at the bottom and right edges may be cut
+/// short). The max-pool's backward and the fused convolution's both follow this rule.
+#[cube]
+pub(super) fn first_max_in_window<F: Float>(
+    t: &Tensor<F>,
+    corner: usize,
+    row: usize,
+    col: usize,
+    right: bool,
+    below: bool,
+) -> usize {
+    let mut k = 0usize;
+    let mut best = t[corner];
+    if right && t[corner + col] > best {
+        k = 1;
+        best = t[corner + col];
+    }
+    if below && t[corner + row] > best {
+        k = 2;
+        best = t[corner + row];
+    }
+    if below && right && t[corner + row + col] > best {
+        k = 3;
+    }
+    k
+}
+
 /// The offset of `[i0, i1, i2, i3]` in `t`, through its strides.
 #[cube]
 pub(super) fn at<F: Float>(t: &Tensor<F>, i0: usize, i1: usize, i2: usize, i3: usize) -> usize {
@@ -74,20 +130,10 @@ fn pool_backward_kernel<F: Float>(
     let base = ((bi * c + ci) * h + y) * w + xx;
     let right = xx + 1 < w;
     let below = y + 1 < h;
-    // The offset (in `out`) of the first maximum: later ones win only when strictly larger.
-    let mut at_max = base;
-    let mut best = x[at(x, bi, ci, y, xx)];
-    if right && x[at(x, bi, ci, y, xx + 1)] > best {
-        at_max = base + 1;
-        best = x[at(x, bi, ci, y, xx + 1)];
-    }
-    if below && x[at(x, bi, ci, y + 1, xx)] > best {
-        at_max = base + w;
-        best = x[at(x, bi, ci, y + 1, xx)];
-    }
-    if below && right && x[at(x, bi, ci, y + 1, xx + 1)] > best {
-        at_max = base + w + 1;
-    }
+    let (row, col) = (x.stride(2), x.stride(3));
+    let k = first_max_in_window(x, at(x, bi, ci, y, xx), row, col, right, below);
+    // The first maximum's offset in `out`.
+    let at_max = base + k / 2 * w + k % 2;
     let zero = F::new(0.0);
     out[base] = zero;
     if right {
@@ -126,8 +172,8 @@ fn bce_rows_kernel<F: Float>(
 }
 
 /// One cube: the sum of `max(z, 0) - z t + ln(1 + exp(-|z|))` over every element of `z`,
-/// divided by their number. Each unit sums every `UNITS`-th element, then the cube adds the
-/// units' sums pairwise in shared memory, always in the same order.
+/// divided by their number. Each unit sums every `SUM_UNITS`-th element, then [`cube_sum`]
+/// adds the units' sums, always in the same order.
 #[cube(launch)]
 fn bce_mean_kernel<F: Float>(
     z: &Tensor<F>,
@@ -135,29 +181,17 @@ fn bce_mean_kernel<F: Float>(
     out: &mut Tensor<F>,
     #[define(F)] _dtype: ElemType,
 ) {
-    let mut partial = Shared::<[F]>::new_slice(UNITS);
     let unit = UNIT_POS as usize;
     let zero = F::new(0.0);
     let one = F::new(1.0);
     let mut sum = zero;
-    for i in range_stepped(unit, z.len(), UNITS) {
+    for i in range_stepped(unit, z.len(), SUM_UNITS) {
         let zi = z[i];
         sum += zi.max(zero) - zi * t[i] + (one + (-zi.abs()).exp()).ln();
     }
-    partial[unit] = sum;
-    sync_cube();
-    // Halves: 128, 64, ..., 1 (UNITS is 256 = 2^8).
-    #[unroll]
-    for level in 1..9usize {
-        let half = UNITS >> level;
-        if unit < half {
-            let other = partial[unit + half];
-            partial[unit] += other;
-        }
-        sync_cube();
-    }
+    let total = cube_sum::<F>(sum, unit);
     if unit == 0 {
-        out[0] = partial[0] / F::cast_from(z.len());
+        out[0] = total / F::cast_from(z.len());
     }
 }
 
@@ -279,7 +313,7 @@ pub fn bce_mean(z: CubeTensor, t: CubeTensor) -> CubeTensor {
     bce_mean_kernel::launch(
         &z.client.clone(),
         CubeCount::Static(1, 1, 1),
-        CubeDim::new_1d(UNITS as u32),
+        CubeDim::new_1d(SUM_UNITS as u32),
         z.into_tensor_arg(),
         t.into_tensor_arg(),
         out.clone().into_tensor_arg(),

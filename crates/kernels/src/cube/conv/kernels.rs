@@ -1,11 +1,8 @@
 //! The convolution's CubeCL kernels (device code): the output, the output with its 2x2
 //! max-pool, and all the gradients in one launch; their launches are in `mod.rs`.
 
+use super::super::launch::{SUM_UNITS, cube_sum, first_max_in_window};
 use cubecl::prelude::*;
-
-/// Units per cube of the gradient sums: 2^8, the tree halves it eight times.
-pub(super) const SUM_UNITS: usize = 256;
-const _: () = assert!(SUM_UNITS == 1 << 8);
 
 /// The output gradient at offset `g` of `grad`, zero where ReLU (if `relu`) cut the output
 /// `out` (its offset `o`).
@@ -58,24 +55,9 @@ fn out_grad<F: Float>(
         let (s2, s3) = (y.stride(2), y.stride(3));
         let (y0, x0) = (oy / 2 * 2, ox / 2 * 2);
         let corner = bi * y.stride(0) + oi * y.stride(1) + y0 * s2 + x0 * s3;
-        // The window's first maximum: later ones win only when strictly larger.
-        let mut best = y[corner];
-        let mut at = corner;
-        if x0 + 1 < ow && y[corner + s3] > best {
-            best = y[corner + s3];
-            at = corner + s3;
-        }
-        if y0 + 1 < oh {
-            if y[corner + s2] > best {
-                best = y[corner + s2];
-                at = corner + s2;
-            }
-            if x0 + 1 < ow && y[corner + s2 + s3] > best {
-                best = y[corner + s2 + s3];
-                at = corner + s2 + s3;
-            }
-        }
-        if at == yo && (!relu || best > F::new(0.0)) {
+        let k = first_max_in_window(y, corner, s2, s3, x0 + 1 < ow, y0 + 1 < oh);
+        let at = corner + k / 2 * s2 + k % 2 * s3;
+        if at == yo && (!relu || y[at] > F::new(0.0)) {
             r = grad[bi * grad.stride(0)
                 + oi * grad.stride(1)
                 + oy / 2 * grad.stride(2)
@@ -367,7 +349,6 @@ pub(super) fn conv_grads_kernel<F: Float>(
     #[comptime] pool: bool,
     #[define(F)] _dtype: ElemType,
 ) {
-    let mut partial = Shared::<[F]>::new_slice(SUM_UNITS);
     let unit = UNIT_POS as usize;
     let cube = CUBE_POS;
     let mut share = F::new(0.0);
@@ -380,24 +361,13 @@ pub(super) fn conv_grads_kernel<F: Float>(
             gx[i] = g;
         }
     }
-    partial[unit] = share;
-    sync_cube();
-    // Halves: 128, 64, ..., 1 (SUM_UNITS is 256 = 2^8).
-    #[unroll]
-    for level in 1..9usize {
-        let half = SUM_UNITS >> level;
-        if unit < half {
-            let other = partial[unit + half];
-            partial[unit] += other;
-        }
-        sync_cube();
-    }
+    let total = cube_sum::<F>(share, unit);
     if unit == 0 && cube < sums {
         let weights = gw.len();
         if cube < weights {
-            gw[cube] = partial[0];
+            gw[cube] = total;
         } else {
-            gb[cube - weights] = partial[0];
+            gb[cube - weights] = total;
         }
     }
 }

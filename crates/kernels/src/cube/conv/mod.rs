@@ -13,14 +13,14 @@
 
 mod kernels;
 
-use super::launch::{empty, grid};
+use super::launch::{SUM_UNITS, empty, grid};
 use crate::shapes;
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
-use kernels::{SUM_UNITS, conv_grads_kernel, conv_kernel, conv_pool_kernel};
+use kernels::{conv_grads_kernel, conv_kernel, conv_pool_kernel};
 
 /// The gradient arriving at the convolution's output: `grad`, masked by ReLU's rule on the
 /// output `out` when the convolution ends in ReLU, or the pooled output's `grad` routed to

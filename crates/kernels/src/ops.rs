@@ -1,0 +1,237 @@
+//! The public functions: each op through its kernel where the device has one
+//! ([`Op::runs_on`]) and the kernels are chosen ([`set_enabled`]), through Burn's layers
+//! everywhere else, so that a model can call them on any backend.
+
+use crate::{KernelBackend, bce, conv, conv_transpose, pool};
+use burn::backend::{CubeDevice, Dispatch, DispatchDevice};
+use burn::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether the public functions use the kernels where they can (the default) or Burn's layers
+/// everywhere (`--kernels burn`).
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Chooses the kernels (`true`, the default) or Burn's layers (`false`) for this process.
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// The ops, for asking where each runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// [`max_pool2x2`].
+    MaxPool,
+    /// [`conv3x3`].
+    Conv,
+    /// [`conv_transpose3x3s2`].
+    ConvTranspose,
+    /// [`bce_with_logits_rows`].
+    Bce,
+    /// [`unpack_bytes`].
+    Unpack,
+}
+
+impl Op {
+    /// Whether this op has a kernel on `device`: every op but the unpacking on flex and ndarray
+    /// (with or without autodiff; their data sets stay on the host, where the unpacking is a
+    /// copy); the max-pool, the convolution, the loss and the unpacking on wgpu (CubeCL
+    /// kernels; the transposed convolution there is Burn's). Elsewhere the public functions use
+    /// Burn's layers.
+    pub fn runs_on(self, device: &Device) -> bool {
+        match device.as_dispatch().clone().inner() {
+            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => self != Op::Unpack,
+            DispatchDevice::Cube(CubeDevice::Wgpu(_)) => {
+                matches!(self, Op::MaxPool | Op::Conv | Op::Bce | Op::Unpack)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the public function takes the kernel path on `device`: chosen, and there.
+    pub fn used_on(self, device: &Device) -> bool {
+        ENABLED.load(Ordering::Relaxed) && self.runs_on(device)
+    }
+}
+
+/// Whether every op has a kernel on `device` (flex and ndarray, with or without autodiff).
+pub fn supported(device: &Device) -> bool {
+    [Op::MaxPool, Op::Conv, Op::ConvTranspose, Op::Bce]
+        .iter()
+        .all(|op| op.runs_on(device))
+}
+
+/// Whether the public functions take the kernel path for every op on `device`.
+pub fn used_on(device: &Device) -> bool {
+    ENABLED.load(Ordering::Relaxed) && supported(device)
+}
+
+/// A 3x3 convolution, stride 1, padding `pad` (0 or 1), with bias, NCHW: the kernel where
+/// [`Op::runs_on`], else Burn's `conv2d`.
+pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
+    conv_op(x, weight, bias, pad, false, false)
+}
+
+/// [`conv3x3`] and then ReLU, as one op where [`Op::runs_on`] (on wgpu one kernel each way:
+/// the backward reads the output for ReLU's mask), else Burn's `conv2d` and `relu`.
+pub fn conv3x3_relu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
+    conv_op(x, weight, bias, pad, true, false)
+}
+
+/// [`conv3x3_relu`] and then the 2x2 max-pool ([`max_pool2x2`]), as one op where both
+/// [`Op::runs_on`] (on wgpu one kernel each way: the forward writes the output and its pooled
+/// maxima, the backward finds each window's maximum in the output), else the two ops.
+pub fn conv3x3_relu_pool(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    pad: usize,
+) -> Tensor<4> {
+    let device = x.device();
+    if Op::Conv.used_on(&device) && Op::MaxPool.used_on(&device) {
+        let (_, pooled) = Dispatch::conv3x3_pool(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            pad,
+            true,
+            false,
+        );
+        return Tensor::from_dispatch(pooled);
+    }
+    max_pool2x2(conv3x3_relu(x, weight, bias, pad))
+}
+
+/// [`conv3x3`] of `x` up-sampled 2x (nearest), then ReLU if `relu`, as one op where
+/// [`Op::runs_on`] (on wgpu the kernels read `x` where the large image repeats it), else
+/// Burn's `interpolate`, `conv2d` and `relu`.
+pub fn conv3x3_up(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    pad: usize,
+    relu: bool,
+) -> Tensor<4> {
+    conv_op(x, weight, bias, pad, relu, true)
+}
+
+/// The convolution op ([`KernelBackend::conv3x3`]) where [`Op::runs_on`], else Burn's layers
+/// one after the other: `interpolate` if `up`, `conv2d`, `relu` if `relu`.
+fn conv_op(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    pad: usize,
+    relu: bool,
+    up: bool,
+) -> Tensor<4> {
+    if Op::Conv.used_on(&x.device()) {
+        return Tensor::from_dispatch(Dispatch::conv3x3(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            pad,
+            relu,
+            up,
+        ));
+    }
+    let x = if up { conv::up2x_reference(x) } else { x };
+    let y = conv::reference(x, weight, bias, pad);
+    if relu {
+        burn::tensor::activation::relu(y)
+    } else {
+        y
+    }
+}
+
+/// A 3x3 transposed convolution of stride 2, padding 1 and output padding 1 (twice the side),
+/// with bias, NCHW, `weight` `[c, o, 3, 3]`: the kernel where [`Op::runs_on`], else Burn's
+/// `conv_transpose2d`.
+pub fn conv_transpose3x3s2(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    if Op::ConvTranspose.used_on(&x.device()) {
+        Tensor::from_dispatch(Dispatch::conv_transpose3x3s2(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+        ))
+    } else {
+        conv_transpose::reference(x, weight, bias)
+    }
+}
+
+/// Binary cross-entropy of `sigmoid(z)` against `t`, from the logits, summed over each row
+/// (`[rows, d]` -> `[rows]`): the kernel where [`Op::runs_on`], else Burn's element-wise ops.
+pub fn bce_with_logits_rows(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
+    if Op::Bce.used_on(&z.device()) {
+        Tensor::from_dispatch(Dispatch::bce_with_logits_rows(
+            z.into_dispatch(),
+            t.into_dispatch(),
+        ))
+    } else {
+        bce::reference(z, t)
+    }
+}
+
+/// The mean of the same loss over every element (`[rows, d]` -> `[1]`): one kernel where
+/// [`Op::runs_on`], else Burn's element-wise ops, summed and divided by `rows * d`.
+pub fn bce_with_logits_mean(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
+    if Op::Bce.used_on(&z.device()) {
+        Tensor::from_dispatch(Dispatch::bce_with_logits_mean(
+            z.into_dispatch(),
+            t.into_dispatch(),
+        ))
+    } else {
+        bce::mean_reference(z, t)
+    }
+}
+
+/// Rows `idx` of a data set kept on the device as bytes, `words` `[n, ceil(d / 4)]` (byte `k`
+/// of word `w` is value `4 w + k`), as `[b, d]` values over 255: one kernel where
+/// [`Op::runs_on`], else Burn's gather, shift, mask and division.
+pub fn unpack_bytes(words: Tensor<2, Int>, idx: Tensor<1, Int>, d: usize) -> Tensor<2> {
+    if Op::Unpack.used_on(&words.device()) {
+        return Tensor::from_dispatch(Dispatch::unpack_bytes(
+            words.into_dispatch(),
+            idx.into_dispatch(),
+            d,
+        ));
+    }
+    let shifts = byte_shifts(&words.device());
+    unpack_reference(words, idx, d, shifts)
+}
+
+/// `[1, 1, 4]`: 0, 8, 16, 24, the shift of each byte of a word, for [`unpack_reference`].
+pub fn byte_shifts(device: &Device) -> Tensor<3, Int> {
+    Tensor::from_data(TensorData::new(vec![0i32, 8, 16, 24], [1, 1, 4]), device)
+}
+
+/// [`unpack_bytes`] from Burn's operations: the rows gathered, all four bytes of every word in
+/// one shift and one mask (`shifts`: [`byte_shifts`]), the padding of the last word cut, the
+/// division.
+pub fn unpack_reference(
+    words: Tensor<2, Int>,
+    idx: Tensor<1, Int>,
+    d: usize,
+    shifts: Tensor<3, Int>,
+) -> Tensor<2> {
+    let words = words.select(0, idx);
+    let [b, per] = words.dims();
+    words
+        .reshape([b, per, 1])
+        .expand([b, per, 4])
+        .bitwise_right_shift(shifts.expand([b, per, 4]))
+        .bitwise_and_scalar(255)
+        .reshape([b, per * 4])
+        .slice([0..b, 0..d])
+        .float()
+        .div_scalar(255.0)
+}
+
+/// 2x2 max-pooling, stride 2, output size rounded up, NCHW: the kernel where [`Op::runs_on`],
+/// else Burn's `MaxPool2d` (ceil mode).
+pub fn max_pool2x2(x: Tensor<4>) -> Tensor<4> {
+    if Op::MaxPool.used_on(&x.device()) {
+        Tensor::from_dispatch(Dispatch::max_pool2x2(x.into_dispatch()))
+    } else {
+        pool::reference(x)
+    }
+}
