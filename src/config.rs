@@ -195,6 +195,9 @@ pub struct RunConfig {
     pub batch_size: usize,
     /// Adam's learning rate.
     pub lr: f64,
+    /// Adam's epsilon (absent: 1e-8, PyTorch's and Burn's; Keras's is 1e-7).
+    #[serde(default = "default_adam_eps")]
+    pub adam_eps: f64,
     /// Seed of the weight initialisation, the shuffling, the noise and generated data.
     pub seed: u64,
     /// Train on the first `limit` training samples only (`null`: all).
@@ -208,6 +211,11 @@ pub struct RunConfig {
     /// The folder of images when `dataset` is `folder` (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder: Option<FolderConfig>,
+}
+
+/// Adam's epsilon when a config does not say: PyTorch's and Burn's 1e-8.
+fn default_adam_eps() -> f64 {
+    1e-8
 }
 
 impl RunConfig {
@@ -282,6 +290,12 @@ impl RunConfig {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             bail!("learning rate must be a positive number, not {}", self.lr);
+        }
+        if !(self.adam_eps.is_finite() && self.adam_eps > 0.0) {
+            bail!(
+                "--adam-eps must be a positive number, not {}",
+                self.adam_eps
+            );
         }
         if self.limit == Some(0) {
             bail!("--limit must be at least 1");

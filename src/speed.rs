@@ -137,7 +137,11 @@ pub fn time_config(
     if let Err(e) = batcher.keep_on(&ad) {
         eprintln!("  batches made on the host: {e:#}");
     }
-    let mut learner = Learner::new(model, AdamConfig::new().with_epsilon(1e-8).init(), cfg.lr);
+    let mut learner = Learner::new(
+        model,
+        AdamConfig::new().with_epsilon(cfg.adam_eps as f32).init(),
+        cfg.lr,
+    );
 
     let mut step = 0usize;
     let mut run_step = |learner: &mut Learner<Autoencoder>| -> Tensor<1> {

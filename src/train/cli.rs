@@ -6,7 +6,7 @@ use crate::train::defaults::{L1_WEIGHT, MASKING_DROP, across_models, help};
 use crate::train::{TrainOptions, TrainReport};
 use ae_data::Noise;
 use ae_models::ReconLoss;
-use ae_models::{NetworkConfig, Sparsity};
+use ae_models::{NetworkConfig, Sparsity, WideInit};
 use anyhow::Result;
 use clap::Parser;
 use std::path::PathBuf;
@@ -59,6 +59,24 @@ pub enum ArchArg {
     Wide,
 }
 
+/// Weight initialisations for clap (--arch wide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitArg {
+    /// PyTorch's and Burn's: weights and biases uniform in +-1/sqrt(fan_in).
+    Kaiming,
+    /// Keras's: Glorot-uniform weights, zero biases.
+    Glorot,
+}
+
+impl From<InitArg> for WideInit {
+    fn from(i: InitArg) -> Self {
+        match i {
+            InitArg::Kaiming => WideInit::Kaiming,
+            InitArg::Glorot => WideInit::Glorot,
+        }
+    }
+}
+
 /// Train an autoencoder on MNIST, Fashion-MNIST or a generated toy set with Burn.
 ///
 /// Defaults come from config/<model>.json; --config replaces them with a complete file of your
@@ -98,6 +116,12 @@ pub struct TrainArgs {
           help = help("Adam's learning rate", across_models(|c| Some(c.lr))))]
     pub lr: Option<f64>,
 
+    #[arg(long, value_name = "F", allow_negative_numbers = true, help = help(
+        "Adam's epsilon (Keras's default is 1e-7)",
+        across_models(|c| Some(c.adam_eps)),
+    ))]
+    pub adam_eps: Option<f64>,
+
     #[arg(long, value_name = "N", help = help(
         "Seed of the weights, the shuffling, the noise and generated data",
         across_models(|c| Some(c.seed)),
@@ -123,6 +147,10 @@ pub struct TrainArgs {
     /// The body of conv-ae (conv, wide), denoising-ae (conv, dense, wide) or vae (conv, dense).
     #[arg(long, value_enum)]
     pub arch: Option<ArchArg>,
+
+    /// How --arch wide's weights start [default: kaiming].
+    #[arg(long, value_enum)]
+    pub init: Option<InitArg>,
 
     #[arg(long, value_enum, help = help("sparse-ae's penalty", across_models(|c| {
         sparsity(c).map(|s| if matches!(s, Sparsity::L1 { .. }) { "l1" } else { "kl" })

@@ -5,7 +5,7 @@
 
 use crate::config::{ModelName, RunConfig};
 use ae_data::Noise;
-use ae_models::{ConvAeConfig, ConvWideConfig, NetworkConfig, Sparsity};
+use ae_models::{ConvAeConfig, ConvWideConfig, NetworkConfig, Sparsity, WideInit};
 use anyhow::{Result, bail};
 use serde::Serialize;
 
@@ -55,6 +55,7 @@ pub fn wide() -> ConvWideConfig {
         in_channels: 1,
         channels: 32,
         image_size: None,
+        init: WideInit::Kaiming,
     }
 }
 

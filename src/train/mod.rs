@@ -266,7 +266,7 @@ fn run_training(
         .set_device(device.clone())
         .build(SampleIndices::of(test_set));
 
-    let optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+    let optimizer = AdamConfig::new().with_epsilon(cfg.adam_eps as f32).init();
     let learner = Learner::new(model, optimizer, cfg.lr);
     let training = SupervisedTraining::new(&run.path, train_loader, test_loader);
     let guard = NonFiniteGuard::new(

@@ -81,6 +81,7 @@ impl TrainArgs {
             None => self.model.default_config(),
         };
         self.apply_arch(&mut cfg)?;
+        self.apply_init(&mut cfg)?;
         match self.dataset {
             Some(DatasetArg::Folder) => self.apply_folder(&mut cfg)?,
             Some(d) => set_dataset(&mut cfg, d, self.latent_dim.is_some()),
@@ -99,6 +100,9 @@ impl TrainArgs {
         if let Some(lr) = self.lr {
             cfg.lr = lr;
         }
+        if let Some(eps) = self.adam_eps {
+            cfg.adam_eps = eps;
+        }
         if let Some(s) = self.seed {
             cfg.seed = s;
         }
@@ -116,6 +120,17 @@ impl TrainArgs {
         }
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    fn apply_init(&self, cfg: &mut RunConfig) -> Result<()> {
+        let Some(init) = self.init else {
+            return Ok(());
+        };
+        match &mut cfg.network {
+            NetworkConfig::ConvWide(w) => w.init = init.into(),
+            _ => bail!("--init applies to --arch wide; the other nets start as PyTorch's do"),
+        }
+        Ok(())
     }
 
     fn apply_arch(&self, cfg: &mut RunConfig) -> Result<()> {
@@ -351,6 +366,7 @@ fn fit_conv(c: &mut ConvAeConfig, [channels, h, w]: [usize; 3]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ae_models::WideInit;
     use clap::Parser;
 
     fn config(args: &str) -> Result<RunConfig> {
@@ -401,6 +417,10 @@ mod tests {
         assert_eq!((v.latent_dim, v.beta, v.warmup_epochs), (2, 4.0, 3));
         let c = config("deep-ae --latent-dim 1000 --overcomplete").unwrap();
         assert!(c.network.dense().unwrap().overcomplete);
+        let c = config("conv-ae --arch wide --init glorot --adam-eps 1e-7").unwrap();
+        assert!(matches!(c.network, NetworkConfig::ConvWide(ref w) if w.init == WideInit::Glorot));
+        assert_eq!(c.adam_eps, 1e-7);
+        assert_eq!(config("conv-ae --arch wide").unwrap().adam_eps, 1e-8);
     }
 
     #[test]
@@ -423,5 +443,8 @@ mod tests {
         assert!(err("linear-ae --loss bce").contains("sigmoid output"));
         assert!(err("conv-ae --dataset onehot4").contains("train a dense model"));
         assert!(err("denoising-ae --dataset plane3d").contains("--arch dense"));
+        assert!(err("conv-ae --init glorot").contains("--init applies to --arch wide"));
+        assert!(err("dense-ae --adam-eps 0").contains("--adam-eps must be a positive number"));
+        assert!(err("dense-ae --adam-eps -0.1").contains("--adam-eps must be a positive number"));
     }
 }

@@ -17,9 +17,10 @@ use crate::contract::{ConfigError, Net, NetConfig};
 use crate::conv::{check_image, conv3x3_relu_pool, output_head};
 use crate::footprint::Footprint;
 use crate::torch::{self, ExportError, TorchTensor};
-use burn::nn::PaddingConfig2d;
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
@@ -32,6 +33,19 @@ pub struct ConvWideConfig {
     pub channels: usize,
     /// `[height, width]` of the images (`null`: 28x28, MNIST's).
     pub image_size: Option<[usize; 2]>,
+    /// How the weights start (absent: `Kaiming`, PyTorch's and Burn's).
+    #[config(default = "WideInit::Kaiming")]
+    pub init: WideInit,
+}
+
+/// How the wide net's weights start.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum WideInit {
+    /// PyTorch's and Burn's default: weights and biases uniform in +-1/sqrt(fan_in).
+    Kaiming,
+    /// Keras's default: Glorot-uniform weights, uniform in +-sqrt(6 / (fan_in + fan_out)),
+    /// and zero biases.
+    Glorot,
 }
 
 /// The wide convolutional autoencoder.
@@ -74,17 +88,31 @@ impl ConvWideConfig {
     /// Builds the model with freshly initialised weights on `device`.
     pub fn init(&self, device: &Device) -> ConvWideAe {
         let (c, k) = (self.channels, [3, 3]);
+        let glorot = self.init == WideInit::Glorot;
         let conv = |i: usize, o: usize| {
-            Conv2dConfig::new([i, o], k)
-                .with_padding(PaddingConfig2d::Same)
-                .init(device)
+            let mut config = Conv2dConfig::new([i, o], k).with_padding(PaddingConfig2d::Same);
+            if glorot {
+                config = config.with_initializer(glorot_uniform(i, o));
+            }
+            let mut conv = config.init(device);
+            if glorot {
+                conv.bias = Some(Param::from_tensor(Tensor::zeros([o], device)));
+            }
+            conv
         };
         let up = || {
-            ConvTranspose2dConfig::new([c, c], k)
+            let mut config = ConvTranspose2dConfig::new([c, c], k)
                 .with_stride([2, 2])
                 .with_padding([1, 1])
-                .with_padding_out([1, 1])
-                .init(device)
+                .with_padding_out([1, 1]);
+            if glorot {
+                config = config.with_initializer(glorot_uniform(c, c));
+            }
+            let mut up = config.init(device);
+            if glorot {
+                up.bias = Some(Param::from_tensor(Tensor::zeros([c], device)));
+            }
+            up
         };
         let [h, w] = self.code_hw();
         ConvWideAe {
@@ -95,6 +123,16 @@ impl ConvWideConfig {
             code_shape: [c, h, w],
             image: self.image_hw(),
         }
+    }
+}
+
+/// Glorot-uniform for a 3x3 kernel from `i` to `o` channels: Keras counts each side's fan as
+/// its channels times the kernel's 9 taps, for convolutions and transposed ones alike.
+fn glorot_uniform(i: usize, o: usize) -> Initializer {
+    let bound = (6.0 / (9 * (i + o)) as f64).sqrt();
+    Initializer::Uniform {
+        min: -bound,
+        max: bound,
     }
 }
 
@@ -182,10 +220,60 @@ mod tests {
             in_channels: 1,
             channels: 32,
             image_size,
+            init: WideInit::Kaiming,
         };
         assert_eq!(cfg(None).code_hw(), [7, 7]);
         assert_eq!(cfg(None).code_size(), 1568);
         assert_eq!(cfg(Some([30, 45])).code_hw(), [8, 12]);
         assert_eq!(cfg(Some([1, 5])).code_hw(), [1, 2]);
+    }
+
+    /// The largest |value| of a parameter.
+    fn largest(t: Tensor<1>) -> f64 {
+        let v: Vec<f32> = t.abs().into_data().try_into_vec().unwrap();
+        v.into_iter().fold(0.0, f32::max) as f64
+    }
+
+    #[test]
+    fn glorot_draws_within_keras_bounds_and_zeroes_the_biases() {
+        let dev = Device::flex();
+        let glorot = |i: usize, o: usize| (6.0 / (9 * (i + o)) as f64).sqrt();
+        let kaiming = |i: usize| 1.0 / ((9 * i) as f64).sqrt();
+        for init in [WideInit::Glorot, WideInit::Kaiming] {
+            let net = ConvWideConfig::new(1, 32).with_init(init).init(&dev);
+            let weights = [
+                (net.encoder[0].weight.val().flatten(0, 3), 1, 32),
+                (net.encoder[1].weight.val().flatten(0, 3), 32, 32),
+                (net.decoder[0].weight.val().flatten(0, 3), 32, 32),
+                (net.decoder[1].weight.val().flatten(0, 3), 32, 32),
+                (net.out.weight.val().flatten(0, 3), 32, 1),
+            ];
+            for (w, i, o) in weights {
+                // Hundreds of uniform draws: the largest comes within 10% of the bound.
+                let bound = match init {
+                    WideInit::Glorot => glorot(i, o),
+                    WideInit::Kaiming => kaiming(i),
+                };
+                let got = largest(w);
+                assert!(
+                    got <= bound && got > 0.9 * bound,
+                    "{init:?} {i}->{o}: {got} vs {bound}"
+                );
+            }
+            let biases = [
+                net.encoder[0].bias.as_ref(),
+                net.encoder[1].bias.as_ref(),
+                net.decoder[0].bias.as_ref(),
+                net.decoder[1].bias.as_ref(),
+                net.out.bias.as_ref(),
+            ];
+            for b in biases {
+                let b = largest(b.expect("every layer has a bias").val());
+                match init {
+                    WideInit::Glorot => assert_eq!(b, 0.0),
+                    WideInit::Kaiming => assert!(b > 0.0),
+                }
+            }
+        }
     }
 }

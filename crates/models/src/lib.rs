@@ -31,7 +31,7 @@ pub use activation::Activation;
 pub use autoencoder::Autoencoder;
 pub use contract::{ConfigError, LossContext, LossTerms, Net, NetConfig};
 pub use conv::ConvAeConfig;
-pub use conv_wide::ConvWideConfig;
+pub use conv_wide::{ConvWideConfig, WideInit};
 pub use dense::DenseAeConfig;
 pub use footprint::Footprint;
 pub use loss::ReconLoss;
