@@ -195,9 +195,9 @@ pub(super) fn conv_pool_kernel<F: Float>(
     pooled[i] = best;
 }
 
-/// The input gradient at input `i` (`[b, c, sy, sx]` of a contiguous tensor shaped as `x`): the sum over
-/// the output channels and the 3x3 taps of the output gradient times the weight that carried
-/// this input there, over the `scale` x `scale` pixels of the up-sampled image it stands for.
+/// The input gradient at input `i` (`[b, c, sy, sx]` of a contiguous tensor shaped as `x`):
+/// the sum over the output channels of what each sends back ([`taps_to`], or [`routed_to`]
+/// with the pool), over the `scale` x `scale` pixels of the up-sampled image it stands for.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
@@ -215,44 +215,64 @@ fn grad_x_at<F: Float>(
     #[comptime] pool: bool,
 ) -> F {
     let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
-    let (o, oh, ow) = (y.shape(1), y.shape(2), y.shape(3));
     let sx = i % w;
     let sy = i / w % h;
     let ci = i / (w * h) % c;
     let bi = i / (w * h * c);
+    let o = y.shape(1);
     let mut sum = F::new(0.0);
-    let (gs0, gs1, gs2, gs3) = (
-        grad.stride(0),
-        grad.stride(1),
-        grad.stride(2),
-        grad.stride(3),
-    );
-    let (ys0, ys1, ys2, ys3) = (y.stride(0), y.stride(1), y.stride(2), y.stride(3));
-    let (ws0, ws1, ws2, ws3) = (
-        weight.stride(0),
-        weight.stride(1),
-        weight.stride(2),
-        weight.stride(3),
-    );
+    let (gs0, gs1, ys0, ys1) = (grad.stride(0), grad.stride(1), y.stride(0), y.stride(1));
+    let (ws0, ws1) = (weight.stride(0), weight.stride(1));
     for p in 0..scale * scale {
         let yy = sy * scale + p / scale + pad;
         let xx = sx * scale + p % scale + pad;
         for oi in 0..o {
             let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
             let wb = oi * ws0 + ci * ws1;
+            if pool {
+                sum += routed_to(grad, y, weight, gb, yb, wb, yy, xx, relu);
+            } else {
+                sum += taps_to(grad, y, weight, gb, yb, wb, yy, xx, relu);
+            }
+        }
+    }
+    sum
+}
+
+/// What the output channel whose offsets are `gb` (in `grad`), `yb` (in `y`) and `wb` (in
+/// `weight`, with the input channel's) sends back to the input at `(yy, xx)` of the padded
+/// image, without the pool: the gradient of each of the (up to) nine outputs it reached,
+/// masked by ReLU, times the weight of the tap that joined them.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the offsets and the position"
+)]
+fn taps_to<F: Float>(
+    grad: &Tensor<F>,
+    y: &Tensor<F>,
+    weight: &Tensor<F>,
+    gb: usize,
+    yb: usize,
+    wb: usize,
+    yy: usize,
+    xx: usize,
+    #[comptime] relu: bool,
+) -> F {
+    let (oh, ow) = (y.shape(2), y.shape(3));
+    let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
+    let (ws2, ws3) = (weight.stride(2), weight.stride(3));
+    let mut sum = F::new(0.0);
+    #[unroll]
+    for ky in 0..3usize {
+        if yy >= ky && yy - ky < oh {
+            let (gr, yr) = (gb + (yy - ky) * gs2, yb + (yy - ky) * ys2);
             #[unroll]
-            for ky in 0..3usize {
-                if yy >= ky && yy - ky < oh {
-                    let (gr, yr) = (gb + (yy - ky) * gs2, yb + (yy - ky) * ys2);
-                    #[unroll]
-                    for kx in 0..3usize {
-                        if xx >= kx && xx - kx < ow {
-                            let (g, yo) = (gr + (xx - kx) * gs3, yr + (xx - kx) * ys3);
-                            let (oy, ox) = (yy - ky, xx - kx);
-                            let d = out_grad(grad, y, g, yo, bi, oi, oy, ox, relu, pool);
-                            sum += d * weight[wb + ky * ws2 + kx * ws3];
-                        }
-                    }
+            for kx in 0..3usize {
+                if xx >= kx && xx - kx < ow {
+                    let (g, yo) = (gr + (xx - kx) * gs3, yr + (xx - kx) * ys3);
+                    let d = masked(grad, y, g, yo, relu);
+                    sum += d * weight[wb + ky * ws2 + kx * ws3];
                 }
             }
         }
@@ -260,28 +280,81 @@ fn grad_x_at<F: Float>(
     sum
 }
 
-/// This unit's share of the sum that cube `cube` computes: for a weight `[o, c, ky, kx]` (the
-/// first `o * c * 9` cubes) the output gradient times the input it saw, for a bias (the next
-/// `o`) the output gradient, over every `SUM_UNITS`-th position of the batch and the image.
+/// The same with the pool: `grad` is the pooled output's gradient, and each of the (up to)
+/// four 2x2 windows that hold outputs the input reached sends its gradient back only through
+/// its first maximum ([`first_max_in_window`]; not where ReLU cut it), if the input reached
+/// that one, times the weight of the tap that joined them. Each window's maximum is found
+/// once, not once per tap.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the offsets and the position"
+)]
+fn routed_to<F: Float>(
+    grad: &Tensor<F>,
+    y: &Tensor<F>,
+    weight: &Tensor<F>,
+    gb: usize,
+    yb: usize,
+    wb: usize,
+    yy: usize,
+    xx: usize,
+    #[comptime] relu: bool,
+) -> F {
+    let (oh, ow) = (y.shape(2), y.shape(3));
+    let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
+    let (ws2, ws3) = (weight.stride(2), weight.stride(3));
+    let mut sum = F::new(0.0);
+    // The outputs the input reached: rows yy - 2 ..= yy and columns xx - 2 ..= xx, inside the
+    // output; the windows holding them.
+    let (y_lo, x_lo) = (yy - yy.min(2), xx - xx.min(2));
+    let (y_hi, x_hi) = (yy.min(oh - 1), xx.min(ow - 1));
+    if y_lo <= y_hi && x_lo <= x_hi {
+        for wy in y_lo / 2..y_hi / 2 + 1 {
+            for wx in x_lo / 2..x_hi / 2 + 1 {
+                let (y0, x0) = (wy * 2, wx * 2);
+                let corner = yb + y0 * ys2 + x0 * ys3;
+                let k = first_max_in_window(y, corner, ys2, ys3, x0 + 1 < ow, y0 + 1 < oh);
+                let (my, mx) = (y0 + k / 2, x0 + k % 2);
+                let at = corner + k / 2 * ys2 + k % 2 * ys3;
+                let reached = my <= yy && yy - my < 3 && mx <= xx && xx - mx < 3;
+                if reached && (!relu || y[at] > F::new(0.0)) {
+                    let w = weight[wb + (yy - my) * ws2 + (xx - mx) * ws3];
+                    sum += grad[gb + wy * gs2 + wx * gs3] * w;
+                }
+            }
+        }
+    }
+    sum
+}
+
+/// This unit's shares of the sums cube `cube` computes, over every `SUM_UNITS`-th position of
+/// the batch and the image, into `shares`: for the pair of output and input channels
+/// `(oi, ci)` (the first `o * c` cubes; `cube = oi * c + ci`) the gradients of the nine weights
+/// `[oi, ci, ky, kx]` (the output gradient times the input each tap saw) in
+/// `shares[ky * 3 + kx]`; for a bias (the next `o` cubes) the output gradient in `shares[0]`.
+/// Each output's gradient ([`out_grad`]) is found once for its nine taps, and skipped where it
+/// is 0 (the pool's other window inputs, ReLU's cut ones).
 #[cube]
 #[allow(
     clippy::too_many_arguments,
     reason = "the tensors and the convolution's shape, as the kernel's"
 )]
-fn grad_w_share<F: Float>(
+fn grad_w_shares<F: Float>(
     cube: usize,
     unit: usize,
     x: &Tensor<F>,
     grad: &Tensor<F>,
     y: &Tensor<F>,
+    shares: &mut Array<F>,
     pad: usize,
     scale: usize,
     #[comptime] relu: bool,
     #[comptime] pool: bool,
-) -> F {
+) {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
     let (b, o, oh, ow) = (y.shape(0), y.shape(1), y.shape(2), y.shape(3));
-    let weights = o * c * 9;
+    let pairs = o * c;
     let n = b * oh * ow;
     let (gs0, gs1, gs2, gs3) = (
         grad.stride(0),
@@ -291,25 +364,40 @@ fn grad_w_share<F: Float>(
     );
     let (ys0, ys1, ys2, ys3) = (y.stride(0), y.stride(1), y.stride(2), y.stride(3));
     let (xs0, xs1, xs2, xs3) = (x.stride(0), x.stride(1), x.stride(2), x.stride(3));
-    let mut sum = F::new(0.0);
-    if cube < weights {
-        let (kx, ky) = (cube % 3, cube / 3 % 3);
-        let ci = cube / 9 % c;
-        let oi = cube / (9 * c);
+    #[unroll]
+    for k in 0..9usize {
+        shares[k] = F::new(0.0);
+    }
+    if cube < pairs {
+        let (oi, ci) = (cube / c, cube % c);
         for p in range_stepped(unit, n, SUM_UNITS) {
             let ox = p % ow;
             let oy = p / ow % oh;
             let bi = p / (ow * oh);
-            let (iy, ix) = (oy + ky, ox + kx);
-            if iy >= pad && iy - pad < h && ix >= pad && ix - pad < w {
-                let g = bi * gs0 + oi * gs1 + oy * gs2 + ox * gs3;
-                let yo = bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3;
-                let xo = bi * xs0 + ci * xs1 + (iy - pad) / scale * xs2 + (ix - pad) / scale * xs3;
-                sum += out_grad(grad, y, g, yo, bi, oi, oy, ox, relu, pool) * x[xo];
+            let g = bi * gs0 + oi * gs1 + oy * gs2 + ox * gs3;
+            let yo = bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3;
+            let d = out_grad(grad, y, g, yo, bi, oi, oy, ox, relu, pool);
+            if d != F::new(0.0) {
+                let xc = bi * xs0 + ci * xs1;
+                #[unroll]
+                for ky in 0..3usize {
+                    let iy = oy + ky;
+                    if iy >= pad && iy - pad < h {
+                        let xr = xc + (iy - pad) / scale * xs2;
+                        #[unroll]
+                        for kx in 0..3usize {
+                            let ix = ox + kx;
+                            if ix >= pad && ix - pad < w {
+                                shares[ky * 3 + kx] += d * x[xr + (ix - pad) / scale * xs3];
+                            }
+                        }
+                    }
+                }
             }
         }
     } else {
-        let oi = cube - weights;
+        let oi = cube - pairs;
+        let mut sum = F::new(0.0);
         for p in range_stepped(unit, n, SUM_UNITS) {
             let ox = p % ow;
             let oy = p / ow % oh;
@@ -318,16 +406,17 @@ fn grad_w_share<F: Float>(
             let yo = bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3;
             sum += out_grad(grad, y, g, yo, bi, oi, oy, ox, relu, pool);
         }
+        shares[0] = sum;
     }
-    sum
 }
 
 /// All the gradients in one launch of cubes of `SUM_UNITS` units. The first `sums` cubes (0
-/// when the weight's are not wanted, else one per weight and one per bias) each sum one
-/// weight's or bias's gradient: every unit a strided share ([`grad_w_share`]), then the cube
-/// adds the units' shares pairwise in shared memory, always in the same order. The cubes after
-/// them give the input gradient, one unit per input of `gx` (`nx` of them; 0 when not wanted).
-/// Every unit of every cube reaches the same barriers.
+/// when the weight's are not wanted, else one per pair of output and input channels and one
+/// per bias) each sum the gradients of one pair's nine weights or of one bias: every unit a
+/// strided share ([`grad_w_shares`]), then [`cube_sum`] adds the units' shares, always in the
+/// same order. The cubes after them give the input gradient, one unit per input of `gx` (`nx`
+/// of them; 0 when not wanted). Whether a cube sums is the same for all its units, so all of
+/// them reach the same barriers.
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
@@ -351,23 +440,29 @@ pub(super) fn conv_grads_kernel<F: Float>(
 ) {
     let unit = UNIT_POS as usize;
     let cube = CUBE_POS;
-    let mut share = F::new(0.0);
     if cube < sums {
-        share = grad_w_share(cube, unit, x, grad, y, pad, scale, relu, pool);
+        let mut shares = Array::<F>::new(9usize);
+        grad_w_shares(cube, unit, x, grad, y, &mut shares, pad, scale, relu, pool);
+        let pairs = gw.len() / 9;
+        if cube < pairs {
+            #[unroll]
+            for k in 0..9usize {
+                let total = cube_sum::<F>(shares[k], unit);
+                if unit == 0 {
+                    gw[cube * 9 + k] = total;
+                }
+            }
+        } else {
+            let total = cube_sum::<F>(shares[0], unit);
+            if unit == 0 {
+                gb[cube - pairs] = total;
+            }
+        }
     } else {
         let i = (cube - sums) * SUM_UNITS + unit;
         if i < nx {
             let g = grad_x_at(i, grad, y, weight, x, pad, scale, relu, pool);
             gx[i] = g;
-        }
-    }
-    let total = cube_sum::<F>(share, unit);
-    if unit == 0 && cube < sums {
-        let weights = gw.len();
-        if cube < weights {
-            gw[cube] = total;
-        } else {
-            gb[cube - weights] = total;
         }
     }
 }

@@ -141,7 +141,7 @@ pub fn conv3x3_grads(
     } else {
         (one(), one())
     };
-    let sums = if need_w { o * c * 9 + o } else { 0 };
+    let sums = if need_w { o * c + o } else { 0 };
     let nx = if need_x { x.shape().num_elements() } else { 0 };
     let cubes = sums + nx.div_ceil(SUM_UNITS);
     if cubes > 0 {
