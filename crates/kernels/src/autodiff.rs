@@ -3,12 +3,14 @@
 
 use crate::KernelBackend;
 use burn::backend::AutodiffBackend;
+use burn::backend::TensorMetadata;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::tensor::{FloatTensor, IntTensor};
+use burn::tensor::{FloatDType, Shape};
 
 impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -132,11 +134,19 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         unreachable!("called by the convolution node's backward on the inner backend only")
     }
 
-    fn bce_with_logits_rows(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn bce_with_logits_rows(
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        _keep: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         bce_node::<B, C>(z, t, false)
     }
 
-    fn bce_with_logits_mean(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn bce_with_logits_mean(
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        _keep: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         bce_node::<B, C>(z, t, true)
     }
 
@@ -148,6 +158,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     fn bce_with_logits_mean_backward(
         _z: FloatTensor<Self>,
         _t: FloatTensor<Self>,
+        _kept: FloatTensor<Self>,
         _grad: FloatTensor<Self>,
         _need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
@@ -157,6 +168,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     fn bce_with_logits_rows_backward(
         _z: FloatTensor<Self>,
         _t: FloatTensor<Self>,
+        _kept: FloatTensor<Self>,
         _grad: FloatTensor<Self>,
         _need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
@@ -165,18 +177,20 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
 }
 
 /// The loss's node: [`KernelBackend::bce_with_logits_mean`] if `mean`, else the row sums.
+/// Tracked, the inner backend is asked to keep `sigmoid(z) - t` for the backward; the node
+/// returns an empty tensor in the kept one's place.
 fn bce_node<B: KernelBackend, C: CheckpointStrategy>(
     z: FloatTensor<Autodiff<B, C>>,
     t: FloatTensor<Autodiff<B, C>>,
     mean: bool,
-) -> FloatTensor<Autodiff<B, C>> {
+) -> (FloatTensor<Autodiff<B, C>>, FloatTensor<Autodiff<B, C>>) {
     /// Which of the two reductions the node is: the mean (`true`) or the row sums.
     #[derive(Debug)]
     struct BceBackward(bool);
 
     impl<B: KernelBackend> Backward<B, 2> for BceBackward {
-        /// The logits' and the targets' checkpoints.
-        type State = (NodeId, NodeId);
+        /// The logits' and the targets' checkpoints, and what the forward kept.
+        type State = (NodeId, NodeId, FloatTensor<B>);
 
         fn backward(
             self,
@@ -188,11 +202,12 @@ fn bce_node<B: KernelBackend, C: CheckpointStrategy>(
             let grad = grads.consume::<B>(&ops.node);
             let z: FloatTensor<B> = checkpointer.retrieve_node_output(ops.state.0);
             let t: FloatTensor<B> = checkpointer.retrieve_node_output(ops.state.1);
+            let kept = ops.state.2;
             let need_t = node_t.is_some();
             let (gz, gt) = if self.0 {
-                B::bce_with_logits_mean_backward(z, t, grad, need_t)
+                B::bce_with_logits_mean_backward(z, t, kept, grad, need_t)
             } else {
-                B::bce_with_logits_rows_backward(z, t, grad, need_t)
+                B::bce_with_logits_rows_backward(z, t, kept, grad, need_t)
             };
             if let Some(node) = node_z {
                 grads.register::<B>(node.id, gz);
@@ -203,23 +218,30 @@ fn bce_node<B: KernelBackend, C: CheckpointStrategy>(
         }
     }
 
-    let forward = |z, t| {
+    let forward = |z, t, keep| {
         if mean {
-            B::bce_with_logits_mean(z, t)
+            B::bce_with_logits_mean(z, t, keep)
         } else {
-            B::bce_with_logits_rows(z, t)
+            B::bce_with_logits_rows(z, t, keep)
         }
     };
+    let wrap = <Autodiff<B, C> as AutodiffBackend>::from_inner;
     match BceBackward(mean)
         .prepare::<C>([z.node(), t.node()])
         .compute_bound()
         .stateful()
     {
         OpsKind::Tracked(mut prep) => {
-            let state = (prep.checkpoint(&z), prep.checkpoint(&t));
-            prep.finish(state, forward(z.into_primitive(), t.into_primitive()))
+            let (z_state, t_state) = (prep.checkpoint(&z), prep.checkpoint(&t));
+            let (loss, kept) = forward(z.into_primitive(), t.into_primitive(), true);
+            let dtype = FloatDType::from(loss.dtype());
+            let none = B::float_empty(Shape::new([0]), &loss.device(), dtype);
+            (prep.finish((z_state, t_state, kept), loss), wrap(none))
         }
-        OpsKind::UnTracked(prep) => prep.finish(forward(z.into_primitive(), t.into_primitive())),
+        OpsKind::UnTracked(prep) => {
+            let (loss, none) = forward(z.into_primitive(), t.into_primitive(), false);
+            (prep.finish(loss), wrap(none))
+        }
     }
 }
 

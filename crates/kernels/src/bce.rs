@@ -96,6 +96,41 @@ fn row_loss_body(zr: &[f32], tr: &[f32]) -> f32 {
 
 dispatch!(fn row_loss(zr: &[f32], tr: &[f32]) -> f32 => row_loss_body);
 
+/// [`row_loss_body`], and `sigmoid(z) - t` of each element into `kept` (the logits' gradient
+/// before its output gradient), from the same `exp(-|z|)`: the same sum, bit for bit.
+#[inline(always)]
+fn row_loss_keep_body(zr: &[f32], tr: &[f32], kept: &mut [f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let (zc, tc) = (zr.chunks_exact(16), tr.chunks_exact(16));
+    let (zt, tt) = (zc.remainder(), tc.remainder());
+    let mut kc = kept.chunks_exact_mut(16);
+    for ((a, b), k) in zc.zip(tc).zip(&mut kc) {
+        for i in 0..16 {
+            let (l, s) = loss_and_sigmoid(a[i], b[i]);
+            acc[i] += l;
+            k[i] = s - b[i];
+        }
+    }
+    let mut tail = 0.0f32;
+    for ((&a, &b), k) in zt.iter().zip(tt).zip(kc.into_remainder()) {
+        let (l, s) = loss_and_sigmoid(a, b);
+        tail += l;
+        *k = s - b;
+    }
+    acc.iter().map(|&v| f64::from(v)).sum::<f64>() as f32 + tail
+}
+
+dispatch!(fn row_loss_keep(zr: &[f32], tr: &[f32], kept: &mut [f32]) -> f32 => row_loss_keep_body);
+
+/// [`loss`] and [`sigmoid`] of one element, sharing `exp(-|z|)`.
+#[inline(always)]
+fn loss_and_sigmoid(z: f32, t: f32) -> (f32, f32) {
+    let e = exp_neg(z.abs());
+    let r = 1.0 / (1.0 + e);
+    let s = if z >= 0.0 { r } else { e * r };
+    (z.max(0.0) - z * t + log1p_unit(e), s)
+}
+
 /// `out = (sigmoid(z) - t) g` over one sample.
 #[inline(always)]
 fn row_grad_body(out: &mut [f32], zr: &[f32], tr: &[f32], g: f32) {
@@ -120,6 +155,44 @@ pub fn forward_with(isa: Isa, z: &[f32], t: &[f32], d: usize) -> Vec<f32> {
         .zip(t.par_chunks(d))
         .map(|(zr, tr)| row_loss(isa, zr, tr))
         .collect()
+}
+
+/// [`forward`], and `sigmoid(z) - t` of every element (for [`backward_kept`]) from the same
+/// exponentials: the backward then needs none of its own.
+pub fn forward_keep(z: &[f32], t: &[f32], d: usize) -> (Vec<f32>, Vec<f32>) {
+    forward_keep_with(Isa::best(), z, t, d)
+}
+
+/// [`forward_keep`] with its loops compiled for `isa`.
+pub fn forward_keep_with(isa: Isa, z: &[f32], t: &[f32], d: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut kept = vec![0.0; z.len()];
+    if d == 0 {
+        return (vec![0.0; z.len()], kept);
+    }
+    let sums = kept
+        .par_chunks_mut(d)
+        .zip(z.par_chunks(d).zip(t.par_chunks(d)))
+        .map(|(k, (zr, tr))| row_loss_keep(isa, zr, tr, k))
+        .collect();
+    (sums, kept)
+}
+
+/// The logits' gradient from [`forward_keep`]'s `kept`: each sample's `kept` times its output
+/// gradient `g`, which is [`backward`]'s `(sigmoid(z) - t) g` bit for bit.
+pub fn backward_kept(kept: &[f32], g: &[f32], d: usize) -> Vec<f32> {
+    let mut gz = vec![0.0; kept.len()];
+    if d == 0 {
+        return gz;
+    }
+    gz.par_chunks_mut(d)
+        .zip(kept.par_chunks(d))
+        .zip(g.par_iter())
+        .for_each(|((out, k), &gr)| {
+            for (o, &v) in out.iter_mut().zip(k) {
+                *o = v * gr;
+            }
+        });
+    gz
 }
 
 /// The gradients of the per-sample sums for their output gradient `g` (one per sample): of
@@ -166,6 +239,24 @@ pub fn backward_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_gradient_gives_the_same_numbers_bit_for_bit() {
+        // Rows of 37 (two full chunks of 16 and a tail), logits from -20 to 20, exact zeros.
+        let (rows, d) = (5, 37);
+        let z: Vec<f32> = (0..rows * d)
+            .map(|i| ((i * 7919 % 1000) as f32 / 25.0 - 20.0) * f32::from(i % 11 != 0))
+            .collect();
+        let t: Vec<f32> = (0..rows * d).map(|i| (i * 31 % 17) as f32 / 16.0).collect();
+        let g: Vec<f32> = (0..rows).map(|r| 0.25 + r as f32 / 3.0).collect();
+        for isa in Isa::available() {
+            let (sums, kept) = forward_keep_with(isa, &z, &t, d);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&sums), bits(&forward_with(isa, &z, &t, d)), "{isa:?}");
+            let (gz, _) = backward_with(isa, &z, &t, &g, d, false);
+            assert_eq!(bits(&backward_kept(&kept, &g, d)), bits(&gz), "{isa:?}");
+        }
+    }
 
     #[test]
     fn the_polynomials_match_the_library_functions() {

@@ -150,13 +150,20 @@ impl KernelBackend for CubeBackend {
         (gx, gw, gb)
     }
 
-    fn bce_with_logits_rows(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {
-        launch::bce_rows(z, t)
+    /// Keeps nothing: the gradient kernel computes `sigmoid(z) - t` again, in its one launch.
+    fn bce_with_logits_rows(
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        _keep: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let none = nothing(&z);
+        (launch::bce_rows(z, t), none)
     }
 
     fn bce_with_logits_rows_backward(
         z: FloatTensor<Self>,
         t: FloatTensor<Self>,
+        _kept: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
@@ -173,13 +180,20 @@ impl KernelBackend for CubeBackend {
         unpack::unpack_bytes(words, idx, d, DType::F32)
     }
 
-    fn bce_with_logits_mean(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self> {
-        launch::bce_mean(z, t)
+    /// Keeps nothing, as the row sums.
+    fn bce_with_logits_mean(
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        _keep: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let none = nothing(&z);
+        (launch::bce_mean(z, t), none)
     }
 
     fn bce_with_logits_mean_backward(
         z: FloatTensor<Self>,
         t: FloatTensor<Self>,
+        _kept: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {

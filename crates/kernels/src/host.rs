@@ -218,13 +218,27 @@ pub fn conv_transpose3x3s2_backward<B: Host>(
     backward_on_host::<B>(x, weight, grad, need_w, 1, run)
 }
 
-/// Per-row BCE-with-logits sums on the host.
-pub fn bce_rows<B: Host>(z: FloatTensor<B>, t: FloatTensor<B>) -> FloatTensor<B> {
+/// Per-row BCE-with-logits sums on the host, and, if `keep`, `sigmoid(z) - t` (else an empty
+/// tensor).
+pub fn bce_rows<B: Host>(
+    z: FloatTensor<B>,
+    t: FloatTensor<B>,
+    keep: bool,
+) -> (FloatTensor<B>, FloatTensor<B>) {
     let device = z.device();
     let (zv, zs) = (B::values(&z), z.shape().to_vec());
     let tv = B::values(&t);
     let d = zs.get(1).copied().unwrap_or(0);
-    write::<B>(bce::forward(&zv, &tv, d), vec![zs[0]], &device)
+    let (sums, kept, kept_shape) = if keep {
+        let (sums, kept) = bce::forward_keep(&zv, &tv, d);
+        (sums, kept, zs.clone())
+    } else {
+        (bce::forward(&zv, &tv, d), Vec::new(), vec![0])
+    };
+    (
+        write::<B>(sums, vec![zs[0]], &device),
+        write::<B>(kept, kept_shape, &device),
+    )
 }
 
 /// The gathered, unpacked rows on the host ([`crate::unpack_bytes`]).
@@ -258,16 +272,22 @@ pub fn unpack_bytes<B: Backend>(
 
 /// The loss's mean over every element on the host: the row sums, then Burn's sum and division
 /// (as the training loss was computed before it had an op of its own).
-pub fn bce_mean<B: Host>(z: FloatTensor<B>, t: FloatTensor<B>) -> FloatTensor<B> {
+pub fn bce_mean<B: Host>(
+    z: FloatTensor<B>,
+    t: FloatTensor<B>,
+    keep: bool,
+) -> (FloatTensor<B>, FloatTensor<B>) {
     let n = z.shape().num_elements().max(1);
-    let sums = bce_rows::<B>(z, t);
-    B::float_div_scalar(B::float_sum(sums), Scalar::from(n as f32))
+    let (sums, kept) = bce_rows::<B>(z, t, keep);
+    let mean = B::float_div_scalar(B::float_sum(sums), Scalar::from(n as f32));
+    (mean, kept)
 }
 
 /// Its gradients on the host: every row's gradient is `grad / (rows * d)`.
 pub fn bce_mean_backward<B: Host>(
     z: FloatTensor<B>,
     t: FloatTensor<B>,
+    kept: FloatTensor<B>,
     grad: FloatTensor<B>,
     need_t: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>) {
@@ -275,21 +295,31 @@ pub fn bce_mean_backward<B: Host>(
     let n = z.shape().num_elements().max(1);
     let rows = z.shape()[0];
     let g = B::values(&grad).first().copied().unwrap_or(0.0) / n as f32;
-    bce_rows_backward::<B>(z, t, write::<B>(vec![g; rows], vec![rows], &device), need_t)
+    let grad = write::<B>(vec![g; rows], vec![rows], &device);
+    bce_rows_backward::<B>(z, t, kept, grad, need_t)
 }
 
-/// Their gradients on the host: the logits' and (if `need_t`) the targets'.
+/// Their gradients on the host: the logits' and (if `need_t`) the targets'. The logits' from
+/// `kept` where the forward kept it (and the targets' are not wanted), else from `z` and `t`.
 pub fn bce_rows_backward<B: Host>(
     z: FloatTensor<B>,
     t: FloatTensor<B>,
+    kept: FloatTensor<B>,
     grad: FloatTensor<B>,
     need_t: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>) {
     let device = z.device();
-    let (zv, zs) = (B::values(&z), z.shape().to_vec());
-    let tv = B::values(&t);
+    let zs = z.shape().to_vec();
     let gv = B::values(&grad);
     let d = zs.get(1).copied().unwrap_or(0);
+    if !need_t && kept.shape().num_elements() == z.shape().num_elements() {
+        let gz = bce::backward_kept(&B::values(&kept), &gv, d);
+        return (
+            write::<B>(gz, zs, &device),
+            write::<B>(Vec::new(), vec![0], &device),
+        );
+    }
+    let (zv, tv) = (B::values(&z), B::values(&t));
     let (gz, gt) = bce::backward(&zv, &tv, &gv, d, need_t);
     let gt_shape = if need_t { zs.clone() } else { vec![0] };
     (

@@ -119,31 +119,47 @@ pub trait KernelBackend: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// Binary cross-entropy of `sigmoid(z)` against `t` from the logits, summed over each row:
-    /// `z`, `t` `[rows, d]` -> `[rows]`.
-    #[fusion(dtype = z, shape = shapes::rows(z))]
-    fn bce_with_logits_rows(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `z`, `t` `[rows, d]` -> `([rows], kept)`. `kept` is `sigmoid(z) - t` (`[rows, d]`, for
+    /// the backward) if `keep` and the backend computes it with the loss from the same
+    /// exponentials (flex, ndarray), else an empty tensor. Autodiff keeps it inside its graph
+    /// whenever the loss is tracked, whatever `keep` says, and returns an empty one.
+    #[fusion(meta = shapes::bce_rows)]
+    fn bce_with_logits_rows(
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        keep: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
     /// The gradients of [`KernelBackend::bce_with_logits_rows`] for the output gradient `grad`
-    /// (`[rows]`): the logits', and the targets' (an empty tensor unless `need_t`).
+    /// (`[rows]`): the logits', and the targets' (an empty tensor unless `need_t`). `kept` is
+    /// what the forward kept (used where it is not empty).
     #[fusion(meta = shapes::bce_grads)]
     fn bce_with_logits_rows_backward(
         z: FloatTensor<Self>,
         t: FloatTensor<Self>,
+        kept: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
     /// The same loss averaged over every element (the training loss): `z`, `t` `[rows, d]` ->
-    /// `[1]`, the sum of [`KernelBackend::bce_with_logits_rows`] divided by `rows * d`.
-    #[fusion(dtype = z, shape = shapes::one())]
-    fn bce_with_logits_mean(z: FloatTensor<Self>, t: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `([1], kept)`, the sum of [`KernelBackend::bce_with_logits_rows`] divided by
+    /// `rows * d`; `keep` and `kept` as there.
+    #[fusion(meta = shapes::bce_mean)]
+    fn bce_with_logits_mean(
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        keep: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
     /// The gradients of [`KernelBackend::bce_with_logits_mean`] for the output gradient `grad`
-    /// (`[1]`): the logits', and the targets' (an empty tensor unless `need_t`).
+    /// (`[1]`): the logits', and the targets' (an empty tensor unless `need_t`); `kept` as for
+    /// the row sums.
     #[fusion(meta = shapes::bce_grads)]
     fn bce_with_logits_mean_backward(
         z: FloatTensor<Self>,
         t: FloatTensor<Self>,
+        kept: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
@@ -253,33 +269,37 @@ macro_rules! on_the_host {
             fn bce_with_logits_rows(
                 z: FloatTensor<Self>,
                 t: FloatTensor<Self>,
-            ) -> FloatTensor<Self> {
-                host::bce_rows::<Self>(z, t)
+                keep: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                host::bce_rows::<Self>(z, t, keep)
             }
 
             fn bce_with_logits_rows_backward(
                 z: FloatTensor<Self>,
                 t: FloatTensor<Self>,
+                kept: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
                 need_t: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-                host::bce_rows_backward::<Self>(z, t, grad, need_t)
+                host::bce_rows_backward::<Self>(z, t, kept, grad, need_t)
             }
 
             fn bce_with_logits_mean(
                 z: FloatTensor<Self>,
                 t: FloatTensor<Self>,
-            ) -> FloatTensor<Self> {
-                host::bce_mean::<Self>(z, t)
+                keep: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                host::bce_mean::<Self>(z, t, keep)
             }
 
             fn bce_with_logits_mean_backward(
                 z: FloatTensor<Self>,
                 t: FloatTensor<Self>,
+                kept: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
                 need_t: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-                host::bce_mean_backward::<Self>(z, t, grad, need_t)
+                host::bce_mean_backward::<Self>(z, t, kept, grad, need_t)
             }
 
             fn unpack_bytes(

@@ -162,10 +162,8 @@ pub fn conv_transpose3x3s2(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> 
 /// (`[rows, d]` -> `[rows]`): the kernel where [`Op::runs_on`], else Burn's element-wise ops.
 pub fn bce_with_logits_rows(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
     if Op::Bce.used_on(&z.device()) {
-        Tensor::from_dispatch(Dispatch::bce_with_logits_rows(
-            z.into_dispatch(),
-            t.into_dispatch(),
-        ))
+        let (loss, _) = Dispatch::bce_with_logits_rows(z.into_dispatch(), t.into_dispatch(), false);
+        Tensor::from_dispatch(loss)
     } else {
         bce::reference(z, t)
     }
@@ -175,10 +173,8 @@ pub fn bce_with_logits_rows(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
 /// [`Op::runs_on`], else Burn's element-wise ops, summed and divided by `rows * d`.
 pub fn bce_with_logits_mean(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
     if Op::Bce.used_on(&z.device()) {
-        Tensor::from_dispatch(Dispatch::bce_with_logits_mean(
-            z.into_dispatch(),
-            t.into_dispatch(),
-        ))
+        let (loss, _) = Dispatch::bce_with_logits_mean(z.into_dispatch(), t.into_dispatch(), false);
+        Tensor::from_dispatch(loss)
     } else {
         bce::mean_reference(z, t)
     }

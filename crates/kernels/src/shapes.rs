@@ -23,9 +23,21 @@ pub fn up(x: &Shape, weight: &Shape) -> Shape {
     Shape::new([x[0], weight[1], 2 * x[2], 2 * x[3]])
 }
 
-/// `[rows, d]` -> `[rows]`.
-pub fn rows(z: &Shape) -> Shape {
-    Shape::new([z[0]])
+/// The loss's row sums `[rows]` and its kept gradient: `[0]` (the CubeCL backends, which
+/// fusion wraps, keep none).
+pub fn bce_rows(z: &TensorSpec, _t: &TensorSpec, _keep: &bool) -> (TensorSpec, TensorSpec) {
+    (
+        TensorSpec::new(Shape::new([z.shape[0]]), z.dtype),
+        TensorSpec::new(Shape::new([0]), z.dtype),
+    )
+}
+
+/// The loss's mean `[1]` and its kept gradient, `[0]` as for the row sums.
+pub fn bce_mean(z: &TensorSpec, _t: &TensorSpec, _keep: &bool) -> (TensorSpec, TensorSpec) {
+    (
+        TensorSpec::new(Shape::new([1]), z.dtype),
+        TensorSpec::new(Shape::new([0]), z.dtype),
+    )
 }
 
 /// The convolution's output and that output max-pooled (2x2, rounding up).
@@ -48,11 +60,6 @@ pub fn conv3x3_pool(
 /// `idx` `[b]` -> `[b, d]` floats (f32, the project's float type).
 pub fn unpacked(_words: &TensorSpec, idx: &TensorSpec, d: &usize) -> TensorSpec {
     TensorSpec::new(Shape::new([idx.shape[0], *d]), DType::F32)
-}
-
-/// One number: `[1]`.
-pub fn one() -> Shape {
-    Shape::new([1])
 }
 
 /// `like`'s shape if `wanted`, else `[0]`.
@@ -102,6 +109,7 @@ pub fn up_grads(
 pub fn bce_grads(
     z: &TensorSpec,
     t: &TensorSpec,
+    _kept: &TensorSpec,
     _grad: &TensorSpec,
     need_t: &bool,
 ) -> (TensorSpec, TensorSpec) {
