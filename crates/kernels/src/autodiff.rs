@@ -176,6 +176,9 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     }
 }
 
+/// A float tensor of the autodiff backend over `B`.
+type AdTensor<B, C> = FloatTensor<Autodiff<B, C>>;
+
 /// The loss's node: [`KernelBackend::bce_with_logits_mean`] if `mean`, else the row sums.
 /// Tracked, the inner backend is asked to keep `sigmoid(z) - t` for the backward; the node
 /// returns an empty tensor in the kept one's place.
@@ -183,7 +186,7 @@ fn bce_node<B: KernelBackend, C: CheckpointStrategy>(
     z: FloatTensor<Autodiff<B, C>>,
     t: FloatTensor<Autodiff<B, C>>,
     mean: bool,
-) -> (FloatTensor<Autodiff<B, C>>, FloatTensor<Autodiff<B, C>>) {
+) -> (AdTensor<B, C>, AdTensor<B, C>) {
     /// Which of the two reductions the node is: the mean (`true`) or the row sums.
     #[derive(Debug)]
     struct BceBackward(bool);
