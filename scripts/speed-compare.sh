@@ -10,7 +10,8 @@
 # TORCH_DEVICE (default: cuda if PyTorch sees one, else cpu), KERNELS for this project (ours,
 # the default: ae-kernels' convolutions and max-pooling on flex and ndarray; burn: Burn's layers),
 # ORDER (ours-first, the default, or peers-first: who runs first for each model; run the script
-# twice, once each way, on a shared machine).
+# twice, once each way, on a shared machine), TRAIN (the `train` binary to time; default: build
+# target/release/train with cargo first).
 # Prints a Markdown table of the median seconds per training epoch (epochs after the first);
 # this project's figure is the `train_seconds` column of metrics.csv, the training pass alone,
 # as the peers' are.
@@ -27,7 +28,10 @@ KERNELS=${KERNELS:-ours}
 ORDER=${ORDER:-ours-first}
 if [ "$EPOCHS" -lt 2 ]; then echo "error: EPOCHS must be 2 or more (the first is not counted)" >&2; exit 1; fi
 
-cargo build --release --bin train -q
+if [ -z "${TRAIN:-}" ]; then
+    cargo build --release --bin train -q
+    TRAIN=./target/release/train
+fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -36,7 +40,7 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2)
 ours() { # model -> median train_seconds of epochs 2..
     local batch_flag=()
     [ -n "${BATCH:-}" ] && batch_flag=(--batch-size "$BATCH")
-    ./target/release/train "$1" --backend "$BACKEND" --kernels "$KERNELS" --epochs "$EPOCHS" "${batch_flag[@]}" \
+    "$TRAIN" "$1" --backend "$BACKEND" --kernels "$KERNELS" --epochs "$EPOCHS" "${batch_flag[@]}" \
         --no-dashboard --out "$out/$1" --overwrite >"$out/$1.log" 2>&1 ||
         { cat "$out/$1.log" >&2; return 1; }
     awk -F, 'NR==1 {for (i=1;i<=NF;i++) if ($i=="train_seconds") c=i} NR>2 {print $c}' \
