@@ -1,9 +1,9 @@
 //! The 3x3 convolution (stride 1, padding 0 or 1, with bias, ReLU or not, of the input or of
-//! the input up-sampled 2x, max-pooled 2x2 after or not) as CubeCL kernels (`kernels.rs`; their
-//! launches here): the output in one launch, the input, weight and bias gradients together in
-//! another. With ReLU, the gradient kernels read the output for its mask; with the pool, for
-//! each window's maximum; with the up-sampling, the kernels read the small input where the
-//! large image would repeat it: none of them needs a launch of its own.
+//! the input up-sampled 2x, max-pooled 2x2 after or not) as CubeCL kernels (`forward.rs`,
+//! `backward.rs`; their launches here): the output in one launch, the input, weight and bias
+//! gradients together in another. With ReLU, the gradient kernel reads the output for its mask;
+//! with the pool, for each window's maximum; with the up-sampling, the kernels read the small
+//! input where the large image would repeat it: none of them needs a launch of its own.
 //!
 //! Inputs are read through their strides, so the NCHW views of NHWC memory that Burn's own
 //! convolutions hand back need no copy first; outputs are contiguous NCHW. The weight and bias
@@ -11,16 +11,18 @@
 //! unit summing a strided share, then a tree in shared memory, always in the same order; the
 //! input gradient's cubes follow theirs in the same launch.
 
-mod kernels;
+mod backward;
+mod forward;
 
 use super::launch::{SUM_UNITS, empty, grid};
 use crate::shapes;
+use backward::conv_grads_kernel;
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
-use kernels::{conv_grads_kernel, conv_kernel, conv_pool_kernel};
+use forward::{conv_kernel, conv_pool_kernel};
 
 /// The gradient arriving at the convolution's output: `grad`, masked by ReLU's rule on the
 /// output `out` when the convolution ends in ReLU, or the pooled output's `grad` routed to

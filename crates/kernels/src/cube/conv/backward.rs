@@ -1,5 +1,5 @@
-//! The convolution's CubeCL kernels (device code): the output, the output with its 2x2
-//! max-pool, and all the gradients in one launch; their launches are in `mod.rs`.
+//! The convolution's gradient kernel (device code): the input, weight and bias gradients in
+//! one launch, with ReLU's mask and the pool's routing; its launch is in `mod.rs`.
 
 use super::super::launch::{SUM_UNITS, cube_sum, first_max_in_window};
 use cubecl::prelude::*;
@@ -68,136 +68,9 @@ fn out_grad<F: Float>(
     }
     r
 }
-
-/// The output `[bi, oi, oy, ox]` of the convolution into `out`'s shape: the bias plus the sum
-/// over the input channels and the 3x3 window (taps outside the image are the padding's
-/// zeros), then `max(., 0)` if `relu`. The image convolved is `x` up-sampled `scale` times (1
-/// or 2; nearest: pixel `(y, x)` of the image is `x`'s `(y / scale, x / scale)`).
-#[cube]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the tensors, the position and the convolution's shape"
-)]
-fn conv_at<F: Float>(
-    x: &Tensor<F>,
-    weight: &Tensor<F>,
-    bias: &Tensor<F>,
-    bi: usize,
-    oi: usize,
-    oy: usize,
-    ox: usize,
-    pad: usize,
-    scale: usize,
-    #[comptime] relu: bool,
-) -> F {
-    let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
-    let mut sum = bias[oi * bias.stride(0)];
-    let (xs1, xs2, xs3) = (x.stride(1), x.stride(2), x.stride(3));
-    let (ws1, ws2, ws3) = (weight.stride(1), weight.stride(2), weight.stride(3));
-    let xb = bi * x.stride(0);
-    let wb = oi * weight.stride(0);
-    for ci in 0..c {
-        let xc = xb + ci * xs1;
-        let wc = wb + ci * ws1;
-        #[unroll]
-        for ky in 0..3usize {
-            let iy = oy + ky;
-            if iy >= pad && iy - pad < h {
-                let xr = xc + (iy - pad) / scale * xs2;
-                #[unroll]
-                for kx in 0..3usize {
-                    let ix = ox + kx;
-                    if ix >= pad && ix - pad < w {
-                        sum += x[xr + (ix - pad) / scale * xs3] * weight[wc + ky * ws2 + kx * ws3];
-                    }
-                }
-            }
-        }
-    }
-    if relu {
-        sum = sum.max(F::new(0.0));
-    }
-    sum
-}
-
-/// One unit per output `[b, o, oy, ox]` of the contiguous `out` ([`conv_at`]).
-#[cube(launch)]
-pub(super) fn conv_kernel<F: Float>(
-    x: &Tensor<F>,
-    weight: &Tensor<F>,
-    bias: &Tensor<F>,
-    out: &mut Tensor<F>,
-    pad: usize,
-    scale: usize,
-    #[comptime] relu: bool,
-    #[define(F)] _dtype: ElemType,
-) {
-    let i = ABSOLUTE_POS;
-    if i >= out.len() {
-        terminate!();
-    }
-    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
-    let ox = i % ow;
-    let oy = i / ow % oh;
-    let oi = i / (ow * oh) % o;
-    let bi = i / (ow * oh * o);
-    out[i] = conv_at(x, weight, bias, bi, oi, oy, ox, pad, scale, relu);
-}
-
-/// One unit per output `[b, o, py, px]` of the contiguous, max-pooled `pooled`: the (up to)
-/// four outputs of its 2x2 window ([`conv_at`]) into the contiguous `out`, their maximum into
-/// `pooled`.
-#[cube(launch)]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the tensors and the convolution's shape"
-)]
-pub(super) fn conv_pool_kernel<F: Float>(
-    x: &Tensor<F>,
-    weight: &Tensor<F>,
-    bias: &Tensor<F>,
-    out: &mut Tensor<F>,
-    pooled: &mut Tensor<F>,
-    pad: usize,
-    scale: usize,
-    #[comptime] relu: bool,
-    #[define(F)] _dtype: ElemType,
-) {
-    let i = ABSOLUTE_POS;
-    if i >= pooled.len() {
-        terminate!();
-    }
-    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
-    let (ph, pw) = (pooled.shape(2), pooled.shape(3));
-    let px = i % pw;
-    let py = i / pw % ph;
-    let oi = i / (pw * ph) % o;
-    let bi = i / (pw * ph * o);
-    let (y0, x0) = (py * 2, px * 2);
-    let base = ((bi * o + oi) * oh + y0) * ow + x0;
-    let mut best = conv_at(x, weight, bias, bi, oi, y0, x0, pad, scale, relu);
-    out[base] = best;
-    if x0 + 1 < ow {
-        let v = conv_at(x, weight, bias, bi, oi, y0, x0 + 1, pad, scale, relu);
-        out[base + 1] = v;
-        best = best.max(v);
-    }
-    if y0 + 1 < oh {
-        let v = conv_at(x, weight, bias, bi, oi, y0 + 1, x0, pad, scale, relu);
-        out[base + ow] = v;
-        best = best.max(v);
-        if x0 + 1 < ow {
-            let v = conv_at(x, weight, bias, bi, oi, y0 + 1, x0 + 1, pad, scale, relu);
-            out[base + ow + 1] = v;
-            best = best.max(v);
-        }
-    }
-    pooled[i] = best;
-}
-
 /// The input gradient at input `i` (`[b, c, sy, sx]` of a contiguous tensor shaped as `x`):
-/// the sum over the output channels of what each sends back ([`taps_to`], or [`routed_to`]
-/// with the pool), over the `scale` x `scale` pixels of the up-sampled image it stands for.
+/// the sum over the output channels of what each sends back ([`sent_back`]), over the
+/// `scale` x `scale` pixels of the up-sampled image it stands for.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
@@ -229,11 +102,7 @@ fn grad_x_at<F: Float>(
         for oi in 0..o {
             let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
             let wb = oi * ws0 + ci * ws1;
-            if pool {
-                sum += routed_to(grad, y, weight, gb, yb, wb, yy, xx, relu);
-            } else {
-                sum += taps_to(grad, y, weight, gb, yb, wb, yy, xx, relu);
-            }
+            sum += sent_back(grad, y, weight, gb, yb, wb, yy, xx, relu, pool);
         }
     }
     sum
@@ -241,14 +110,18 @@ fn grad_x_at<F: Float>(
 
 /// What the output channel whose offsets are `gb` (in `grad`), `yb` (in `y`) and `wb` (in
 /// `weight`, with the input channel's) sends back to the input at `(yy, xx)` of the padded
-/// image, without the pool: the gradient of each of the (up to) nine outputs it reached,
-/// masked by ReLU, times the weight of the tap that joined them.
+/// image. Without `pool`: the gradient of each of the (up to) nine outputs the input reached,
+/// masked by ReLU, times the weight of the tap that joined them. With `pool`, `grad` is the
+/// pooled output's gradient, and each of the (up to) four 2x2 windows that hold outputs the
+/// input reached sends its gradient back only through its first maximum
+/// ([`first_max_in_window`]; not where ReLU cut it), if the input reached that one, times the
+/// weight of the tap that joined them: each window's maximum is found once, not once per tap.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
-    reason = "the tensors, the offsets and the position"
+    reason = "the tensors, the offsets, the position and the two flags"
 )]
-fn taps_to<F: Float>(
+fn sent_back<F: Float>(
     grad: &Tensor<F>,
     y: &Tensor<F>,
     weight: &Tensor<F>,
@@ -258,69 +131,45 @@ fn taps_to<F: Float>(
     yy: usize,
     xx: usize,
     #[comptime] relu: bool,
+    #[comptime] pool: bool,
 ) -> F {
     let (oh, ow) = (y.shape(2), y.shape(3));
     let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
     let (ws2, ws3) = (weight.stride(2), weight.stride(3));
     let mut sum = F::new(0.0);
-    #[unroll]
-    for ky in 0..3usize {
-        if yy >= ky && yy - ky < oh {
-            let (gr, yr) = (gb + (yy - ky) * gs2, yb + (yy - ky) * ys2);
-            #[unroll]
-            for kx in 0..3usize {
-                if xx >= kx && xx - kx < ow {
-                    let (g, yo) = (gr + (xx - kx) * gs3, yr + (xx - kx) * ys3);
-                    let d = masked(grad, y, g, yo, relu);
-                    sum += d * weight[wb + ky * ws2 + kx * ws3];
+    if pool {
+        // The outputs the input reached: rows yy - 2 ..= yy and columns xx - 2 ..= xx, inside
+        // the output; the windows holding them.
+        let (y_lo, x_lo) = (yy - yy.min(2), xx - xx.min(2));
+        let (y_hi, x_hi) = (yy.min(oh - 1), xx.min(ow - 1));
+        if y_lo <= y_hi && x_lo <= x_hi {
+            for wy in y_lo / 2..y_hi / 2 + 1 {
+                for wx in x_lo / 2..x_hi / 2 + 1 {
+                    let (y0, x0) = (wy * 2, wx * 2);
+                    let corner = yb + y0 * ys2 + x0 * ys3;
+                    let k = first_max_in_window(y, corner, ys2, ys3, x0 + 1 < ow, y0 + 1 < oh);
+                    let (my, mx) = (y0 + k / 2, x0 + k % 2);
+                    let at = corner + k / 2 * ys2 + k % 2 * ys3;
+                    let reached = my <= yy && yy - my < 3 && mx <= xx && xx - mx < 3;
+                    if reached && (!relu || y[at] > F::new(0.0)) {
+                        let w = weight[wb + (yy - my) * ws2 + (xx - mx) * ws3];
+                        sum += grad[gb + wy * gs2 + wx * gs3] * w;
+                    }
                 }
             }
         }
-    }
-    sum
-}
-
-/// The same with the pool: `grad` is the pooled output's gradient, and each of the (up to)
-/// four 2x2 windows that hold outputs the input reached sends its gradient back only through
-/// its first maximum ([`first_max_in_window`]; not where ReLU cut it), if the input reached
-/// that one, times the weight of the tap that joined them. Each window's maximum is found
-/// once, not once per tap.
-#[cube]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the tensors, the offsets and the position"
-)]
-fn routed_to<F: Float>(
-    grad: &Tensor<F>,
-    y: &Tensor<F>,
-    weight: &Tensor<F>,
-    gb: usize,
-    yb: usize,
-    wb: usize,
-    yy: usize,
-    xx: usize,
-    #[comptime] relu: bool,
-) -> F {
-    let (oh, ow) = (y.shape(2), y.shape(3));
-    let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
-    let (ws2, ws3) = (weight.stride(2), weight.stride(3));
-    let mut sum = F::new(0.0);
-    // The outputs the input reached: rows yy - 2 ..= yy and columns xx - 2 ..= xx, inside the
-    // output; the windows holding them.
-    let (y_lo, x_lo) = (yy - yy.min(2), xx - xx.min(2));
-    let (y_hi, x_hi) = (yy.min(oh - 1), xx.min(ow - 1));
-    if y_lo <= y_hi && x_lo <= x_hi {
-        for wy in y_lo / 2..y_hi / 2 + 1 {
-            for wx in x_lo / 2..x_hi / 2 + 1 {
-                let (y0, x0) = (wy * 2, wx * 2);
-                let corner = yb + y0 * ys2 + x0 * ys3;
-                let k = first_max_in_window(y, corner, ys2, ys3, x0 + 1 < ow, y0 + 1 < oh);
-                let (my, mx) = (y0 + k / 2, x0 + k % 2);
-                let at = corner + k / 2 * ys2 + k % 2 * ys3;
-                let reached = my <= yy && yy - my < 3 && mx <= xx && xx - mx < 3;
-                if reached && (!relu || y[at] > F::new(0.0)) {
-                    let w = weight[wb + (yy - my) * ws2 + (xx - mx) * ws3];
-                    sum += grad[gb + wy * gs2 + wx * gs3] * w;
+    } else {
+        #[unroll]
+        for ky in 0..3usize {
+            if yy >= ky && yy - ky < oh {
+                let (gr, yr) = (gb + (yy - ky) * gs2, yb + (yy - ky) * ys2);
+                #[unroll]
+                for kx in 0..3usize {
+                    if xx >= kx && xx - kx < ow {
+                        let (g, yo) = (gr + (xx - kx) * gs3, yr + (xx - kx) * ys3);
+                        let d = masked(grad, y, g, yo, relu);
+                        sum += d * weight[wb + ky * ws2 + kx * ws3];
+                    }
                 }
             }
         }

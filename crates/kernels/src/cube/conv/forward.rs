@@ -1,0 +1,130 @@
+//! The convolution's forward kernels (device code): the output, and the output with its 2x2
+//! max-pool; their launches are in `mod.rs`.
+
+use cubecl::prelude::*;
+
+/// The output `[bi, oi, oy, ox]` of the convolution into `out`'s shape: the bias plus the sum
+/// over the input channels and the 3x3 window (taps outside the image are the padding's
+/// zeros), then `max(., 0)` if `relu`. The image convolved is `x` up-sampled `scale` times (1
+/// or 2; nearest: pixel `(y, x)` of the image is `x`'s `(y / scale, x / scale)`).
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the position and the convolution's shape"
+)]
+fn conv_at<F: Float>(
+    x: &Tensor<F>,
+    weight: &Tensor<F>,
+    bias: &Tensor<F>,
+    bi: usize,
+    oi: usize,
+    oy: usize,
+    ox: usize,
+    pad: usize,
+    scale: usize,
+    #[comptime] relu: bool,
+) -> F {
+    let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
+    let mut sum = bias[oi * bias.stride(0)];
+    let (xs1, xs2, xs3) = (x.stride(1), x.stride(2), x.stride(3));
+    let (ws1, ws2, ws3) = (weight.stride(1), weight.stride(2), weight.stride(3));
+    let xb = bi * x.stride(0);
+    let wb = oi * weight.stride(0);
+    for ci in 0..c {
+        let xc = xb + ci * xs1;
+        let wc = wb + ci * ws1;
+        #[unroll]
+        for ky in 0..3usize {
+            let iy = oy + ky;
+            if iy >= pad && iy - pad < h {
+                let xr = xc + (iy - pad) / scale * xs2;
+                #[unroll]
+                for kx in 0..3usize {
+                    let ix = ox + kx;
+                    if ix >= pad && ix - pad < w {
+                        sum += x[xr + (ix - pad) / scale * xs3] * weight[wc + ky * ws2 + kx * ws3];
+                    }
+                }
+            }
+        }
+    }
+    if relu {
+        sum = sum.max(F::new(0.0));
+    }
+    sum
+}
+
+/// One unit per output `[b, o, oy, ox]` of the contiguous `out` ([`conv_at`]).
+#[cube(launch)]
+pub(super) fn conv_kernel<F: Float>(
+    x: &Tensor<F>,
+    weight: &Tensor<F>,
+    bias: &Tensor<F>,
+    out: &mut Tensor<F>,
+    pad: usize,
+    scale: usize,
+    #[comptime] relu: bool,
+    #[define(F)] _dtype: ElemType,
+) {
+    let i = ABSOLUTE_POS;
+    if i >= out.len() {
+        terminate!();
+    }
+    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
+    let ox = i % ow;
+    let oy = i / ow % oh;
+    let oi = i / (ow * oh) % o;
+    let bi = i / (ow * oh * o);
+    out[i] = conv_at(x, weight, bias, bi, oi, oy, ox, pad, scale, relu);
+}
+
+/// One unit per output `[b, o, py, px]` of the contiguous, max-pooled `pooled`: the (up to)
+/// four outputs of its 2x2 window ([`conv_at`]) into the contiguous `out`, their maximum into
+/// `pooled`.
+#[cube(launch)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors and the convolution's shape"
+)]
+pub(super) fn conv_pool_kernel<F: Float>(
+    x: &Tensor<F>,
+    weight: &Tensor<F>,
+    bias: &Tensor<F>,
+    out: &mut Tensor<F>,
+    pooled: &mut Tensor<F>,
+    pad: usize,
+    scale: usize,
+    #[comptime] relu: bool,
+    #[define(F)] _dtype: ElemType,
+) {
+    let i = ABSOLUTE_POS;
+    if i >= pooled.len() {
+        terminate!();
+    }
+    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
+    let (ph, pw) = (pooled.shape(2), pooled.shape(3));
+    let px = i % pw;
+    let py = i / pw % ph;
+    let oi = i / (pw * ph) % o;
+    let bi = i / (pw * ph * o);
+    let (y0, x0) = (py * 2, px * 2);
+    let base = ((bi * o + oi) * oh + y0) * ow + x0;
+    let mut best = conv_at(x, weight, bias, bi, oi, y0, x0, pad, scale, relu);
+    out[base] = best;
+    if x0 + 1 < ow {
+        let v = conv_at(x, weight, bias, bi, oi, y0, x0 + 1, pad, scale, relu);
+        out[base + 1] = v;
+        best = best.max(v);
+    }
+    if y0 + 1 < oh {
+        let v = conv_at(x, weight, bias, bi, oi, y0 + 1, x0, pad, scale, relu);
+        out[base + ow] = v;
+        best = best.max(v);
+        if x0 + 1 < ow {
+            let v = conv_at(x, weight, bias, bi, oi, y0 + 1, x0 + 1, pad, scale, relu);
+            out[base + ow + 1] = v;
+            best = best.max(v);
+        }
+    }
+    pooled[i] = best;
+}
