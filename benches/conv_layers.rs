@@ -179,6 +179,7 @@ fn wide_net_upsampling(dev: &Device, reps: usize) {
 
 fn main() -> ExitCode {
     autoencoders::tune_allocator();
+    autoencoders::flush_subnormals();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")

@@ -194,6 +194,7 @@ fn run(o: Options) -> Result<()> {
 
 fn main() -> ExitCode {
     autoencoders::tune_allocator();
+    autoencoders::flush_subnormals();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match parse(&args) {
         Ok(None) => {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     autoencoders::tune_allocator();
+    autoencoders::flush_subnormals();
     let args = AeArgs::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

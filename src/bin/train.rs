@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     autoencoders::tune_allocator();
+    autoencoders::flush_subnormals();
     if std::env::var_os("BURN_DEVICE").is_none() {
         // Burn builds a resumed optimizer's state on its default device before moving it to the
         // model's; by default that is a GPU backend, which would start Vulkan (or fail without
