@@ -1,19 +1,17 @@
 #!/usr/bin/env bash
 # Issue 15's GPU checks in one prepared run, for a session lent a GPU machine (the `device`
-# tool; no Rust toolchain and no internet there): seconds per training epoch on wgpu with our
-# kernels and with Burn's layers, beside PyTorch eager on CUDA, model by model, on that machine.
+# tool; no Rust toolchain and no internet there): scripts/speed-compare.sh on that machine,
+# wgpu with our kernels beside PyTorch eager on CUDA, then wgpu with Burn's layers, model by
+# model, under the GPU's name.
 #
 # Here, once a session (builds the release `train`, strips and compresses it, and gathers what
 # travels: .gpu/train.xz, .gpu/mnist/ and the Vulkan loaders in .gl/, all ignored by git):
 #   AE_DATA_DIR=../shared/datasets bash scripts/gpu-check.sh pack
 # There (the device tool's `run`, with carry [".gpu", ".gl"] and a timeout_s of about 540):
 #   bash scripts/gpu-check.sh run
-# which writes $OUT/gpu-check.md (the tables, with the GPU's name and the date) and
-# $OUT/gpu-check.log. Environment for `run`: MODELS (default "dense-ae conv-ae vae"), EPOCHS
-# (default 3; the first is not counted), BUDGET (seconds for the whole run, default 480: a
-# model that would start after it is skipped, and the table says so), LIMIT (train on the first
-# N images only, and PyTorch on all: a quick try of the script itself, on lavapipe say),
-# PYTHON (default python3, which holds PyTorch there).
+# which writes everything it prints to $OUT/gpu-check.log. Environment for `run`: MODELS
+# (default "dense-ae conv-ae vae"), EPOCHS (default 3; the first is not counted), PYTHON
+# (default python3, which holds PyTorch there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,10 +37,7 @@ pack() {
 
 run() {
     : "${OUT:?run this on the device machine, where OUT is set}"
-    local models=${MODELS:-dense-ae conv-ae vae} epochs=${EPOCHS:-3} budget=${BUDGET:-480}
-    local start=$SECONDS log="$OUT/gpu-check.log" md="$OUT/gpu-check.md" limit=()
-    [ -n "${LIMIT:-}" ] && limit=(--limit "$LIMIT" --test-limit "$LIMIT")
-    exec > >(tee "$log") 2>&1
+    exec > >(tee "$OUT/gpu-check.log") 2>&1
     # Vulkan's loader, where the machine has none (the device README's recipe).
     if ! ldconfig -p | grep -q libvulkan; then
         for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
@@ -52,46 +47,13 @@ run() {
         export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     fi
     xz -dc .gpu/train.xz >/tmp/train && chmod +x /tmp/train
-    export AE_DATA_DIR=$PWD/.gpu
-    local gpu
-    gpu=$(nvidia-smi -L 2>/dev/null | head -1 || echo "no nvidia-smi")
-    {
-        echo "GPU check, $(date -u +%Y-%m-%d), $gpu; $(nproc) CPU cores."
-        echo "Median seconds per training epoch over ${LIMIT:-60 000} MNIST images (epochs 2-$epochs of $epochs),"
-        echo "each model's own batch size; wgpu's adapter as \`train\` printed it below."
-        echo
-        echo "| model | wgpu, our kernels | wgpu, Burn's layers | PyTorch eager, CUDA |"
-        echo "|---|---|---|---|"
-    } >"$md"
-    for m in $models; do
-        if [ $((SECONDS - start)) -ge "$budget" ]; then
-            echo "| $m | skipped: over the budget of ${budget}s | | |" >>"$md"
-            continue
-        fi
-        local row="| $m |"
-        for k in ours burn; do
-            echo "== $m, --kernels $k"
-            if timeout 240 /tmp/train "$m" --backend wgpu --kernels "$k" --epochs "$epochs" \
-                "${limit[@]}" --no-dashboard --out "/tmp/gpu-runs/$m-$k" --overwrite; then
-                row+=" $(awk -F, 'NR==1 {for (i=1;i<=NF;i++) if ($i=="train_seconds") c=i}
-                    NR>2 {print $c}' "/tmp/gpu-runs/$m-$k/metrics.csv" | sort -g |
-                    awk '{v[NR]=$1} END {printf "%.3f", NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}') |"
-            else
-                row+=" failed (see the log) |"
-            fi
-        done
-        echo "== $m, PyTorch"
-        if timeout 180 "${PYTHON:-python3}" scripts/peers/torch_ae.py "$m" --device cuda --epochs "$epochs" \
-            >"/tmp/torch-$m.log" 2>&1; then
-            cat "/tmp/torch-$m.log"
-            row+=" $(sed -n 's/.*median_s_per_epoch=\([0-9.]*\).*/\1/p' "/tmp/torch-$m.log") |"
-        else
-            cat "/tmp/torch-$m.log"
-            row+=" failed (see the log) |"
-        fi
-        echo "$row" >>"$md"
-    done
-    cat "$md"
+    echo "GPU: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi'), $(date -u +%Y-%m-%d)"
+    export AE_DATA_DIR=$PWD/.gpu TRAIN=/tmp/train BACKEND=wgpu TORCH_DEVICE=cuda
+    export MODELS=${MODELS:-dense-ae conv-ae vae} EPOCHS=${EPOCHS:-3} PYTHON=${PYTHON:-python3}
+    echo "== wgpu with our kernels, and PyTorch eager on CUDA"
+    KERNELS=ours PEERS=torch bash scripts/speed-compare.sh
+    echo "== wgpu with Burn's layers"
+    KERNELS=burn PEERS= bash scripts/speed-compare.sh
 }
 
 case "${1:-}" in

@@ -5,7 +5,7 @@
 #   AE_DATA_DIR=../shared/datasets PYTHON=/path/to/venv/bin/python bash scripts/speed-compare.sh
 #
 # Environment: MODELS (default "dense-ae deep-ae conv-ae vae"), EPOCHS (default 3; the first
-# epoch is not counted), BACKEND for this project (default auto), PEERS (default "keras torch";
+# epoch is not counted), BACKEND for this project (default auto), PEERS (default "keras torch"; empty: none;
 # a peer whose package is missing is skipped with a note), BATCH (default: each model's own),
 # TORCH_DEVICE (default: cuda if PyTorch sees one, else cpu), KERNELS for this project (ours,
 # the default: ae-kernels' convolutions and max-pooling on flex and ndarray; burn: Burn's layers),
@@ -22,7 +22,7 @@ export AE_DATA_DIR
 MODELS=${MODELS:-dense-ae deep-ae conv-ae vae}
 EPOCHS=${EPOCHS:-3}
 BACKEND=${BACKEND:-auto}
-PEERS=${PEERS:-keras torch}
+PEERS=${PEERS-keras torch}
 PYTHON=${PYTHON:-python3}
 KERNELS=${KERNELS:-ours}
 ORDER=${ORDER:-ours-first}

@@ -63,13 +63,24 @@ pub fn log1p_unit(e: f32) -> f32 {
 /// The loss of one element.
 #[inline(always)]
 fn loss(z: f32, t: f32) -> f32 {
-    z.max(0.0) - z * t + log1p_unit(exp_neg(z.abs()))
+    loss_from(z, t, exp_neg(z.abs()))
+}
+
+/// The loss of one element from `e = exp(-|z|)`.
+#[inline(always)]
+fn loss_from(z: f32, t: f32, e: f32) -> f32 {
+    z.max(0.0) - z * t + log1p_unit(e)
 }
 
 /// `sigmoid(z)`.
 #[inline(always)]
 fn sigmoid(z: f32) -> f32 {
-    let e = exp_neg(z.abs());
+    sigmoid_from(z, exp_neg(z.abs()))
+}
+
+/// `sigmoid(z)` from `e = exp(-|z|)`.
+#[inline(always)]
+fn sigmoid_from(z: f32, e: f32) -> f32 {
     let r = 1.0 / (1.0 + e);
     if z >= 0.0 { r } else { e * r }
 }
@@ -126,9 +137,7 @@ dispatch!(fn row_loss_keep(zr: &[f32], tr: &[f32], kept: &mut [f32]) -> f32 => r
 #[inline(always)]
 fn loss_and_sigmoid(z: f32, t: f32) -> (f32, f32) {
     let e = exp_neg(z.abs());
-    let r = 1.0 / (1.0 + e);
-    let s = if z >= 0.0 { r } else { e * r };
-    (z.max(0.0) - z * t + log1p_unit(e), s)
+    (loss_from(z, t, e), sigmoid_from(z, e))
 }
 
 /// `out = (sigmoid(z) - t) g` over one sample.
