@@ -31,12 +31,21 @@ pub fn elementwise<const D: usize>(z: Tensor<D>, t: Tensor<D>) -> Tensor<D> {
 }
 
 /// `exp(-a)` for `a >= 0` (0 beyond 87): `2^n e^r` with `r` in `[-ln2/2, ln2/2]`.
+///
+/// Every step is plain arithmetic on floats and their bits, so the compiler vectorises it
+/// whole: `n` is rounded by adding and subtracting `1.5 * 2^23`, and `2^n` is built from the
+/// bits of that sum. (Rounding with `round()` and building `2^n` from `n as i32` compiled to a
+/// scalar conversion per element, with the checks `as` makes for NaN and overflow.)
 #[inline(always)]
 pub fn exp_neg(a: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
+    // Added to a float of magnitude below 2^22, rounds it to an integer (to nearest, ties to
+    // even) held in the low bits of the sum's representation.
+    const SHIFT: f32 = 12_582_912.0;
     let x = (-a).max(-87.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    let shifted = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = shifted - SHIFT;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     // e^r, Taylor to r^7: |r| <= 0.35, error below 2^-24.
     let p = 1.0
@@ -44,7 +53,13 @@ pub fn exp_neg(a: f32) -> f32 {
             + r * (0.5
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // `shifted`'s bits are SHIFT's plus n, an integer in [-126, 0] (x >= -87), so the biased
+    // exponent n + 127 is in [1, 127]: 2^n is that, shifted into the exponent field.
+    let biased = shifted
+        .to_bits()
+        .wrapping_sub(SHIFT.to_bits())
+        .wrapping_add(127);
+    let scale = f32::from_bits(biased << 23);
     if a > 87.0 { 0.0 } else { p * scale }
 }
 
