@@ -11,9 +11,9 @@ use crate::config::{ModelName, RunConfig};
 use crate::input::batch::{Corruption, SampleBatcher};
 use crate::input::resident::Placement;
 use ae_data::Samples;
+use ae_kernels::adam::FusedAdam;
 use ae_models::Autoencoder;
 use anyhow::{Result, bail};
-use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::train::Learner;
 use std::sync::Arc;
@@ -137,11 +137,7 @@ pub fn time_config(
     if let Err(e) = batcher.keep_on(&ad) {
         eprintln!("  batches made on the host: {e:#}");
     }
-    let mut learner = Learner::new(
-        model,
-        AdamConfig::new().with_epsilon(cfg.adam_eps as f32).init(),
-        cfg.lr,
-    );
+    let mut learner = Learner::new(model, FusedAdam::init(cfg.adam_eps as f32), cfg.lr);
 
     let mut step = 0usize;
     let mut run_step = |learner: &mut Learner<Autoencoder>| -> Tensor<1> {

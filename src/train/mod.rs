@@ -27,10 +27,10 @@ use crate::train::metrics::{NoMetricLog, NonFiniteGuard, TermMetric};
 use crate::train::render::RunRenderer;
 use crate::train::resume::{last_good, resume_point};
 use ae_data::Samples;
+use ae_kernels::adam::FusedAdam;
 use ae_models::Autoencoder;
 use anyhow::{Result, bail};
 use burn::data::dataloader::DataLoaderBuilder;
-use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::train::checkpoint::KeepLastNCheckpoints;
@@ -266,7 +266,8 @@ fn run_training(
         .set_device(device.clone())
         .build(SampleIndices::of(test_set));
 
-    let optimizer = AdamConfig::new().with_epsilon(cfg.adam_eps as f32).init();
+    // Burn's Adam, its step one pass per parameter on the CPU backends (`--kernels ours`).
+    let optimizer = FusedAdam::init(cfg.adam_eps as f32);
     let learner = Learner::new(model, optimizer, cfg.lr);
     let training = SupervisedTraining::new(&run.path, train_loader, test_loader);
     let guard = NonFiniteGuard::new(

@@ -10,7 +10,7 @@ use crate::simd::Isa;
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Backend, Flex, NdArray, Scalar, TensorMetadata};
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use burn::tensor::{Shape, TensorData};
+use burn::tensor::{DType, Shape, TensorData};
 use std::borrow::Cow;
 
 /// A CPU backend whose tensors the host loops read.
@@ -18,6 +18,13 @@ pub trait Host: Backend {
     /// The f32 values of `t`, in order: borrowed where the tensor's own buffer holds them so.
     fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
         Cow::Owned(read::<Self>(t.clone()).0)
+    }
+
+    /// The f32 values of `t`, in order, to change in place: only where the tensor's buffer
+    /// is its alone and holds them so (flex); else `None`, and the caller writes a new tensor.
+    fn values_mut(t: &mut FloatTensor<Self>) -> Option<&mut [f32]> {
+        let _ = t;
+        None
     }
 }
 
@@ -29,6 +36,14 @@ impl Host for Flex {
             Some(values) => Cow::Borrowed(values),
             None => Cow::Owned(read::<Self>(t.clone()).0),
         }
+    }
+
+    fn values_mut(t: &mut FloatTensor<Self>) -> Option<&mut [f32]> {
+        let (start, end) = t.layout().contiguous_offsets()?;
+        if t.dtype() != DType::F32 {
+            return None;
+        }
+        t.try_storage_mut::<f32>().map(|all| &mut all[start..end])
     }
 }
 
@@ -46,7 +61,11 @@ fn read<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
     (values, shape)
 }
 
-fn write<B: Backend>(values: Vec<f32>, shape: Vec<usize>, device: &B::Device) -> FloatTensor<B> {
+pub(crate) fn write<B: Backend>(
+    values: Vec<f32>,
+    shape: Vec<usize>,
+    device: &B::Device,
+) -> FloatTensor<B> {
     B::float_from_data(TensorData::new(values, Shape::from(shape)), device)
 }
 

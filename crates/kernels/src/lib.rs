@@ -15,6 +15,7 @@
     reason = "ndarray is one of the CPU backends this project runs on; Burn deprecates it in favour of flex"
 )]
 
+pub mod adam;
 mod autodiff;
 pub mod bce;
 pub mod conv;

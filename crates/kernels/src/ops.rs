@@ -29,14 +29,17 @@ pub enum Op {
     Bce,
     /// [`unpack_bytes`].
     Unpack,
+    /// Adam's step ([`crate::adam::FusedAdam`]).
+    Adam,
 }
 
 impl Op {
     /// Whether this op has a kernel on `device`: every op but the unpacking on flex and ndarray
     /// (with or without autodiff; their data sets stay on the host, where the unpacking is a
     /// copy); the max-pool, the convolution, the loss and the unpacking on wgpu (CubeCL
-    /// kernels; the transposed convolution there is Burn's). Elsewhere the public functions use
-    /// Burn's layers.
+    /// kernels; the transposed convolution there is Burn's, and so is Adam, whose operations
+    /// Burn's fusion already merges across same-shaped parameters). Elsewhere the public
+    /// functions use Burn's layers.
     pub fn runs_on(self, device: &Device) -> bool {
         match device.as_dispatch().clone().inner() {
             DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => self != Op::Unpack,
