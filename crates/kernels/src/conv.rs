@@ -17,6 +17,8 @@ use std::mem::MaybeUninit;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod weight_grad;
 
 use weight_grad::weight_grad_framed;
@@ -130,8 +132,12 @@ fn gather(out: &mut [f32], p: usize, src: Source<'_>, k: &[f32], bias: f32) {
 
 /// Output planes [`avx2::gather`] computes together.
 const BLOCK: usize = 4;
+/// Output planes [`avx512::gather`] computes together.
+const BLOCK512: usize = 8;
+/// Planes a buffer of 'wide' output planes holds: the larger block.
+const WIDE: usize = BLOCK512;
 
-/// The `np` output planes of one sample (`n` numbers each, `wide` holding `BLOCK` of them),
+/// The `np` output planes of one sample (`n` numbers each, `wide` holding `WIDE` of them),
 /// computed by the loops of `isa`; `each(p, plane)` then takes each one.
 fn gather_all(
     isa: Isa,
@@ -142,17 +148,26 @@ fn gather_all(
     bias: &[f32],
     mut each: impl FnMut(usize, &[f32]),
 ) {
-    let n = wide.len() / BLOCK;
+    let n = wide.len() / WIDE;
+    let block = match isa {
+        Isa::Portable => 1,
+        Isa::Avx2Fma => BLOCK,
+        Isa::Avx512 => BLOCK512,
+    };
     let mut p0 = 0;
     while p0 < np {
-        let p = if isa == Isa::Avx2Fma && np - p0 >= BLOCK {
-            BLOCK
-        } else {
-            1
-        };
+        let p = if np - p0 >= block { block } else { 1 };
         let out = &mut wide[..p * n];
         let bias = &bias[p0..p0 + p];
         match isa {
+            // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F, AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if p == BLOCK512 => unsafe {
+                avx512::gather::<BLOCK512, 1>(out, p0, src, k, bias)
+            },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { avx512::gather::<1, 4>(out, p0, src, k, bias) },
             // SAFETY: `Isa::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma if p == BLOCK => unsafe { avx2::gather::<BLOCK>(out, p0, src, k, bias) },
@@ -231,9 +246,9 @@ pub fn forward_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], d: Dims) 
     };
     let framed_x = framed(x, d.h, d.w, frame);
     let mut out = vec![0.0; d.b * d.o * oh * ow];
-    // Each of the pool's tasks makes its buffer for `BLOCK` 'wide' planes once.
+    // Each of the pool's tasks makes its buffer for `WIDE` 'wide' planes once.
     out.par_chunks_mut(d.o * oh * ow).enumerate().for_each_init(
-        || vec![0.0; BLOCK * oh * wp],
+        || vec![0.0; WIDE * oh * wp],
         |wide, (b, ys)| {
             let planes = &framed_x[b * d.c * len..][..d.c * len];
             let src = Source {
@@ -311,7 +326,7 @@ fn input_grad_framed(isa: Isa, framed_g: &GradFrame, weight: &[f32], d: Dims) ->
     let mut gx = vec![0.0; d.b * d.c * n];
     let zeros = vec![0.0; d.c];
     gx.par_chunks_mut(d.c * n).enumerate().for_each_init(
-        || vec![0.0; BLOCK * hp * wp],
+        || vec![0.0; WIDE * hp * wp],
         |wide, (b, g_in)| {
             let planes = &framed_g.planes[b * d.o * len..][..d.o * len];
             let src = Source {

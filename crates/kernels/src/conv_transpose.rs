@@ -152,9 +152,9 @@ fn gather_block<const T: usize>(
 ) {
     let p = bias.len();
     match isa {
-        // SAFETY: `Isa::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
+        // SAFETY: `Isa::Avx2Fma` and `Isa::Avx512` are only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma if p == BLOCK => unsafe {
+        Isa::Avx2Fma | Isa::Avx512 if p == BLOCK => unsafe {
             avx2::gather::<BLOCK, T>(out, p0, src, offs, k, bias, add)
         },
         _ => {
@@ -215,7 +215,7 @@ fn blocks(isa: Isa, np: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut p0 = 0;
     while p0 < np {
-        let p = if isa == Isa::Avx2Fma && np - p0 >= BLOCK {
+        let p = if isa.has_avx2() && np - p0 >= BLOCK {
             BLOCK
         } else {
             1

@@ -1,5 +1,5 @@
 //! The host loops compiled for every instruction set this CPU runs (the portable build and,
-//! where the CPU has them, AVX2 with FMA) against plain loops written here in f64: the 3x3
+//! where the CPU has them, AVX2 with FMA and AVX-512) against plain loops written here in f64: the 3x3
 //! convolution's output, input gradient and weight and bias gradients, and the BCE loss and
 //! its gradient. The tests against Burn's layers run whichever set the CPU picks; these make
 //! sure the other one is right too.
@@ -101,6 +101,16 @@ fn the_convolution_matches_its_definition_on_every_instruction_set() {
             let (ok, ob) = conv::weight_grad_with(isa, &x, &g, d);
             assert_close(&ok, &gk, &format!("weight gradient {what}"));
             assert_close(&ob, &gb, &format!("bias gradient {what}"));
+        }
+        // AVX-512's loop does each output's multiply-adds in the AVX2 loop's order: the same
+        // bits, so that a run gives the same losses on either kind of CPU.
+        if Isa::available().contains(&Isa::Avx512) {
+            let bits = |isa| {
+                let mut all = conv::forward_with(isa, &x, &k, &bias, d);
+                all.extend(conv::input_grad_with(isa, &g, &k, d));
+                all.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            assert_eq!(bits(Isa::Avx512), bits(Isa::Avx2Fma), "{d:?}");
         }
     }
 }

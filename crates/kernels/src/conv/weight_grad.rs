@@ -27,9 +27,9 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 /// `g`), by the loops of `isa`.
 fn taps(isa: Isa, g: &[f32], src: &[f32], wp: usize) -> [f64; 9] {
     match isa {
-        // SAFETY: `Isa::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
+        // SAFETY: `Isa::Avx2Fma` and `Isa::Avx512` are only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { avx2::taps(g, src, wp) },
+        Isa::Avx2Fma | Isa::Avx512 => unsafe { avx2::taps(g, src, wp) },
         _ => std::array::from_fn(|tap| dot(g, &src[(tap / 3) * wp + tap % 3..][..g.len()])),
     }
 }
@@ -66,7 +66,7 @@ pub(super) fn weight_grad_framed(
     // The output gradient on 'wide' rows, zeros past ow: the forward loop's columns that do
     // not exist get no weight. One job per input channel and block of output channels
     // (`BLOCK` of them where the loops of `isa` take blocks, else one).
-    let block = if isa == Isa::Avx2Fma && d.o.is_multiple_of(BLOCK) {
+    let block = if isa.has_avx2() && d.o.is_multiple_of(BLOCK) {
         BLOCK
     } else {
         1
@@ -91,9 +91,9 @@ pub(super) fn weight_grad_framed(
                         }
                     };
                     match isa {
-                        // SAFETY: `Isa::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
+                        // SAFETY: `Isa::Avx2Fma` and `Isa::Avx512` are only chosen where the CPU has AVX2 and FMA.
                         #[cfg(target_arch = "x86_64")]
-                        Isa::Avx2Fma if block == BLOCK => {
+                        Isa::Avx2Fma | Isa::Avx512 if block == BLOCK => {
                             let t = unsafe { avx2::taps4(std::array::from_fn(g), src, wp) };
                             t.into_iter().enumerate().for_each(|(i, t)| add(i, t));
                         }

@@ -113,9 +113,9 @@ fn input_grad(isa: Isa, phases: &PhasePlanes, weight: &[f32], d: UpDims) -> Vec<
 /// framed input plane `src`, by the loops of `isa`.
 fn taps(isa: Isa, g: [&[f32]; 4], src: &[f32], wp: usize) -> [f64; 9] {
     match isa {
-        // SAFETY: `Isa::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
+        // SAFETY: `Isa::Avx2Fma` and `Isa::Avx512` are only chosen where the CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { avx2::taps(g, src, wp) },
+        Isa::Avx2Fma | Isa::Avx512 => unsafe { avx2::taps(g, src, wp) },
         _ => {
             let mut acc = [0.0f64; 9];
             for (phase, g) in g.iter().enumerate() {
