@@ -4,7 +4,7 @@
 //! corrections, the square root, the division, the learning rate, the subtraction), each a pass
 //! over the parameter's memory: for the VAE's 0.65 million weights, 10% of a flex training step
 //! went to these passes. [`FusedAdam`] does the same arithmetic, in the same order and the same
-//! f32 roundings, in one pass per parameter ([`step_in_place`], [`first_step`]), in place where
+//! f32 roundings, in one pass per parameter ([`step_with`]), in place where
 //! the backend's buffers are the tensors' own (flex). Its state is Burn's [`AdamState`], so
 //! checkpoints written with either optimizer load into the other, and on every other device
 //! (and with `--kernels burn`) it is Burn's Adam.
@@ -169,12 +169,12 @@ fn host_step<B: Host>(
     match moments {
         Some((m, v)) => {
             let (mut m, mut v) = (Values::<B>::of(m), Values::<B>::of(v));
-            step_in_place_with(isa, p.slice(), m.slice(), v.slice(), &gv, k);
+            step_with(isa, false, p.slice(), m.slice(), v.slice(), &gv, k);
             [p, m, v].map(Values::into_tensor)
         }
         None => {
             let (mut m, mut v) = (vec![0.0; gv.len()], vec![0.0; gv.len()]);
-            first_step_with(isa, p.slice(), &mut m, &mut v, &gv, k);
+            step_with(isa, true, p.slice(), &mut m, &mut v, &gv, k);
             let device = p.device.clone();
             let new = |x: Vec<f32>| crate::host::write::<B>(x, vec![gv.len()], &device);
             [p.into_tensor(), new(m), new(v)]
@@ -255,48 +255,26 @@ fn first_body(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: Factors
 
 dispatch!(fn first_chunk(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: Factors) => first_body);
 
-/// A step after the first: the moments `m`, `v` decayed and fed the gradient `g`, then `p`
-/// moved, all in place (every slice as long as `g`).
-pub fn step_in_place(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: Factors) {
-    step_in_place_with(Isa::best(), p, m, v, g, k)
-}
-
-/// [`step_in_place`] with its loop compiled for `isa`.
-pub fn step_in_place_with(
+/// One step of Adam over `p`, in place, with its moments `m` and `v` (every slice as long as
+/// the gradient `g`), by the loops of `isa`: the first step (`first`) writes the moments from
+/// `g` alone (Burn's Adam starts them so, not from zeros), a later one decays them and feeds
+/// them `g`; then `p` moves.
+pub fn step_with(
     isa: Isa,
+    first: bool,
     p: &mut [f32],
     m: &mut [f32],
     v: &mut [f32],
     g: &[f32],
     k: Factors,
 ) {
+    type Chunk = fn(Isa, &mut [f32], &mut [f32], &mut [f32], &[f32], Factors);
+    let chunk: Chunk = if first { first_chunk } else { step_chunk };
     p.par_chunks_mut(CHUNK)
         .zip(m.par_chunks_mut(CHUNK))
         .zip(v.par_chunks_mut(CHUNK))
         .zip(g.par_chunks(CHUNK))
-        .for_each(|(((p, m), v), g)| step_chunk(isa, p, m, v, g, k));
-}
-
-/// The first step: the moments written from `g` alone (Burn's Adam starts them so, not from
-/// zeros), then `p` moved in place.
-pub fn first_step(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: Factors) {
-    first_step_with(Isa::best(), p, m, v, g, k)
-}
-
-/// [`first_step`] with its loop compiled for `isa`.
-pub fn first_step_with(
-    isa: Isa,
-    p: &mut [f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    g: &[f32],
-    k: Factors,
-) {
-    p.par_chunks_mut(CHUNK)
-        .zip(m.par_chunks_mut(CHUNK))
-        .zip(v.par_chunks_mut(CHUNK))
-        .zip(g.par_chunks(CHUNK))
-        .for_each(|(((p, m), v), g)| first_chunk(isa, p, m, v, g, k));
+        .for_each(|(((p, m), v), g)| chunk(isa, p, m, v, g, k));
 }
 
 #[cfg(test)]
@@ -322,7 +300,15 @@ mod tests {
         let p0: Vec<f32> = wave(0.11).collect();
         for isa in Isa::available() {
             let (mut p, mut m, mut v) = (p0.clone(), vec![0.0; n], vec![0.0; n]);
-            first_step_with(isa, &mut p, &mut m, &mut v, &g, Factors::new(1e-8, 1, 1e-3));
+            step_with(
+                isa,
+                true,
+                &mut p,
+                &mut m,
+                &mut v,
+                &g,
+                Factors::new(1e-8, 1, 1e-3),
+            );
             let first: Vec<[f32; 3]> = (0..n)
                 .map(|i| by_hand(p0[i], None, None, g[i], 1))
                 .collect();
@@ -334,8 +320,9 @@ mod tests {
                 "{isa:?}"
             );
             let g2: Vec<f32> = g.iter().map(|x| -0.5 * x).collect();
-            step_in_place_with(
+            step_with(
                 isa,
+                false,
                 &mut p,
                 &mut m,
                 &mut v,
