@@ -103,7 +103,7 @@ impl Optimizer for FusedAdam {
         let moments = state.map(|s| (s.momentum.moment_1, s.momentum.moment_2));
         let shape = tensor.shape();
         let p = tensor.into_dispatch();
-        let autodiff = p.autodiff.clone();
+        let autodiff = p.autodiff;
         let g = grad.into_dispatch().kind;
         let moments = moments.map(|(m, v)| (m.into_dispatch().kind, v.into_dispatch().kind));
         let kinds = match (p.kind, g) {
@@ -118,10 +118,7 @@ impl Optimizer for FusedAdam {
             _ => unreachable!("Op::Adam is only used on flex and ndarray"),
         };
         let [p, m, v] = kinds.map(|kind| {
-            let t = DispatchTensor {
-                kind,
-                autodiff: autodiff.clone(),
-            };
+            let t = DispatchTensor { kind, autodiff };
             Tensor::<D>::from_dispatch(t).reshape(shape.clone())
         });
         let momentum = AdaptiveMomentumState::new(time, m, v);
