@@ -101,7 +101,6 @@ impl Optimizer for FusedAdam {
         let time = momentum.map_or(1, |m| m.time + 1);
         let k = Factors::new(self.epsilon, time, lr);
         let moments = state.map(|s| (s.momentum.moment_1, s.momentum.moment_2));
-        let shape = tensor.shape();
         let p = tensor.into_dispatch();
         let autodiff = p.autodiff;
         let g = grad.into_dispatch().kind;
@@ -117,10 +116,8 @@ impl Optimizer for FusedAdam {
             }
             _ => unreachable!("Op::Adam is only used on flex and ndarray"),
         };
-        let [p, m, v] = kinds.map(|kind| {
-            let t = DispatchTensor { kind, autodiff };
-            Tensor::<D>::from_dispatch(t).reshape(shape.clone())
-        });
+        let [p, m, v] =
+            kinds.map(|kind| Tensor::<D>::from_dispatch(DispatchTensor { kind, autodiff }));
         let momentum = AdaptiveMomentumState::new(time, m, v);
         (p, Some(AdamState::new(momentum)))
     }
@@ -150,7 +147,8 @@ fn ndarray_pair(
     }
 }
 
-/// One step of one parameter on a CPU backend: `[parameter, first moment, second moment]`.
+/// One step of one parameter on a CPU backend: `[parameter, first moment, second moment]`,
+/// each shaped as the parameter.
 /// Each changes in place where [`Host::values_mut`] lends its buffer (the moments, held by
 /// the optimizer alone, on flex), else in a copy (the parameter, which the module's last
 /// forward pass may still hold).
@@ -172,8 +170,8 @@ fn host_step<B: Host>(
         None => {
             let (mut m, mut v) = (vec![0.0; gv.len()], vec![0.0; gv.len()]);
             step_with(isa, true, p.slice(), &mut m, &mut v, &gv, k);
-            let device = p.device.clone();
-            let new = |x: Vec<f32>| crate::host::write::<B>(x, vec![gv.len()], &device);
+            let (device, shape) = (p.device.clone(), p.shape.clone());
+            let new = |x: Vec<f32>| crate::host::write::<B>(x, shape.clone(), &device);
             [p.into_tensor(), new(m), new(v)]
         }
     }
