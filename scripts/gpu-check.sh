@@ -11,7 +11,8 @@
 #   bash scripts/gpu-check.sh run
 # which writes everything it prints to $OUT/gpu-check.log. Environment for `run`: MODELS
 # (default "dense-ae conv-ae vae"), EPOCHS (default 3; the first is not counted), PYTHON
-# (default python3, which holds PyTorch there).
+# (default python3, which holds PyTorch there), LIMIT (seconds each model's comparison may take,
+# default 150).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,14 +51,67 @@ run() {
     echo "GPU: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi'), $(date -u +%Y-%m-%d)"
     export AE_DATA_DIR=$PWD/.gpu TRAIN=/tmp/train BACKEND=wgpu TORCH_DEVICE=cuda
     export MODELS=${MODELS:-dense-ae conv-ae vae} EPOCHS=${EPOCHS:-3} PYTHON=${PYTHON:-python3}
-    echo "== wgpu with our kernels, and PyTorch eager on CUDA"
-    KERNELS=ours PEERS=torch bash scripts/speed-compare.sh
-    echo "== wgpu with Burn's layers"
-    KERNELS=burn PEERS= bash scripts/speed-compare.sh
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
+    # One model per speed-compare call under a time limit, so that a hang or a slow model
+    # costs only its own slot and every finished table is already in the log.
+    local m
+    for m in $MODELS; do
+        echo "== $m: wgpu with our kernels, and PyTorch eager on CUDA"
+        MODELS=$m KERNELS=ours PEERS=torch timeout "${LIMIT:-150}" bash scripts/speed-compare.sh ||
+            echo "($m: stopped or failed, status $?)"
+    done
+    for m in $MODELS; do
+        echo "== $m: wgpu with Burn's layers"
+        MODELS=$m KERNELS=burn PEERS= timeout "${LIMIT:-150}" bash scripts/speed-compare.sh ||
+            echo "($m: stopped or failed, status $?)"
+    done
+}
+
+# Two builds of `train` side by side on the GPU: .gpu/train-old.xz (the build before a change:
+# move .gpu/train.xz there before packing the new one) and .gpu/train.xz, model by model and
+# batch by batch, which goes first alternating. Prints each run's median seconds per training
+# epoch (epochs after the first) and its last test loss. CONFIGS: "model:batch ..." (default
+# below).
+ab() {
+    : "${OUT:?run this on the device machine, where OUT is set}"
+    exec > >(tee "$OUT/gpu-ab.log") 2>&1
+    if ! ldconfig -p | grep -q libvulkan; then
+        for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
+        ldconfig
+    fi
+    if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+        export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    fi
+    xz -dc .gpu/train-old.xz >/tmp/train-old && xz -dc .gpu/train.xz >/tmp/train-new
+    chmod +x /tmp/train-old /tmp/train-new
+    echo "GPU: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi'), $(date -u +%Y-%m-%d)"
+    export AE_DATA_DIR=$PWD/.gpu
+    local configs=${CONFIGS:-conv-ae:128 conv-ae:1024 dense-ae:256 dense-ae:1024 vae:128 vae:1024}
+    local i=0 c m b which
+    for c in $configs; do
+        m=${c%%:*} b=${c##*:}
+        local order="old new"
+        [ $((i % 2)) = 1 ] && order="new old"
+        i=$((i + 1))
+        for which in $order; do
+            rm -rf /tmp/ab-run
+            if timeout "${LIMIT:-60}" /tmp/train-$which "$m" --backend wgpu --epochs "${EPOCHS:-3}" \
+                --batch-size "$b" --no-dashboard --out /tmp/ab-run >/tmp/ab.log 2>&1; then
+                local med loss
+                med=$(awk -F, 'NR==1 {for (i=1;i<=NF;i++) if ($i=="train_seconds") c=i} NR>2 {print $c}' \
+                    /tmp/ab-run/metrics.csv | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}')
+                loss=$(awk -F, 'NR==1 {for (i=1;i<=NF;i++) if ($i=="test_loss") c=i} END {print $c}' /tmp/ab-run/metrics.csv)
+                echo "$m batch $b $which: $med s/epoch (median, epochs after the first), test loss $loss"
+            else
+                echo "$m batch $b $which: stopped or failed"; tail -3 /tmp/ab.log
+            fi
+        done
+    done
 }
 
 case "${1:-}" in
     pack) pack ;;
     run) run ;;
-    *) echo "usage: bash scripts/gpu-check.sh pack|run (see the comment at the top)" >&2; exit 1 ;;
+    ab) ab ;;
+    *) echo "usage: bash scripts/gpu-check.sh pack|run|ab (see the comments)" >&2; exit 1 ;;
 esac

@@ -1,6 +1,6 @@
-//! The ops on CubeCL's backend (wgpu; CUDA where built): our own kernels for the max-pool and
-//! the loss (`cube/launch.rs`) and the 3x3 convolution, with its ReLU and the 2x up-sampling
-//! before it (`cube/conv.rs`); Burn's own for the transposed convolution. Behind Burn's fusion
+//! The ops on CubeCL's backend (wgpu; CUDA where built): our own kernels for the max-pool
+//! (`cube/launch.rs`), the loss (`cube/loss.rs`) and the 3x3 convolution, with its ReLU and the
+//! 2x up-sampling before it (`cube/conv/`); Burn's own for the transposed convolution. Behind Burn's fusion
 //! the extension runs each op as one opaque step of the fusion stream, which nothing fuses
 //! across.
 //!
@@ -10,6 +10,7 @@
 
 mod conv;
 mod launch;
+mod loss;
 mod unpack;
 
 use crate::KernelBackend;
@@ -157,7 +158,7 @@ impl KernelBackend for CubeBackend {
         _keep: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let none = nothing(&z);
-        (launch::bce_rows(z, t), none)
+        (loss::bce_rows(z, t), none)
     }
 
     fn bce_with_logits_rows_backward(
@@ -167,7 +168,7 @@ impl KernelBackend for CubeBackend {
         grad: FloatTensor<Self>,
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        launch::bce_backward(z, t, grad, need_t, false)
+        loss::bce_backward(z, t, grad, need_t, false)
     }
 
     fn unpack_bytes(words: IntTensor<Self>, idx: IntTensor<Self>, d: usize) -> FloatTensor<Self> {
@@ -187,7 +188,7 @@ impl KernelBackend for CubeBackend {
         _keep: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let none = nothing(&z);
-        (launch::bce_mean(z, t), none)
+        (loss::bce_mean(z, t), none)
     }
 
     fn bce_with_logits_mean_backward(
@@ -197,6 +198,6 @@ impl KernelBackend for CubeBackend {
         grad: FloatTensor<Self>,
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        launch::bce_backward(z, t, grad, need_t, true)
+        loss::bce_backward(z, t, grad, need_t, true)
     }
 }

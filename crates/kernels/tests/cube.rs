@@ -201,8 +201,9 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
             b.into_dispatch(),
         ))
     };
-    // The last two: more positions per weight (3 x 28 x 28) than a cube has units, and an
-    // input in NHWC memory.
+    // The last two: more positions per weight (3 x 28 x 28) than a cube has units (and, up-
+    // sampled, 3 x 56 x 56: more than one cube sums, so each weight's sum is split into parts
+    // that a second launch adds), and an input in NHWC memory.
     for (b, c, o, h, w, nhwc) in [
         (1, 1, 1, 1, 1, false),
         (2, 16, 8, 7, 9, false),

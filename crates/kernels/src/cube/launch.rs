@@ -1,14 +1,12 @@
-//! The CubeCL kernels (GPU: wgpu, and CUDA where built) and their launches: 2x2 max-pool
-//! forward and backward, and BCE-with-logits per row or averaged over everything, with its
-//! gradients. Each kernel runs one unit per output element (per row for the row sums; one cube
-//! for the mean). The pool reads its inputs through their
-//! strides (Burn's convolutions hand back NCHW views of NHWC memory); the loss works on
-//! contiguous rows. Outputs are contiguous.
+//! The CubeCL kernels (GPU: wgpu, and CUDA where built) shared by the others, and the 2x2
+//! max-pool's: the sum in a cube ([`cube_sum`]) and the sum of a split sum's parts
+//! ([`sum_parts`]), the pool forward and backward (one unit per output element; inputs read
+//! through their strides, as Burn's convolutions hand back NCHW views of NHWC memory; outputs
+//! contiguous).
 
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
-use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::{calculate_cube_count_elemwise, prelude::*};
@@ -20,6 +18,13 @@ const UNITS: usize = 256;
 /// eight times.
 pub(super) const SUM_UNITS: usize = 256;
 const _: () = assert!(SUM_UNITS == 1 << 8);
+
+/// How many terms one cube of a long sum takes, at most: 16 per unit. A sum longer than this
+/// is split over several cubes, whose parts [`sum_parts`] adds in a second launch: a GPU
+/// runs a cube on one of its many multiprocessors, so one cube for a sum over a whole batch
+/// leaves the rest idle (a dense-ae step's loss at batch 1024, a convolution's weight
+/// gradients over 1024 images of 28x28). A sum this short or shorter stays one cube, one launch.
+pub(super) const SPAN: usize = SUM_UNITS * 16;
 
 /// The sum of `value` over the `SUM_UNITS` units of the cube (`unit` is this unit's
 /// position), for every unit: the values are added pairwise in shared memory, halving eight
@@ -40,6 +45,71 @@ pub(super) fn cube_sum<F: Float>(value: F, unit: usize) -> F {
         sync_cube();
     }
     partial[0]
+}
+
+/// One cube per value `v` of `first` and then of `second` (`second`'s `v - first.len()`): the
+/// sum of its `parts` parts (at `v * parts ..`, each the sum of one stretch of the terms, in
+/// order), divided by `div`. The units take every `SUM_UNITS`-th part, then [`cube_sum`]: the
+/// same order every time.
+#[cube(launch)]
+fn sum_parts_kernel<F: Float>(
+    partial: &Tensor<F>,
+    first: &mut Tensor<F>,
+    second: &mut Tensor<F>,
+    parts: usize,
+    div: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let unit = UNIT_POS as usize;
+    let v = CUBE_POS;
+    let mut sum = F::new(0.0);
+    for k in range_stepped(unit, parts, SUM_UNITS) {
+        sum += partial[v * parts + k];
+    }
+    let total = cube_sum::<F>(sum, unit);
+    if unit == 0 {
+        let value = total / F::cast_from(div);
+        if v < first.len() {
+            first[v] = value;
+        } else {
+            second[v - first.len()] = value;
+        }
+    }
+}
+
+/// The second launch of a split sum: `values` sums of `parts` parts each (`partial`, value by
+/// value), divided by `div`, into `first` and then `second` (a stand-in when `values` is
+/// `first`'s length).
+pub(super) fn sum_parts(
+    partial: CubeTensor,
+    first: CubeTensor,
+    second: CubeTensor,
+    values: usize,
+    parts: usize,
+    div: usize,
+) {
+    if values == 0 {
+        return;
+    }
+    let dtype = dtype_to_storage_type(partial.dtype);
+    sum_parts_kernel::launch(
+        &partial.client.clone(),
+        sum_cubes(values),
+        CubeDim::new_1d(SUM_UNITS as u32),
+        partial.into_tensor_arg(),
+        first.into_tensor_arg(),
+        second.into_tensor_arg(),
+        parts,
+        div,
+        dtype,
+    );
+}
+
+/// `cubes` cubes of a kernel that reads its flat position (`CUBE_POS`): at most 65,535 along
+/// one axis, the rest along the next.
+pub(super) fn sum_cubes(cubes: usize) -> CubeCount {
+    let across = cubes.clamp(1, 65_535);
+    CubeCount::Static(across as u32, cubes.div_ceil(across) as u32, 1)
 }
 
 /// Which input of a 2x2 window is its first maximum, row-major (later inputs win only when
@@ -148,90 +218,6 @@ fn pool_backward_kernel<F: Float>(
     out[at_max] = grad[at(grad, bi, ci, py, px)];
 }
 
-/// One unit per row of `[rows, d]`: the sum of `max(z, 0) - z t + ln(1 + exp(-|z|))`.
-#[cube(launch)]
-fn bce_rows_kernel<F: Float>(
-    z: &Tensor<F>,
-    t: &Tensor<F>,
-    out: &mut Tensor<F>,
-    d: usize,
-    #[define(F)] _dtype: ElemType,
-) {
-    let row = ABSOLUTE_POS;
-    if row >= out.len() {
-        terminate!();
-    }
-    let zero = F::new(0.0);
-    let one = F::new(1.0);
-    let mut sum = zero;
-    for j in 0..d {
-        let zi = z[row * d + j];
-        sum += zi.max(zero) - zi * t[row * d + j] + (one + (-zi.abs()).exp()).ln();
-    }
-    out[row] = sum;
-}
-
-/// One cube: the sum of `max(z, 0) - z t + ln(1 + exp(-|z|))` over every element of `z`,
-/// divided by their number. Each unit sums every `SUM_UNITS`-th element, then [`cube_sum`]
-/// adds the units' sums, always in the same order.
-#[cube(launch)]
-fn bce_mean_kernel<F: Float>(
-    z: &Tensor<F>,
-    t: &Tensor<F>,
-    out: &mut Tensor<F>,
-    #[define(F)] _dtype: ElemType,
-) {
-    let unit = UNIT_POS as usize;
-    let zero = F::new(0.0);
-    let one = F::new(1.0);
-    let mut sum = zero;
-    for i in range_stepped(unit, z.len(), SUM_UNITS) {
-        let zi = z[i];
-        sum += zi.max(zero) - zi * t[i] + (one + (-zi.abs()).exp()).ln();
-    }
-    let total = cube_sum::<F>(sum, unit);
-    if unit == 0 {
-        out[0] = total / F::cast_from(z.len());
-    }
-}
-
-/// One unit per element: the logit's gradient `(sigmoid(z) - t) g / div`, `g` its row's
-/// (`d` elements a row) and `div` 1 for the row sums, the element count for the mean.
-#[cube(launch)]
-fn bce_grad_z_kernel<F: Float>(
-    z: &Tensor<F>,
-    t: &Tensor<F>,
-    g: &Tensor<F>,
-    out: &mut Tensor<F>,
-    d: usize,
-    div: usize,
-    #[define(F)] _dtype: ElemType,
-) {
-    let i = ABSOLUTE_POS;
-    if i >= out.len() {
-        terminate!();
-    }
-    let one = F::new(1.0);
-    out[i] = (one / (one + (-z[i]).exp()) - t[i]) * (g[i / d] / F::cast_from(div));
-}
-
-/// One unit per element: the target's gradient `-z g / div`, as [`bce_grad_z_kernel`]'s.
-#[cube(launch)]
-fn bce_grad_t_kernel<F: Float>(
-    z: &Tensor<F>,
-    g: &Tensor<F>,
-    out: &mut Tensor<F>,
-    d: usize,
-    div: usize,
-    #[define(F)] _dtype: ElemType,
-) {
-    let i = ABSOLUTE_POS;
-    if i >= out.len() {
-        terminate!();
-    }
-    out[i] = -z[i] * (g[i / d] / F::cast_from(div));
-}
-
 /// A new contiguous tensor of `shape` beside `like`.
 pub(super) fn empty(like: &CubeTensor, shape: Shape) -> CubeTensor {
     empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), shape, like.dtype)
@@ -281,96 +267,4 @@ pub fn max_pool2x2_backward(x: CubeTensor, grad: CubeTensor) -> CubeTensor {
         );
     }
     out
-}
-
-/// Per-row BCE-with-logits sums: `[rows, d]` -> `[rows]`.
-pub fn bce_rows(z: CubeTensor, t: CubeTensor) -> CubeTensor {
-    let (z, t) = (into_contiguous(z), into_contiguous(t));
-    let [rows, d] = z.shape().dims::<2>();
-    let out = empty(&z, Shape::new([rows]));
-    if rows > 0 {
-        let (count, dim) = grid(&z, rows);
-        let dtype = dtype_to_storage_type(z.dtype);
-        bce_rows_kernel::launch(
-            &z.client.clone(),
-            count,
-            dim,
-            z.into_tensor_arg(),
-            t.into_tensor_arg(),
-            out.clone().into_tensor_arg(),
-            d,
-            dtype,
-        );
-    }
-    out
-}
-
-/// The mean over every element of `[rows, d]`: `[1]`, in one cube.
-pub fn bce_mean(z: CubeTensor, t: CubeTensor) -> CubeTensor {
-    let (z, t) = (into_contiguous(z), into_contiguous(t));
-    let out = empty(&z, Shape::new([1]));
-    let dtype = dtype_to_storage_type(z.dtype);
-    bce_mean_kernel::launch(
-        &z.client.clone(),
-        CubeCount::Static(1, 1, 1),
-        CubeDim::new_1d(SUM_UNITS as u32),
-        z.into_tensor_arg(),
-        t.into_tensor_arg(),
-        out.clone().into_tensor_arg(),
-        dtype,
-    );
-    out
-}
-
-/// The gradients of [`bce_rows`] for the row gradients `g` (`[rows]`), or, if `mean`, of
-/// [`bce_mean`] for its gradient `g` (`[1]`): the logits', and the targets' (`[0]`, empty,
-/// unless `need_t`).
-pub fn bce_backward(
-    z: CubeTensor,
-    t: CubeTensor,
-    g: CubeTensor,
-    need_t: bool,
-    mean: bool,
-) -> (CubeTensor, CubeTensor) {
-    let (z, t, g) = (into_contiguous(z), into_contiguous(t), into_contiguous(g));
-    let n = z.shape().num_elements();
-    // Elements per entry of `g`, and what its entry is divided by.
-    let (d, div) = if mean {
-        (n.max(1), n.max(1))
-    } else {
-        (z.shape()[1].max(1), 1)
-    };
-    let dtype = dtype_to_storage_type(z.dtype);
-    let gz = empty(&z, z.shape());
-    let gt = empty(&z, if need_t { z.shape() } else { Shape::new([0]) });
-    if n > 0 {
-        let (count, dim) = grid(&z, n);
-        let client = z.client.clone();
-        if need_t {
-            bce_grad_t_kernel::launch(
-                &client,
-                count.clone(),
-                dim,
-                z.clone().into_tensor_arg(),
-                g.clone().into_tensor_arg(),
-                gt.clone().into_tensor_arg(),
-                d,
-                div,
-                dtype,
-            );
-        }
-        bce_grad_z_kernel::launch(
-            &client,
-            count,
-            dim,
-            z.into_tensor_arg(),
-            t.into_tensor_arg(),
-            g.into_tensor_arg(),
-            gz.clone().into_tensor_arg(),
-            d,
-            div,
-            dtype,
-        );
-    }
-    (gz, gt)
 }

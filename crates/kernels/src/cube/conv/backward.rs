@@ -177,11 +177,11 @@ fn sent_back<F: Float>(
     sum
 }
 
-/// This unit's shares of the sums cube `cube` computes, over every `SUM_UNITS`-th position of
-/// the batch and the image, into `shares`: for the pair of output and input channels
-/// `(oi, ci)` (the first `o * c` cubes; `cube = oi * c + ci`) the gradients of the nine weights
-/// `[oi, ci, ky, kx]` (the output gradient times the input each tap saw) in
-/// `shares[ky * 3 + kx]`; for a bias (the next `o` cubes) the output gradient in `shares[0]`.
+/// This unit's shares of the sums of sum `s`, over every `SUM_UNITS`-th position of the batch
+/// and the image from `start` (before `end`), into `shares`: for the pair of output and input
+/// channels `(oi, ci)` (the first `o * c` sums; `s = oi * c + ci`) the gradients of the nine
+/// weights `[oi, ci, ky, kx]` (the output gradient times the input each tap saw) in
+/// `shares[ky * 3 + kx]`; for a bias (the next `o` sums) the output gradient in `shares[0]`.
 /// Each output's gradient ([`out_grad`]) is found once for its nine taps, and skipped where it
 /// is 0 (the pool's other window inputs, ReLU's cut ones).
 #[cube]
@@ -190,8 +190,9 @@ fn sent_back<F: Float>(
     reason = "the tensors and the convolution's shape, as the kernel's"
 )]
 fn grad_w_shares<F: Float>(
-    cube: usize,
-    unit: usize,
+    s: usize,
+    start: usize,
+    end: usize,
     x: &Tensor<F>,
     grad: &Tensor<F>,
     y: &Tensor<F>,
@@ -202,9 +203,8 @@ fn grad_w_shares<F: Float>(
     #[comptime] pool: bool,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
-    let (b, o, oh, ow) = (y.shape(0), y.shape(1), y.shape(2), y.shape(3));
+    let (o, oh, ow) = (y.shape(1), y.shape(2), y.shape(3));
     let pairs = o * c;
-    let n = b * oh * ow;
     let (gs0, gs1, gs2, gs3) = (
         grad.stride(0),
         grad.stride(1),
@@ -217,9 +217,9 @@ fn grad_w_shares<F: Float>(
     for k in 0..9usize {
         shares[k] = F::new(0.0);
     }
-    if cube < pairs {
-        let (oi, ci) = (cube / c, cube % c);
-        for p in range_stepped(unit, n, SUM_UNITS) {
+    if s < pairs {
+        let (oi, ci) = (s / c, s % c);
+        for p in range_stepped(start, end, SUM_UNITS) {
             let ox = p % ow;
             let oy = p / ow % oh;
             let bi = p / (ow * oh);
@@ -245,9 +245,9 @@ fn grad_w_shares<F: Float>(
             }
         }
     } else {
-        let oi = cube - pairs;
+        let oi = s - pairs;
         let mut sum = F::new(0.0);
-        for p in range_stepped(unit, n, SUM_UNITS) {
+        for p in range_stepped(start, end, SUM_UNITS) {
             let ox = p % ow;
             let oy = p / ow % oh;
             let bi = p / (ow * oh);
@@ -259,17 +259,21 @@ fn grad_w_shares<F: Float>(
     }
 }
 
-/// All the gradients in one launch of cubes of `SUM_UNITS` units. The first `sums` cubes (0
-/// when the weight's are not wanted, else one per pair of output and input channels and one
-/// per bias) each sum the gradients of one pair's nine weights or of one bias: every unit a
-/// strided share ([`grad_w_shares`]), then [`cube_sum`] adds the units' shares, always in the
-/// same order. The cubes after them give the input gradient, one unit per input of `gx` (`nx`
-/// of them; 0 when not wanted). Whether a cube sums is the same for all its units, so all of
-/// them reach the same barriers.
+/// All the gradients in one launch of cubes of `SUM_UNITS` units. The first `sums * parts`
+/// cubes sum the weight and bias gradients (`sums` is 0 when they are not wanted, else one per
+/// pair of output and input channels and one per bias): cube `s * parts + k` takes positions
+/// `k * span ..` of the batch and the image (`span` of them, fewer in the last part; all of
+/// them when `parts` is 1), every unit a strided share ([`grad_w_shares`]), then [`cube_sum`]
+/// adds the units' shares, always in the same order. With one part the sums go straight to
+/// `gw` and `gb`; with more, to `partial` (value `v`'s part `k` at `v * parts + k`, the values
+/// being the weights' gradients and then the biases'), which a second launch adds
+/// (`launch::sum_parts`). The cubes after them give the input gradient, one unit
+/// per input of `gx` (`nx` of them; 0 when not wanted). Whether a cube sums is the same for all
+/// its units, so all of them reach the same barriers.
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
-    reason = "the tensors, the convolution's shape and the two counts"
+    reason = "the tensors, the convolution's shape and the counts"
 )]
 pub(super) fn conv_grads_kernel<F: Float>(
     x: &Tensor<F>,
@@ -279,9 +283,12 @@ pub(super) fn conv_grads_kernel<F: Float>(
     gx: &mut Tensor<F>,
     gw: &mut Tensor<F>,
     gb: &mut Tensor<F>,
+    partial: &mut Tensor<F>,
     pad: usize,
     scale: usize,
     sums: usize,
+    parts: usize,
+    span: usize,
     nx: usize,
     #[comptime] relu: bool,
     #[comptime] pool: bool,
@@ -289,26 +296,50 @@ pub(super) fn conv_grads_kernel<F: Float>(
 ) {
     let unit = UNIT_POS as usize;
     let cube = CUBE_POS;
-    if cube < sums {
+    if cube < sums * parts {
+        let (s, k) = (cube / parts, cube % parts);
+        let n = y.shape(0) * y.shape(2) * y.shape(3);
+        let start = k * span;
+        let end = (start + span).min(n);
         let mut shares = Array::<F>::new(9usize);
-        grad_w_shares(cube, unit, x, grad, y, &mut shares, pad, scale, relu, pool);
+        grad_w_shares(
+            s,
+            start + unit,
+            end,
+            x,
+            grad,
+            y,
+            &mut shares,
+            pad,
+            scale,
+            relu,
+            pool,
+        );
         let pairs = gw.len() / 9;
-        if cube < pairs {
+        if s < pairs {
             #[unroll]
-            for k in 0..9usize {
-                let total = cube_sum::<F>(shares[k], unit);
+            for tap in 0..9usize {
+                let total = cube_sum::<F>(shares[tap], unit);
                 if unit == 0 {
-                    gw[cube * 9 + k] = total;
+                    if parts == 1 {
+                        gw[s * 9 + tap] = total;
+                    } else {
+                        partial[(s * 9 + tap) * parts + k] = total;
+                    }
                 }
             }
         } else {
             let total = cube_sum::<F>(shares[0], unit);
             if unit == 0 {
-                gb[cube - pairs] = total;
+                if parts == 1 {
+                    gb[s - pairs] = total;
+                } else {
+                    partial[(pairs * 9 + s - pairs) * parts + k] = total;
+                }
             }
         }
     } else {
-        let i = (cube - sums) * SUM_UNITS + unit;
+        let i = (cube - sums * parts) * SUM_UNITS + unit;
         if i < nx {
             let g = grad_x_at(i, grad, y, weight, x, pad, scale, relu, pool);
             gx[i] = g;

@@ -9,12 +9,15 @@
 //! convolutions hand back need no copy first; outputs are contiguous NCHW. The weight and bias
 //! gradients are sums over the batch and the image: one cube per weight (and per bias), each
 //! unit summing a strided share, then a tree in shared memory, always in the same order; the
-//! input gradient's cubes follow theirs in the same launch.
+//! input gradient's cubes follow theirs in the same launch. A sum over more than [`SPAN`]
+//! positions (16 a unit) is split into parts, a cube each, which a second launch adds: a GPU
+//! runs a cube on one multiprocessor, and 32 cubes for conv-ae's first layer at batch 1024
+//! (800,000 positions each) would leave most of them idle.
 
 mod backward;
 mod forward;
 
-use super::launch::{SUM_UNITS, empty, grid};
+use super::launch::{SPAN, SUM_UNITS, empty, grid, sum_cubes, sum_parts};
 use crate::shapes;
 use backward::conv_grads_kernel;
 use burn::backend::TensorMetadata;
@@ -144,15 +147,23 @@ pub fn conv3x3_grads(
         (one(), one())
     };
     let sums = if need_w { o * c + o } else { 0 };
+    // The positions each sum runs over, split into parts of at most SPAN.
+    let [b, _, oh, ow] = dy.out.shape().dims::<4>();
+    let n = b * oh * ow;
+    let parts = if need_w { n.div_ceil(SPAN).max(1) } else { 1 };
+    let span = n.div_ceil(parts);
+    let partial = if parts > 1 {
+        empty(&x, Shape::new([(o * c * 9 + o) * parts]))
+    } else {
+        one()
+    };
     let nx = if need_x { x.shape().num_elements() } else { 0 };
-    let cubes = sums + nx.div_ceil(SUM_UNITS);
+    let cubes = sums * parts + nx.div_ceil(SUM_UNITS);
     if cubes > 0 {
-        // At most 65,535 cubes along one axis; the kernel reads the flat position.
-        let across = cubes.min(65_535);
         let dtype = dtype_to_storage_type(x.dtype);
         conv_grads_kernel::launch(
             &x.client.clone(),
-            CubeCount::Static(across as u32, cubes.div_ceil(across) as u32, 1),
+            sum_cubes(cubes),
             CubeDim::new_1d(SUM_UNITS as u32),
             x.into_tensor_arg(),
             dy.grad.into_tensor_arg(),
@@ -161,14 +172,20 @@ pub fn conv3x3_grads(
             gx.clone().into_tensor_arg(),
             gw.clone().into_tensor_arg(),
             gb.clone().into_tensor_arg(),
+            partial.clone().into_tensor_arg(),
             conv.pad,
             conv.scale(),
             sums,
+            parts,
+            span,
             nx,
             conv.relu,
             conv.pool,
             dtype,
         );
+    }
+    if need_w && parts > 1 {
+        sum_parts(partial, gw.clone(), gb.clone(), o * c * 9 + o, parts, 1);
     }
     (need_x.then_some(gx), need_w.then_some((gw, gb)))
 }
