@@ -4,7 +4,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::avx2;
-use super::{BLOCK, Dims, Frame, GradFrame, LANES, SAMPLES_PER_JOB, framed, slack};
+use super::{BLOCK, Dims, Frame, GradFrame, LANES, SAMPLES_PER_JOB, framed, slack, sum_f64};
 use crate::simd::Isa;
 use rayon::prelude::*;
 
@@ -21,21 +21,6 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
     }
     let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
     acc.iter().map(|&v| f64::from(v)).sum::<f64>() + f64::from(tail)
-}
-
-/// The sum of `v` in f64, in eight running sums (one sum was a chain of dependent scalar
-/// additions, 3% of a conv-ae step in `perf`; eight lanes vectorise). The order is fixed by
-/// the code, not the CPU: the same figure everywhere.
-fn sum_f64(v: &[f32]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let chunks = v.chunks_exact(8);
-    let rest: f64 = chunks.remainder().iter().map(|&x| f64::from(x)).sum();
-    for c in chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += f64::from(x);
-        }
-    }
-    acc.iter().sum::<f64>() + rest
 }
 
 /// `sum over f of g[f] src[f + ky wp + kx]` for the nine taps (`src` reaches `2 wp + 2` past

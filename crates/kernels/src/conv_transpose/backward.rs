@@ -6,6 +6,7 @@
 use super::avx2;
 use super::{BLOCK, PHASES, Planes, UpDims, blocks, framed_input, gather_phase, phase_kernel};
 use crate::conv::SAMPLES_PER_JOB;
+use crate::conv::sum_f64;
 use crate::simd::Isa;
 use rayon::prelude::*;
 
@@ -145,10 +146,7 @@ fn weight_grad(
         .into_par_iter()
         .map(|o| {
             (0..d.b)
-                .map(|b| {
-                    let g = &grad[(b * d.o + o) * plane..][..plane];
-                    g.iter().map(|&v| f64::from(v)).sum::<f64>()
-                })
+                .map(|b| sum_f64(&grad[(b * d.o + o) * plane..][..plane]))
                 .sum::<f64>() as f32
         })
         .collect();
