@@ -260,26 +260,34 @@ pub fn forward_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], d: Dims) 
         left: d.pad,
     };
     let framed_x = framed(x, d.h, d.w, frame);
-    let mut out = vec![0.0; d.b * d.o * oh * ow];
+    // Written once, not zeroed first (see `framed`).
+    let total = d.b * d.o * oh * ow;
+    let mut out = Vec::with_capacity(total);
     // Each of the pool's tasks makes its buffer for `WIDE` 'wide' planes once.
-    out.par_chunks_mut(d.o * oh * ow).enumerate().for_each_init(
-        || vec![0.0; WIDE * oh * wp],
-        |wide, (b, ys)| {
-            let planes = &framed_x[b * d.c * len..][..d.c * len];
-            let src = Source {
-                planes,
-                len,
-                count: d.c,
-                wp,
-            };
-            gather_all(isa, wide, d.o, src, weight, bias, |o, plane| {
-                let y = &mut ys[o * oh * ow..][..oh * ow];
-                for (dst, src) in y.chunks_exact_mut(ow).zip(plane.chunks_exact(wp)) {
-                    dst.copy_from_slice(&src[..ow]);
-                }
-            });
-        },
-    );
+    out.spare_capacity_mut()[..total]
+        .par_chunks_mut(d.o * oh * ow)
+        .enumerate()
+        .for_each_init(
+            || vec![0.0; WIDE * oh * wp],
+            |wide, (b, ys)| {
+                let planes = &framed_x[b * d.c * len..][..d.c * len];
+                let src = Source {
+                    planes,
+                    len,
+                    count: d.c,
+                    wp,
+                };
+                gather_all(isa, wide, d.o, src, weight, bias, |o, plane| {
+                    let y = &mut ys[o * oh * ow..][..oh * ow];
+                    for (dst, src) in y.chunks_exact_mut(ow).zip(plane.chunks_exact(wp)) {
+                        dst.write_copy_of_slice(&src[..ow]);
+                    }
+                });
+            },
+        );
+    // SAFETY: `gather_all` hands every sample's `d.o` planes to the closure, which writes each
+    // plane's `oh` rows of `ow` whole: all `total` numbers, within the capacity.
+    unsafe { out.set_len(total) };
     out
 }
 
@@ -338,28 +346,36 @@ fn input_grad_framed(isa: Isa, framed_g: &GradFrame, weight: &[f32], d: Dims) ->
             }
         }
     }
-    let mut gx = vec![0.0; d.b * d.c * n];
+    // Written once, not zeroed first (see `framed`).
+    let total = d.b * d.c * n;
+    let mut gx = Vec::with_capacity(total);
     let zeros = vec![0.0; d.c];
-    gx.par_chunks_mut(d.c * n).enumerate().for_each_init(
-        || vec![0.0; WIDE * hp * wp],
-        |wide, (b, g_in)| {
-            let planes = &framed_g.planes[b * d.o * len..][..d.o * len];
-            let src = Source {
-                planes,
-                len,
-                count: d.o,
-                wp,
-            };
-            gather_all(isa, wide, d.c, src, &flipped, &zeros, |c, plane| {
-                // The frame's gradient is dropped: the input is its interior.
-                let g_in = &mut g_in[c * n..][..n];
-                for (r, row) in g_in.chunks_exact_mut(d.w).enumerate() {
-                    let at = (r + d.pad) * wp + d.pad;
-                    row.copy_from_slice(&plane[at..at + d.w]);
-                }
-            });
-        },
-    );
+    gx.spare_capacity_mut()[..total]
+        .par_chunks_mut(d.c * n)
+        .enumerate()
+        .for_each_init(
+            || vec![0.0; WIDE * hp * wp],
+            |wide, (b, g_in)| {
+                let planes = &framed_g.planes[b * d.o * len..][..d.o * len];
+                let src = Source {
+                    planes,
+                    len,
+                    count: d.o,
+                    wp,
+                };
+                gather_all(isa, wide, d.c, src, &flipped, &zeros, |c, plane| {
+                    // The frame's gradient is dropped: the input is its interior.
+                    let g_in = &mut g_in[c * n..][..n];
+                    for (r, row) in g_in.chunks_exact_mut(d.w).enumerate() {
+                        let at = (r + d.pad) * wp + d.pad;
+                        row.write_copy_of_slice(&plane[at..at + d.w]);
+                    }
+                });
+            },
+        );
+    // SAFETY: `gather_all` hands every sample's `d.c` planes to the closure, which writes each
+    // plane's `h` rows of `w` whole: all `total` numbers, within the capacity.
+    unsafe { gx.set_len(total) };
     gx
 }
 
