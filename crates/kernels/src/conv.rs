@@ -13,14 +13,16 @@ use burn::prelude::*;
 use burn::tensor::module::{conv2d, interpolate};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions};
 use rayon::prelude::*;
-use std::mem::MaybeUninit;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod frame;
 mod weight_grad;
 
+use frame::framed_masked;
+pub(crate) use frame::{Frame, framed, sum_f64};
 use weight_grad::weight_grad_framed;
 pub use weight_grad::weight_grad_with;
 
@@ -183,64 +185,6 @@ fn gather_all(
     }
 }
 
-/// The sum of `v` in f64, in eight running sums (one running sum is a chain of dependent
-/// scalar additions, which was 3% of a conv-ae step in `perf`; eight vectorise). The order is fixed by
-/// the code, not the CPU: the same figure everywhere.
-pub(crate) fn sum_f64(v: &[f32]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let chunks = v.chunks_exact(8);
-    let rest: f64 = chunks.remainder().iter().map(|&x| f64::from(x)).sum();
-    for c in chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += f64::from(x);
-        }
-    }
-    acc.iter().sum::<f64>() + rest
-}
-
-/// Where [`framed`] puts planes: in zero planes of `len` with rows of `stride`, at row `top`
-/// and column `left`.
-#[derive(Clone, Copy)]
-pub(crate) struct Frame {
-    pub(crate) len: usize,
-    pub(crate) stride: usize,
-    pub(crate) top: usize,
-    pub(crate) left: usize,
-}
-
-/// `planes` (`rows x cols` each) copied into zero planes laid out as `frame` says.
-pub(crate) fn framed(planes: &[f32], rows: usize, cols: usize, frame: Frame) -> Vec<f32> {
-    let count = planes.len().checked_div(rows * cols).unwrap_or(0);
-    let mut out = Vec::with_capacity(count * frame.len);
-    if count == 0 {
-        return out;
-    }
-    // Each number written once (zeros around the rows, the rows themselves), not zeroed first
-    // and then overwritten: these buffers are a large part of a step's memory traffic.
-    out.spare_capacity_mut()[..count * frame.len]
-        .par_chunks_mut(frame.len)
-        .zip(planes.par_chunks(rows * cols))
-        .for_each(|(dst, src)| {
-            let mut at = 0;
-            for (r, row) in src.chunks_exact(cols).enumerate() {
-                let start = (frame.top + r) * frame.stride + frame.left;
-                dst[at..start].fill(MaybeUninit::new(0.0));
-                let dst = &mut dst[start..start + cols];
-                // SAFETY: `MaybeUninit<f32>` has the layout of `f32`; `dst` and `row` are
-                // `cols` long and do not overlap (one is being written, the other is borrowed).
-                unsafe {
-                    std::ptr::copy_nonoverlapping(row.as_ptr(), dst.as_mut_ptr().cast(), cols);
-                }
-                at = start + cols;
-            }
-            dst[at..].fill(MaybeUninit::new(0.0));
-        });
-    // SAFETY: the loop above wrote every one of the `count * frame.len` numbers (each plane's
-    // chunk from 0 to its end, rows in increasing order), and the capacity holds them.
-    unsafe { out.set_len(count * frame.len) };
-    out
-}
-
 /// The forward pass: `x` `[b, c, h, w]`, `weight` `[o, c, 3, 3]`, `bias` `[o]`.
 pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: Dims) -> Vec<f32> {
     forward_with(Isa::best(), x, weight, bias, d)
@@ -248,6 +192,19 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: Dims) -> Vec<f32> {
 
 /// [`forward`] with its loops compiled for `isa`.
 pub fn forward_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], d: Dims) -> Vec<f32> {
+    forward_relu_with(isa, x, weight, bias, d, false)
+}
+
+/// [`forward_with`], then `max(., 0)` if `relu`, in the same pass (as the output is stored;
+/// a negative output and -0 become 0, as in Burn's `relu`).
+pub fn forward_relu_with(
+    isa: Isa,
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    d: Dims,
+    relu: bool,
+) -> Vec<f32> {
     let (oh, ow, wp) = (d.oh(), d.ow(), d.wp());
     if oh * ow == 0 || d.b * d.o == 0 {
         return vec![0.0; d.b * d.o * oh * ow];
@@ -280,7 +237,13 @@ pub fn forward_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], d: Dims) 
                 gather_all(isa, wide, d.o, src, weight, bias, |o, plane| {
                     let y = &mut ys[o * oh * ow..][..oh * ow];
                     for (dst, src) in y.chunks_exact_mut(ow).zip(plane.chunks_exact(wp)) {
-                        dst.write_copy_of_slice(&src[..ow]);
+                        if relu {
+                            for (dst, &v) in dst.iter_mut().zip(&src[..ow]) {
+                                dst.write(if v > 0.0 { v } else { 0.0 });
+                            }
+                        } else {
+                            dst.write_copy_of_slice(&src[..ow]);
+                        }
                     }
                 });
             },
@@ -294,7 +257,7 @@ pub fn forward_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], d: Dims) 
 /// The input gradient from the output gradient `grad` `[b, o, oh, ow]`, by the loops of `isa`
 /// (alone: [`backward_with`] computes it with the weight gradient).
 pub fn input_grad_with(isa: Isa, grad: &[f32], weight: &[f32], d: Dims) -> Vec<f32> {
-    input_grad_framed(isa, &GradFrame::new(grad, d), weight, d)
+    input_grad_framed(isa, &GradFrame::new(grad, None, d), weight, d)
 }
 
 /// The output gradient framed for both backward loops: each plane on rows of `wp` (zeros past
@@ -307,7 +270,9 @@ struct GradFrame {
 }
 
 impl GradFrame {
-    fn new(grad: &[f32], d: Dims) -> GradFrame {
+    /// `grad`, where `relu_out` (the output after ReLU, if the convolution ends in one) is
+    /// greater than 0, else 0: ReLU's gradient, in the same pass.
+    fn new(grad: &[f32], relu_out: Option<&[f32]>, d: Dims) -> GradFrame {
         let (oh, ow, wp) = (d.oh(), d.ow(), d.wp());
         let len = (oh + 4) * wp + 4 + LANES;
         let frame = Frame {
@@ -319,7 +284,7 @@ impl GradFrame {
         let planes = if oh * ow == 0 {
             Vec::new()
         } else {
-            framed(grad, oh, ow, frame)
+            framed_masked(grad, relu_out, oh, ow, frame)
         };
         GradFrame { planes, len }
     }
@@ -394,7 +359,27 @@ pub fn backward_with(
     need_x: bool,
     need_w: bool,
 ) -> Grads {
-    let framed_g = GradFrame::new(grad, d);
+    backward_relu_with(isa, x, weight, grad, None, d, need_x, need_w)
+}
+
+/// [`backward_with`] for a convolution that ends in ReLU, whose output was `relu_out`: the
+/// output gradient passes where that is greater than 0 (ReLU's gradient, applied as the
+/// gradient is framed). `None`: no ReLU.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "backward_with's arguments and the ReLU output"
+)]
+pub fn backward_relu_with(
+    isa: Isa,
+    x: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    relu_out: Option<&[f32]>,
+    d: Dims,
+    need_x: bool,
+    need_w: bool,
+) -> Grads {
+    let framed_g = GradFrame::new(grad, relu_out, d);
     let gx = need_x.then(|| input_grad_framed(isa, &framed_g, weight, d));
     let gw = need_w.then(|| weight_grad_framed(isa, x, &framed_g, d));
     (gx, gw)

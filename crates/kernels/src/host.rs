@@ -121,12 +121,13 @@ fn nearest() -> InterpolateOptions {
     InterpolateOptions::new(InterpolateMode::Nearest)
 }
 
-/// A 3x3 convolution on the host.
+/// A 3x3 convolution on the host, then ReLU if `relu` (in the same pass).
 pub fn conv3x3<B: Host>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     bias: FloatTensor<B>,
     pad: usize,
+    relu: bool,
 ) -> FloatTensor<B> {
     let device = x.device();
     let (xv, xs) = (B::values(&x), x.shape().to_vec());
@@ -134,24 +135,28 @@ pub fn conv3x3<B: Host>(
     let bv = B::values(&bias);
     let d = dims(&xs, &ws, pad);
     write::<B>(
-        conv::forward(&xv, &wv, &bv, d),
+        conv::forward_relu_with(Isa::best(), &xv, &wv, &bv, d, relu),
         vec![d.b, d.o, d.oh(), d.ow()],
         &device,
     )
 }
 
 /// Its gradients on the host: input (empty unless `need_x`), weight and bias (empty unless
-/// `need_w`).
+/// `need_w`). `relu_out`: the output, where the convolution ends in ReLU (the gradient passes
+/// where it is greater than 0).
 pub fn conv3x3_backward<B: Host>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     grad: FloatTensor<B>,
+    relu_out: Option<FloatTensor<B>>,
     pad: usize,
     need_x: bool,
     need_w: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let mask = relu_out.as_ref().map(|out| B::values(out));
     let run = |xv: &[f32], wv: &[f32], gv: &[f32], xs: &[usize], ws: &[usize]| {
-        conv::backward_with(Isa::best(), xv, wv, gv, dims(xs, ws, pad), need_x, need_w)
+        let d = dims(xs, ws, pad);
+        conv::backward_relu_with(Isa::best(), xv, wv, gv, mask.as_deref(), d, need_x, need_w)
     };
     backward_on_host::<B>(x, weight, grad, need_w, 0, run)
 }

@@ -29,7 +29,6 @@ pub mod simd;
 
 pub use ops::*;
 
-use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Backend, Flex, NdArray, backend_extension};
 
@@ -195,8 +194,7 @@ macro_rules! on_the_host {
                 up: bool,
             ) -> FloatTensor<Self> {
                 let x = if up { host::up2x::<Self>(x) } else { x };
-                let y = host::conv3x3::<Self>(x, weight, bias, pad);
-                if relu { Self::relu(y) } else { y }
+                host::conv3x3::<Self>(x, weight, bias, pad, relu)
             }
 
             fn conv3x3_pool(
@@ -228,19 +226,19 @@ macro_rules! on_the_host {
                 } else {
                     grad
                 };
-                let grad = if relu {
-                    Self::relu_backward(out, grad)
-                } else {
-                    grad
-                };
+                // ReLU's gradient is applied as the convolution's backward frames `grad`.
+                let relu_out = relu.then_some(out);
                 if !up {
-                    return host::conv3x3_backward::<Self>(x, weight, grad, pad, need_x, need_w);
+                    return host::conv3x3_backward::<Self>(
+                        x, weight, grad, relu_out, pad, need_x, need_w,
+                    );
                 }
                 // The large image again (cheap beside the convolution), its gradient folded
                 // back onto the small one.
                 let large = host::up2x::<Self>(x.clone());
-                let (gx, gw, gb) =
-                    host::conv3x3_backward::<Self>(large, weight, grad, pad, need_x, need_w);
+                let (gx, gw, gb) = host::conv3x3_backward::<Self>(
+                    large, weight, grad, relu_out, pad, need_x, need_w,
+                );
                 let gx = if need_x {
                     host::up2x_backward::<Self>(x, gx)
                 } else {

@@ -37,7 +37,7 @@ fn taps(isa: Isa, g: &[f32], src: &[f32], wp: usize) -> [f64; 9] {
 /// The weight gradient `[o, c, 3, 3]` and the bias gradient `[o]`, by the loops of `isa`
 /// (alone: [`backward_with`] computes them with the input gradient).
 pub fn weight_grad_with(isa: Isa, x: &[f32], grad: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
-    weight_grad_framed(isa, x, &GradFrame::new(grad, d), d)
+    weight_grad_framed(isa, x, &GradFrame::new(grad, None, d), d)
 }
 
 pub(super) fn weight_grad_framed(
