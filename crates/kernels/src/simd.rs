@@ -2,7 +2,7 @@
 //! for any x86-64 CPU (SSE2: four lanes, no fused multiply-add), so each hot loop is written
 //! once and compiled twice: portably, and with AVX2 and FMA enabled
 //! (eight lanes, one rounding per multiply-add), which runs where the CPU has them; the
-//! convolution's forward loop also has an AVX-512 build (sixteen lanes). The choice is made at
+//! convolution's forward loop, the loss and Adam also have AVX-512 builds (sixteen lanes). The choice is made at
 //! run time ([`Isa::best`]); tests run every set against the same reference.
 
 /// An instruction set a loop is compiled for.
@@ -13,8 +13,9 @@ pub enum Isa {
     /// AVX2 with fused multiply-add (x86-64 CPUs since about 2013).
     Avx2Fma,
     /// AVX-512F on top of AVX2 and FMA (Intel's server CPUs since 2017, AMD's since Zen 4):
-    /// sixteen lanes a register. The convolution's forward loop uses them; every other loop
-    /// runs its AVX2 build here.
+    /// sixteen lanes a register. The convolution's forward loop and the loops built through
+    /// [`dispatch`] (the loss, Adam) use them; the weight gradients' loops run their AVX2
+    /// builds here.
     Avx512,
 }
 
@@ -64,10 +65,24 @@ impl Isa {
 
 /// Defines `$name(isa, args...)` that runs the `#[inline(always)]` body `$body(args...)`
 /// compiled for `isa`: portably, or inlined into a function with AVX2 and FMA enabled (where
-/// `isa` has AVX2 ([`Isa::has_avx2`], which [`Isa::best`] only returns on such a CPU).
+/// `isa` has AVX2 ([`Isa::has_avx2`], which [`Isa::best`] only returns on such a CPU), or
+/// with AVX-512F too (`Isa::Avx512`). The bodies spell out their lanes (sixteen running sums,
+/// element-wise arithmetic, sums in a fixed order) and Rust never fuses a multiply and an add
+/// on its own, so the AVX2 and AVX-512 builds give the same bits; only the portable one, whose
+/// code may differ where a body calls `mul_add`, can differ.
 macro_rules! dispatch {
     ($vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $body:ident) => {
         $vis fn $name(isa: $crate::simd::Isa, $($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            if isa == $crate::simd::Isa::Avx512 {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                // SAFETY: `Isa::Avx512` is only chosen on a CPU that has AVX-512F, AVX2 and
+                // FMA (`Isa::best` checks them at run time).
+                return unsafe { avx512($($arg),*) };
+            }
             #[cfg(target_arch = "x86_64")]
             if isa.has_avx2() {
                 #[target_feature(enable = "avx2,fma")]
