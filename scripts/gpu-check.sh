@@ -36,10 +36,11 @@ pack() {
     echo "packed: carry [\".gpu\", \".gl\"] and run: bash scripts/gpu-check.sh run"
 }
 
-run() {
+# On the device machine: everything printed also into $OUT/$1, and Vulkan's loader where the
+# machine has none (the device README's recipe), pointed at NVIDIA's driver.
+there() {
     : "${OUT:?run this on the device machine, where OUT is set}"
-    exec > >(tee "$OUT/gpu-check.log") 2>&1
-    # Vulkan's loader, where the machine has none (the device README's recipe).
+    exec > >(tee "$OUT/$1") 2>&1
     if ! ldconfig -p | grep -q libvulkan; then
         for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
         ldconfig
@@ -47,6 +48,10 @@ run() {
     if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
         export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     fi
+}
+
+run() {
+    there gpu-check.log
     xz -dc .gpu/train.xz >/tmp/train && chmod +x /tmp/train
     echo "GPU: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi'), $(date -u +%Y-%m-%d)"
     export AE_DATA_DIR=$PWD/.gpu TRAIN=/tmp/train BACKEND=wgpu TORCH_DEVICE=cuda
@@ -73,15 +78,7 @@ run() {
 # epoch (epochs after the first) and its last test loss. CONFIGS: "model:batch ..." (default
 # below).
 ab() {
-    : "${OUT:?run this on the device machine, where OUT is set}"
-    exec > >(tee "$OUT/gpu-ab.log") 2>&1
-    if ! ldconfig -p | grep -q libvulkan; then
-        for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
-        ldconfig
-    fi
-    if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
-        export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    fi
+    there gpu-ab.log
     xz -dc .gpu/train-old.xz >/tmp/train-old && xz -dc .gpu/train.xz >/tmp/train-new
     chmod +x /tmp/train-old /tmp/train-new
     echo "GPU: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi'), $(date -u +%Y-%m-%d)"
