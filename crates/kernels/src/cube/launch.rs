@@ -56,12 +56,17 @@ fn sum_parts_kernel<F: Float>(
     partial: &Tensor<F>,
     first: &mut Tensor<F>,
     second: &mut Tensor<F>,
+    values: usize,
     parts: usize,
     div: usize,
     #[define(F)] _dtype: ElemType,
 ) {
     let unit = UNIT_POS as usize;
     let v = CUBE_POS;
+    // A grid of more than 65,535 cubes has a few past the last value (the whole cube leaves).
+    if v >= values {
+        terminate!();
+    }
     let mut sum = F::new(0.0);
     for k in range_stepped(unit, parts, SUM_UNITS) {
         sum += partial[v * parts + k];
@@ -99,14 +104,16 @@ pub(super) fn sum_parts(
         partial.into_tensor_arg(),
         first.into_tensor_arg(),
         second.into_tensor_arg(),
+        values,
         parts,
         div,
         dtype,
     );
 }
 
-/// `cubes` cubes of a kernel that reads its flat position (`CUBE_POS`): at most 65,535 along
-/// one axis, the rest along the next.
+/// At least `cubes` cubes of a kernel that reads its flat position (`CUBE_POS`): at most
+/// 65,535 along one axis, the rest along the next, so that past 65,535 the last row may hold
+/// cubes beyond `cubes`, which the kernel must leave idle.
 pub(super) fn sum_cubes(cubes: usize) -> CubeCount {
     let across = cubes.clamp(1, 65_535);
     CubeCount::Static(across as u32, cubes.div_ceil(across) as u32, 1)

@@ -29,6 +29,10 @@ fn bce_rows_kernel<F: Float>(
 ) {
     let unit = UNIT_POS as usize;
     let row = CUBE_POS;
+    // Cubes past the last row (a grid of more than 65,535) leave, the whole cube at once.
+    if row >= out.len() {
+        terminate!();
+    }
     let mut sum = F::new(0.0);
     for j in range_stepped(unit, d, SUM_UNITS) {
         sum += bce::<F>(z[row * d + j], t[row * d + j]);
@@ -53,6 +57,10 @@ fn bce_sum_kernel<F: Float>(
 ) {
     let unit = UNIT_POS as usize;
     let k = CUBE_POS;
+    // Cubes past the last part (a grid of more than 65,535) leave, the whole cube at once.
+    if k >= out.len() {
+        terminate!();
+    }
     let start = k * span;
     let end = (start + span).min(z.len());
     let mut sum = F::new(0.0);
