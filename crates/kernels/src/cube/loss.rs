@@ -17,34 +17,9 @@ fn bce<F: Float>(z: F, t: F) -> F {
     z.max(F::new(0.0)) - z * t + (F::new(1.0) + (-z.abs()).exp()).ln()
 }
 
-/// One cube per row of `[rows, d]`: the sum of the row's losses ([`bce`]), each unit taking
-/// every `SUM_UNITS`-th element, then [`cube_sum`].
-#[cube(launch)]
-fn bce_rows_kernel<F: Float>(
-    z: &Tensor<F>,
-    t: &Tensor<F>,
-    out: &mut Tensor<F>,
-    d: usize,
-    #[define(F)] _dtype: ElemType,
-) {
-    let unit = UNIT_POS as usize;
-    let row = CUBE_POS;
-    // Cubes past the last row (a grid of more than 65,535) leave, the whole cube at once.
-    if row >= out.len() {
-        terminate!();
-    }
-    let mut sum = F::new(0.0);
-    for j in range_stepped(unit, d, SUM_UNITS) {
-        sum += bce::<F>(z[row * d + j], t[row * d + j]);
-    }
-    let total = cube_sum::<F>(sum, unit);
-    if unit == 0 {
-        out[row] = total;
-    }
-}
-
 /// Cube `k`: the sum of the losses ([`bce`]) of elements `k * span ..` (`span` of them, fewer
-/// in the last cube), divided by `div`, into `out[k]`. Each unit takes every `SUM_UNITS`-th
+/// in the last cube), divided by `div`, into `out[k]`: with `span` a row's length and `div` 1,
+/// the row sums; else the parts of a long sum, or (one cube) the mean. Each unit takes every `SUM_UNITS`-th
 /// element of the stretch, then [`cube_sum`].
 #[cube(launch)]
 fn bce_sum_kernel<F: Float>(
@@ -117,7 +92,7 @@ pub fn bce_rows(z: CubeTensor, t: CubeTensor) -> CubeTensor {
     let out = empty(&z, Shape::new([rows]));
     if rows > 0 {
         let dtype = dtype_to_storage_type(z.dtype);
-        bce_rows_kernel::launch(
+        bce_sum_kernel::launch(
             &z.client.clone(),
             sum_cubes(rows),
             CubeDim::new_1d(SUM_UNITS as u32),
@@ -125,6 +100,7 @@ pub fn bce_rows(z: CubeTensor, t: CubeTensor) -> CubeTensor {
             t.into_tensor_arg(),
             out.clone().into_tensor_arg(),
             d,
+            1,
             dtype,
         );
     }
