@@ -1,9 +1,9 @@
 //! Which vector instructions the kernels' inner loops are compiled for. The project is built
 //! for any x86-64 CPU (SSE2: four lanes, no fused multiply-add), so each hot loop is written
-//! once and compiled twice: portably, and with AVX2 and FMA enabled
-//! (eight lanes, one rounding per multiply-add), which runs where the CPU has them; the
-//! convolution's forward loop, the loss and Adam also have AVX-512 builds (sixteen lanes). The choice is made at
-//! run time ([`Isa::best`]); tests run every set against the same reference.
+//! once and compiled for each set: portably, and with AVX2 and FMA enabled (eight lanes, one
+//! rounding per multiply-add), which runs where the CPU has them; the convolution's forward
+//! loop, the loss and Adam also with AVX-512 (sixteen lanes, the AVX2 build's bits). The
+//! choice is made at run time ([`Isa::best`]); tests run every set against the same reference.
 
 /// An instruction set a loop is compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -6,8 +6,8 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 /// The sum of `v` in f64, in eight running sums (one running sum is a chain of dependent
-/// scalar additions, which was 3% of a conv-ae step in `perf`; eight vectorise). The order is fixed by
-/// the code, not the CPU: the same figure everywhere.
+/// scalar additions, which was 3% of a conv-ae step in `perf`; eight vectorise). The order is
+/// fixed by the code, not the CPU: the same figure everywhere.
 pub(crate) fn sum_f64(v: &[f32]) -> f64 {
     let mut acc = [0.0f64; 8];
     let chunks = v.chunks_exact(8);

@@ -91,7 +91,8 @@ pub(super) fn weight_grad_framed(
                         }
                     };
                     match isa {
-                        // SAFETY: `Isa::Avx2Fma` and `Isa::Avx512` are only chosen where the CPU has AVX2 and FMA.
+                        // SAFETY: `Isa::Avx2Fma` and `Isa::Avx512` are only chosen where the
+                        // CPU has AVX2 and FMA.
                         #[cfg(target_arch = "x86_64")]
                         Isa::Avx2Fma | Isa::Avx512 if block == BLOCK => {
                             let t = unsafe { avx2::taps4(std::array::from_fn(g), src, wp) };

@@ -19,8 +19,8 @@ fn bce<F: Float>(z: F, t: F) -> F {
 
 /// Cube `k`: the sum of the losses ([`bce`]) of elements `k * span ..` (`span` of them, fewer
 /// in the last cube), divided by `div`, into `out[k]`: with `span` a row's length and `div` 1,
-/// the row sums; else the parts of a long sum, or (one cube) the mean. Each unit takes every `SUM_UNITS`-th
-/// element of the stretch, then [`cube_sum`].
+/// the row sums; else the parts of a long sum, or (one cube) the mean. Each unit takes every
+/// `SUM_UNITS`-th element of the stretch, then [`cube_sum`].
 #[cube(launch)]
 fn bce_sum_kernel<F: Float>(
     z: &Tensor<F>,
