@@ -201,7 +201,7 @@ fn main() -> ExitCode {
             print!("{HELP}");
             ExitCode::SUCCESS
         }
-        Ok(Some(o)) => match run(o) {
+        Ok(Some(o)) => match autoencoders::on_compute_pool(|| run(o)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => autoencoders::report_error(&e),
         },

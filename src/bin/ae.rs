@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     autoencoders::tune_allocator();
     autoencoders::flush_subnormals();
     let args = AeArgs::parse();
-    match run(&args) {
+    match autoencoders::on_compute_pool(|| run(&args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => autoencoders::report_error(&err),
     }

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
     let args = TrainArgs::parse();
-    match run_train(&args) {
+    match autoencoders::on_compute_pool(|| run_train(&args)) {
         Ok(_) => ExitCode::SUCCESS,
         Err(err) => autoencoders::report_error(&err),
     }

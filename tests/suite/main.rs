@@ -21,4 +21,5 @@ mod nll;
 mod quality;
 mod resume;
 mod resume_draws;
+mod threads;
 mod wide;
