@@ -21,8 +21,8 @@ mod avx512;
 mod frame;
 mod weight_grad;
 
-use frame::framed_masked;
 pub(crate) use frame::{Frame, framed, sum_f64};
+use frame::{framed_masked, framed_up};
 use weight_grad::weight_grad_framed;
 pub use weight_grad::weight_grad_with;
 
@@ -94,6 +94,26 @@ pub(crate) const SAMPLES_PER_JOB: usize = 8;
 /// Zeros after every plane, so that a tap's reads of the last lanes stay in the buffer.
 fn slack(wp: usize) -> usize {
     2 * wp + 2 + LANES
+}
+
+/// The input `x` framed for the loops, planes of `len` (the second value): `d`'s planes as
+/// they are, or, if `up`, planes of half the sides (`d.h / 2 x d.w / 2`) up-sampled 2x on the
+/// way (nearest), so that the convolution of an up-sampled input never stores it.
+fn framed_input(x: &[f32], d: Dims, up: bool) -> (Vec<f32>, usize) {
+    let wp = d.wp();
+    let len = d.hp() * wp + slack(wp);
+    let frame = Frame {
+        len,
+        stride: wp,
+        top: d.pad,
+        left: d.pad,
+    };
+    let framed_x = if up {
+        framed_up(x, d.h / 2, d.w / 2, frame)
+    } else {
+        framed(x, d.h, d.w, frame)
+    };
+    (framed_x, len)
 }
 
 /// Input planes as [`gather`] reads them: `count` planes of `len` numbers (with [`slack`]
@@ -192,11 +212,13 @@ pub fn forward(x: &[f32], weight: &[f32], bias: &[f32], d: Dims) -> Vec<f32> {
 
 /// [`forward`] with its loops compiled for `isa`.
 pub fn forward_with(isa: Isa, x: &[f32], weight: &[f32], bias: &[f32], d: Dims) -> Vec<f32> {
-    forward_relu_with(isa, x, weight, bias, d, false)
+    forward_relu_with(isa, x, weight, bias, d, false, false)
 }
 
 /// [`forward_with`], then `max(., 0)` if `relu`, in the same pass (as the output is stored;
-/// a negative output and -0 become 0, as in Burn's `relu`).
+/// a negative output and -0 become 0, as in Burn's `relu`). If `up`, `x` holds planes of half
+/// the sides `d` gives, and the convolution is of them up-sampled 2x (nearest), which is never
+/// stored on its own (`d.h` and `d.w` even).
 pub fn forward_relu_with(
     isa: Isa,
     x: &[f32],
@@ -204,19 +226,13 @@ pub fn forward_relu_with(
     bias: &[f32],
     d: Dims,
     relu: bool,
+    up: bool,
 ) -> Vec<f32> {
     let (oh, ow, wp) = (d.oh(), d.ow(), d.wp());
     if oh * ow == 0 || d.b * d.o == 0 {
         return vec![0.0; d.b * d.o * oh * ow];
     }
-    let len = d.hp() * wp + slack(wp);
-    let frame = Frame {
-        len,
-        stride: wp,
-        top: d.pad,
-        left: d.pad,
-    };
-    let framed_x = framed(x, d.h, d.w, frame);
+    let (framed_x, len) = framed_input(x, d, up);
     // Written once, not zeroed first (see `framed`).
     let total = d.b * d.o * oh * ow;
     let mut out = Vec::with_capacity(total);
@@ -257,7 +273,7 @@ pub fn forward_relu_with(
 /// The input gradient from the output gradient `grad` `[b, o, oh, ow]`, by the loops of `isa`
 /// (alone: [`backward_with`] computes it with the weight gradient).
 pub fn input_grad_with(isa: Isa, grad: &[f32], weight: &[f32], d: Dims) -> Vec<f32> {
-    input_grad_framed(isa, &GradFrame::new(grad, None, d), weight, d)
+    input_grad_framed(isa, &GradFrame::new(grad, None, d), weight, d, false)
 }
 
 /// The output gradient framed for both backward loops: each plane on rows of `wp` (zeros past
@@ -295,9 +311,17 @@ impl GradFrame {
     }
 }
 
-fn input_grad_framed(isa: Isa, framed_g: &GradFrame, weight: &[f32], d: Dims) -> Vec<f32> {
+/// The input gradient; if `up`, that of the planes of half the sides whose up-sampling was
+/// the input (each 2x2 block's gradient summed, row by row, as the gradient is stored).
+fn input_grad_framed(
+    isa: Isa,
+    framed_g: &GradFrame,
+    weight: &[f32],
+    d: Dims,
+    up: bool,
+) -> Vec<f32> {
     let (oh, ow, wp, hp) = (d.oh(), d.ow(), d.wp(), d.hp());
-    let n = d.h * d.w;
+    let n = if up { d.h / 2 * (d.w / 2) } else { d.h * d.w };
     if n == 0 || oh * ow == 0 || d.b * d.c == 0 {
         return vec![0.0; d.b * d.c * n];
     }
@@ -331,15 +355,29 @@ fn input_grad_framed(isa: Isa, framed_g: &GradFrame, weight: &[f32], d: Dims) ->
                 gather_all(isa, wide, d.c, src, &flipped, &zeros, |c, plane| {
                     // The frame's gradient is dropped: the input is its interior.
                     let g_in = &mut g_in[c * n..][..n];
-                    for (r, row) in g_in.chunks_exact_mut(d.w).enumerate() {
-                        let at = (r + d.pad) * wp + d.pad;
-                        row.write_copy_of_slice(&plane[at..at + d.w]);
+                    let row_at = |r: usize| &plane[(r + d.pad) * wp + d.pad..][..d.w];
+                    if up {
+                        for (r, row) in g_in.chunks_exact_mut(d.w / 2).enumerate() {
+                            let (top, below) = (row_at(2 * r), row_at(2 * r + 1));
+                            for ((dst, t), b) in row
+                                .iter_mut()
+                                .zip(top.chunks_exact(2))
+                                .zip(below.chunks_exact(2))
+                            {
+                                dst.write(t[0] + t[1] + b[0] + b[1]);
+                            }
+                        }
+                    } else {
+                        for (r, row) in g_in.chunks_exact_mut(d.w).enumerate() {
+                            row.write_copy_of_slice(row_at(r));
+                        }
                     }
                 });
             },
         );
     // SAFETY: `gather_all` hands every sample's `d.c` planes to the closure, which writes each
-    // plane's `h` rows of `w` whole: all `total` numbers, within the capacity.
+    // plane's `n` numbers (rows of `w`, or of `w / 2` if `up`) whole: all `total` numbers,
+    // within the capacity.
     unsafe { gx.set_len(total) };
     gx
 }
@@ -359,16 +397,14 @@ pub fn backward_with(
     need_x: bool,
     need_w: bool,
 ) -> Grads {
-    backward_relu_with(isa, x, weight, grad, None, d, need_x, need_w)
+    backward_relu_with(isa, x, weight, grad, None, d, false, [need_x, need_w])
 }
 
 /// [`backward_with`] for a convolution that ends in ReLU, whose output was `relu_out`: the
 /// output gradient passes where that is greater than 0 (ReLU's gradient, applied as the
-/// gradient is framed). `None`: no ReLU.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "backward_with's arguments and the ReLU output"
-)]
+/// gradient is framed). `None`: no ReLU. If `up`, `x` holds planes of half the sides, up-sampled
+/// 2x for the convolution (as in [`forward_relu_with`]), and the input gradient is theirs.
+/// `need`: whether the input gradient and whether the weight and bias gradients are wanted.
 pub fn backward_relu_with(
     isa: Isa,
     x: &[f32],
@@ -376,11 +412,11 @@ pub fn backward_relu_with(
     grad: &[f32],
     relu_out: Option<&[f32]>,
     d: Dims,
-    need_x: bool,
-    need_w: bool,
+    up: bool,
+    need: [bool; 2],
 ) -> Grads {
     let framed_g = GradFrame::new(grad, relu_out, d);
-    let gx = need_x.then(|| input_grad_framed(isa, &framed_g, weight, d));
-    let gw = need_w.then(|| weight_grad_framed(isa, x, &framed_g, d));
+    let gx = need[0].then(|| input_grad_framed(isa, &framed_g, weight, d, up));
+    let gw = need[1].then(|| weight_grad_framed(isa, x, &framed_g, d, up));
     (gx, gw)
 }

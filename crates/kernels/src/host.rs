@@ -9,7 +9,6 @@ use crate::pool;
 use crate::simd::Isa;
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Backend, Flex, NdArray, Scalar, TensorMetadata};
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{DType, Shape, TensorData};
 use std::borrow::Cow;
 
@@ -86,56 +85,37 @@ pub fn max_pool2x2_backward<B: Host>(x: FloatTensor<B>, grad: FloatTensor<B>) ->
     write::<B>(out, out_shape, &device)
 }
 
-fn dims(x: &[usize], weight: &[usize], pad: usize) -> Dims {
+/// The convolution's sizes for input `x` and `weight`; if `up`, of `x` up-sampled 2x.
+fn dims(x: &[usize], weight: &[usize], pad: usize, up: bool) -> Dims {
     let [b, c, h, w] = x.try_into().expect("a 4-D input");
+    let s = if up { 2 } else { 1 };
     Dims {
         b,
         c,
         o: weight[0],
-        h,
-        w,
+        h: s * h,
+        w: s * w,
         pad,
     }
 }
 
-/// The 2x nearest up-sampling (each pixel repeated in a 2x2 block), by Burn's `interpolate`.
-pub fn up2x<B: Host>(x: FloatTensor<B>) -> FloatTensor<B> {
-    let size = twice::<B>(&x);
-    B::interpolate(x, size, nearest())
-}
-
-/// The gradient of [`up2x`] for `grad` (shaped as its output): each 2x2 block summed.
-pub fn up2x_backward<B: Host>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
-    let size = twice::<B>(&x);
-    B::interpolate_backward(x, grad, size, nearest())
-}
-
-/// Twice `x`'s height and width.
-fn twice<B: Host>(x: &FloatTensor<B>) -> [usize; 2] {
-    let shape = x.shape();
-    [2 * shape[2], 2 * shape[3]]
-}
-
-/// Nearest-neighbour interpolation.
-fn nearest() -> InterpolateOptions {
-    InterpolateOptions::new(InterpolateMode::Nearest)
-}
-
-/// A 3x3 convolution on the host, then ReLU if `relu` (in the same pass).
+/// A 3x3 convolution on the host, of `x` up-sampled 2x if `up` (on the way: the large image
+/// is never stored), then ReLU if `relu` (in the same pass).
 pub fn conv3x3<B: Host>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     bias: FloatTensor<B>,
     pad: usize,
     relu: bool,
+    up: bool,
 ) -> FloatTensor<B> {
     let device = x.device();
     let (xv, xs) = (B::values(&x), x.shape().to_vec());
     let (wv, ws) = (B::values(&weight), weight.shape().to_vec());
     let bv = B::values(&bias);
-    let d = dims(&xs, &ws, pad);
+    let d = dims(&xs, &ws, pad, up);
     write::<B>(
-        conv::forward_relu_with(Isa::best(), &xv, &wv, &bv, d, relu),
+        conv::forward_relu_with(Isa::best(), &xv, &wv, &bv, d, relu, up),
         vec![d.b, d.o, d.oh(), d.ow()],
         &device,
     )
@@ -143,20 +123,26 @@ pub fn conv3x3<B: Host>(
 
 /// Its gradients on the host: input (empty unless `need_x`), weight and bias (empty unless
 /// `need_w`). `relu_out`: the output, where the convolution ends in ReLU (the gradient passes
-/// where it is greater than 0).
+/// where it is greater than 0). `up`: the convolution was of `x` up-sampled 2x.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, then the convolution's settings and which gradients to compute"
+)]
 pub fn conv3x3_backward<B: Host>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     grad: FloatTensor<B>,
     relu_out: Option<FloatTensor<B>>,
     pad: usize,
+    up: bool,
     need_x: bool,
     need_w: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let mask = relu_out.as_ref().map(|out| B::values(out));
     let run = |xv: &[f32], wv: &[f32], gv: &[f32], xs: &[usize], ws: &[usize]| {
-        let d = dims(xs, ws, pad);
-        conv::backward_relu_with(Isa::best(), xv, wv, gv, mask.as_deref(), d, need_x, need_w)
+        let d = dims(xs, ws, pad, up);
+        let need = [need_x, need_w];
+        conv::backward_relu_with(Isa::best(), xv, wv, gv, mask.as_deref(), d, up, need)
     };
     backward_on_host::<B>(x, weight, grad, need_w, 0, run)
 }

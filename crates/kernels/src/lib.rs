@@ -193,8 +193,7 @@ macro_rules! on_the_host {
                 relu: bool,
                 up: bool,
             ) -> FloatTensor<Self> {
-                let x = if up { host::up2x::<Self>(x) } else { x };
-                host::conv3x3::<Self>(x, weight, bias, pad, relu)
+                host::conv3x3::<Self>(x, weight, bias, pad, relu, up)
             }
 
             fn conv3x3_pool(
@@ -226,25 +225,10 @@ macro_rules! on_the_host {
                 } else {
                     grad
                 };
-                // ReLU's gradient is applied as the convolution's backward frames `grad`.
+                // ReLU's gradient is applied as the convolution's backward frames `grad`; the
+                // up-sampling as it frames `x` and stores the input gradient.
                 let relu_out = relu.then_some(out);
-                if !up {
-                    return host::conv3x3_backward::<Self>(
-                        x, weight, grad, relu_out, pad, need_x, need_w,
-                    );
-                }
-                // The large image again (cheap beside the convolution), its gradient folded
-                // back onto the small one.
-                let large = host::up2x::<Self>(x.clone());
-                let (gx, gw, gb) = host::conv3x3_backward::<Self>(
-                    large, weight, grad, relu_out, pad, need_x, need_w,
-                );
-                let gx = if need_x {
-                    host::up2x_backward::<Self>(x, gx)
-                } else {
-                    gx
-                };
-                (gx, gw, gb)
+                host::conv3x3_backward::<Self>(x, weight, grad, relu_out, pad, up, need_x, need_w)
             }
 
             fn conv_transpose3x3s2(

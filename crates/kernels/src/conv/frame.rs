@@ -35,6 +35,37 @@ pub(crate) fn framed(planes: &[f32], rows: usize, cols: usize, frame: Frame) -> 
     framed_masked(planes, None, rows, cols, frame)
 }
 
+/// `planes` (`rows x cols` each) up-sampled 2x (nearest: each number in a 2x2 block) into
+/// zero planes laid out as `frame` says, in one pass: the up-sampled planes are never stored
+/// on their own.
+pub(crate) fn framed_up(planes: &[f32], rows: usize, cols: usize, frame: Frame) -> Vec<f32> {
+    let count = planes.len().checked_div(rows * cols).unwrap_or(0);
+    let mut out = Vec::with_capacity(count * frame.len);
+    if count == 0 {
+        return out;
+    }
+    out.spare_capacity_mut()[..count * frame.len]
+        .par_chunks_mut(frame.len)
+        .zip(planes.par_chunks(rows * cols))
+        .for_each(|(dst, src)| {
+            let mut at = 0;
+            for r in 0..2 * rows {
+                let row = &src[r / 2 * cols..][..cols];
+                let start = (frame.top + r) * frame.stride + frame.left;
+                dst[at..start].fill(MaybeUninit::new(0.0));
+                for (pair, &v) in dst[start..start + 2 * cols].chunks_exact_mut(2).zip(row) {
+                    pair[0].write(v);
+                    pair[1].write(v);
+                }
+                at = start + 2 * cols;
+            }
+            dst[at..].fill(MaybeUninit::new(0.0));
+        });
+    // SAFETY: as in `framed_masked`: every number of every plane written, within the capacity.
+    unsafe { out.set_len(count * frame.len) };
+    out
+}
+
 /// [`framed`], each number kept where `mask` (laid out as `planes`) is greater than 0 and 0
 /// elsewhere: ReLU's gradient for the output `mask`, in the same pass. `None`: all kept.
 pub(crate) fn framed_masked(
