@@ -121,28 +121,42 @@ pub fn conv3x3<B: Host>(
     )
 }
 
+/// What came with a convolution in one op, as its backward needs to know.
+#[derive(Debug, Clone, Copy)]
+pub struct Fused {
+    /// Padding on every side (0 or 1).
+    pub pad: usize,
+    /// The input was up-sampled 2x first.
+    pub up: bool,
+    /// ReLU came after the convolution.
+    pub relu: bool,
+    /// The 2x2 max-pool (rounding up) came after that.
+    pub pool: bool,
+}
+
 /// Its gradients on the host: input (empty unless `need_x`), weight and bias (empty unless
-/// `need_w`). `relu_out`: the output, where the convolution ends in ReLU (the gradient passes
-/// where it is greater than 0). `up`: the convolution was of `x` up-sampled 2x.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the tensors, then the convolution's settings and which gradients to compute"
-)]
+/// `need_w`), from `grad`, the gradient of the op's result (after ReLU and the pool, as
+/// `fused` says), and `out`, the convolution's output (after ReLU if `fused.relu`).
 pub fn conv3x3_backward<B: Host>(
-    x: FloatTensor<B>,
-    weight: FloatTensor<B>,
-    grad: FloatTensor<B>,
-    relu_out: Option<FloatTensor<B>>,
-    pad: usize,
-    up: bool,
+    [x, weight, out, grad]: [FloatTensor<B>; 4],
+    fused: Fused,
     need_x: bool,
     need_w: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
-    let mask = relu_out.as_ref().map(|out| B::values(out));
+    let out_v = (fused.relu || fused.pool).then(|| B::values(&out));
     let run = |xv: &[f32], wv: &[f32], gv: &[f32], xs: &[usize], ws: &[usize]| {
-        let d = dims(xs, ws, pad, up);
+        let d = dims(xs, ws, fused.pad, fused.up);
+        let grad = match out_v.as_deref() {
+            Some(out) if fused.pool => conv::OutGrad::Pooled {
+                grad: gv,
+                out,
+                relu: fused.relu,
+            },
+            Some(out) => conv::OutGrad::Relu { grad: gv, out },
+            None => conv::OutGrad::Plain(gv),
+        };
         let need = [need_x, need_w];
-        conv::backward_relu_with(Isa::best(), xv, wv, gv, mask.as_deref(), d, up, need)
+        conv::backward_fused_with(Isa::best(), xv, wv, grad, d, fused.up, need)
     };
     backward_on_host::<B>(x, weight, grad, need_w, 0, run)
 }

@@ -220,15 +220,16 @@ macro_rules! on_the_host {
                 need_x: bool,
                 need_w: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                let grad = if pool {
-                    host::max_pool2x2_backward::<Self>(out.clone(), grad)
-                } else {
-                    grad
+                // The pool's and ReLU's gradients are applied as the convolution's backward
+                // frames `grad`; the up-sampling as it frames `x` and stores the input
+                // gradient.
+                let fused = host::Fused {
+                    pad,
+                    up,
+                    relu,
+                    pool,
                 };
-                // ReLU's gradient is applied as the convolution's backward frames `grad`; the
-                // up-sampling as it frames `x` and stores the input gradient.
-                let relu_out = relu.then_some(out);
-                host::conv3x3_backward::<Self>(x, weight, grad, relu_out, pad, up, need_x, need_w)
+                host::conv3x3_backward::<Self>([x, weight, out, grad], fused, need_x, need_w)
             }
 
             fn conv_transpose3x3s2(

@@ -14,7 +14,7 @@ pub fn reference(x: Tensor<4>) -> Tensor<4> {
 }
 
 /// Output side of a side of `n`.
-fn half(n: usize) -> usize {
+pub(crate) fn half(n: usize) -> usize {
     n.div_ceil(2)
 }
 
@@ -41,7 +41,7 @@ fn first_max(a: f32, b: f32, c: f32, d: f32) -> (usize, f32) {
 /// never wins, being no larger), `w` wide; a last window cut short on the right reads its
 /// left column twice, likewise.
 #[inline(always)]
-fn for_each_window(
+pub(crate) fn for_each_window(
     top: &[f32],
     below: &[f32],
     w: usize,
@@ -60,7 +60,7 @@ fn for_each_window(
 
 /// Rows `2 oy` and `2 oy + 1` of a plane `h` x `w` (the first again where there is no second).
 #[inline(always)]
-fn row_pair(plane: &[f32], h: usize, w: usize, oy: usize) -> (&[f32], &[f32]) {
+pub(crate) fn row_pair(plane: &[f32], h: usize, w: usize, oy: usize) -> (&[f32], &[f32]) {
     let y = 2 * oy;
     let below = if y + 1 < h { y + 1 } else { y };
     (&plane[y * w..][..w], &plane[below * w..][..w])

@@ -2,6 +2,7 @@
 //! stride with zeros around and after them), each number written once; and the f64 sums of
 //! the bias gradients.
 
+use crate::pool::{for_each_window, half, row_pair};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -112,4 +113,43 @@ pub(crate) fn framed_masked(
     // chunk from 0 to its end, rows in increasing order), and the capacity holds them.
     unsafe { out.set_len(count * frame.len) };
     out
+}
+
+/// The gradient of planes `out` (`rows x cols` each) whose 2x2 max-pool (rounding up, as
+/// [`crate::pool`]) had the gradient `pooled`, laid out as `frame` says, in one pass: each
+/// window's gradient goes to its first maximum (where, if `relu`, that maximum is greater
+/// than 0: ReLU's gradient for the output `out`), 0 to every other number.
+pub(crate) fn framed_pool_grad(
+    pooled: &[f32],
+    out: &[f32],
+    relu: bool,
+    rows: usize,
+    cols: usize,
+    frame: Frame,
+) -> Vec<f32> {
+    let count = out.len().checked_div(rows * cols).unwrap_or(0);
+    let mut buf = Vec::with_capacity(count * frame.len);
+    if count == 0 {
+        return buf;
+    }
+    let (ph, pw) = (half(rows), half(cols));
+    buf.spare_capacity_mut()[..count * frame.len]
+        .par_chunks_mut(frame.len)
+        .zip(out.par_chunks(rows * cols))
+        .zip(pooled.par_chunks(ph * pw))
+        .for_each(|((dst, plane), g)| {
+            dst.fill(MaybeUninit::new(0.0));
+            for (oy, g) in g.chunks_exact(pw).enumerate() {
+                let (top, below) = row_pair(plane, rows, cols, oy);
+                for_each_window(top, below, cols, |ox, (k, v)| {
+                    let (y, x) = (2 * oy + k / 2, 2 * ox + k % 2);
+                    let keep = !relu || v > 0.0;
+                    let at = (frame.top + y) * frame.stride + frame.left + x;
+                    dst[at].write(if keep { g[ox] } else { 0.0 });
+                });
+            }
+        });
+    // SAFETY: every number of every plane was written (zeros first), within the capacity.
+    unsafe { buf.set_len(count * frame.len) };
+    buf
 }

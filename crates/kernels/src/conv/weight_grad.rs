@@ -37,7 +37,13 @@ fn taps(isa: Isa, g: &[f32], src: &[f32], wp: usize) -> [f64; 9] {
 /// The weight gradient `[o, c, 3, 3]` and the bias gradient `[o]`, by the loops of `isa`
 /// (alone: [`backward_with`] computes them with the input gradient).
 pub fn weight_grad_with(isa: Isa, x: &[f32], grad: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
-    weight_grad_framed(isa, x, &GradFrame::new(grad, None, d), d, false)
+    weight_grad_framed(
+        isa,
+        x,
+        &GradFrame::new(super::OutGrad::Plain(grad), d),
+        d,
+        false,
+    )
 }
 
 pub(super) fn weight_grad_framed(
