@@ -2,8 +2,8 @@
 //! for any x86-64 CPU (SSE2: four lanes, no fused multiply-add), so each hot loop is written
 //! once and compiled for each set: portably, and with AVX2 and FMA enabled (eight lanes, one
 //! rounding per multiply-add), which runs where the CPU has them; the convolution's forward
-//! loop and weight gradient, the loss and Adam also with AVX-512 (sixteen lanes, the AVX2
-//! build's bits). The choice is made at run time ([`Isa::best`]); tests run every set against the same reference.
+//! loop, the loss and Adam also with AVX-512 (sixteen lanes, the AVX2 build's bits). The
+//! choice is made at run time ([`Isa::best`]); tests run every set against the same reference.
 
 /// An instruction set a loop is compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -13,9 +13,9 @@ pub enum Isa {
     /// AVX2 with fused multiply-add (x86-64 CPUs since about 2013).
     Avx2Fma,
     /// AVX-512F on top of AVX2 and FMA (Intel's server CPUs since 2017, AMD's since Zen 4):
-    /// sixteen lanes a register. The convolution's forward loop and weight gradient and the
-    /// loops built through [`dispatch`] (the loss, Adam) use them; the transposed
-    /// convolution's loops run their AVX2 builds here.
+    /// sixteen lanes a register. The convolution's forward loop and the loops built through
+    /// [`dispatch`] (the loss, Adam) use them; the weight gradients' loops run their AVX2
+    /// builds here.
     Avx512,
 }
 

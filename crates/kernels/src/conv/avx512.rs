@@ -1,5 +1,4 @@
-//! The convolution's forward loop (also the input gradient's) and the weight gradient's
-//! ([`taps8`]) with AVX-512: sixteen lanes a
+//! The convolution's forward loop (also the input gradient's) with AVX-512: sixteen lanes a
 //! register. [`gather`] keeps sixteen outputs of each of `P` planes in one register each,
 //! where the AVX2 loop keeps them in two: with eight planes, each input load feeds eight
 //! multiply-adds on sixteen lanes, and eight independent sums keep both FMA units busy; a
@@ -10,12 +9,9 @@
 //!
 //! [`Isa::best`]: crate::simd::Isa::best
 
-use super::{Source, avx2};
+use super::Source;
 use std::arch::x86_64::{
-    __m256, __m512, _mm256_castpd_ps, _mm256_castps_pd, _mm512_broadcast_f64x4, _mm512_castpd_ps,
-    _mm512_castpd256_pd512, _mm512_castpd512_pd256, _mm512_castps_pd, _mm512_extractf64x4_pd,
-    _mm512_fmadd_ps, _mm512_insertf64x4, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
-    _mm512_storeu_ps,
+    __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
 };
 
 /// Sixteen numbers from `s` (at least sixteen long).
@@ -104,67 +100,4 @@ fn runs<const P: usize, const R: usize>(
             store16(&mut out[i * n..][start + 16 * r..n], a);
         }
     }
-}
-
-/// The weight gradient's [`avx2::taps4`] for eight output gradients against the same input
-/// plane, the same numbers bit for bit: gradient `i` in the low eight lanes of a register and
-/// gradient `i + 4` in the high eight, the input row's eight numbers in both halves, so that
-/// each lane does the multiply-adds of the AVX2 loop's lane in the same order, and one
-/// multiply-add on sixteen lanes does the work of two on eight.
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) fn taps8(g: [&[f32]; 8], src: &[f32], wp: usize) -> [[f64; 9]; 8] {
-    let n = g[0].len();
-    let g = g.map(|g| &g[..n]);
-    let full = n / 8 * 8;
-    let mut out = [[0.0f64; 9]; 8];
-    for ky in 0..3 {
-        let row = &src[ky * wp..][..n + 2];
-        let mut acc = [[_mm512_setzero_ps(); 3]; 4];
-        for start in (0..full).step_by(8) {
-            let s: [__m512; 3] = std::array::from_fn(|kx| both(&row[start + kx..]));
-            for (i, a) in acc.iter_mut().enumerate() {
-                let gv = halves(&g[i][start..], &g[i + 4][start..]);
-                for (a, &s) in a.iter_mut().zip(&s) {
-                    *a = _mm512_fmadd_ps(gv, s, *a);
-                }
-            }
-        }
-        for (i, a) in acc.into_iter().enumerate() {
-            for (kx, a) in a.into_iter().enumerate() {
-                let tail = |g: &[f32]| -> f32 { (full..n).map(|f| g[f] * row[f + kx]).sum() };
-                let (lo, hi) = split(a);
-                out[i][ky * 3 + kx] = avx2::total(lo, tail(g[i]));
-                out[i + 4][ky * 3 + kx] = avx2::total(hi, tail(g[i + 4]));
-            }
-        }
-    }
-    out
-}
-
-/// The eight numbers at the start of `s` in both halves of a register.
-#[inline]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn both(s: &[f32]) -> __m512 {
-    let v = _mm256_castps_pd(avx2::load(s));
-    _mm512_castpd_ps(_mm512_broadcast_f64x4(v))
-}
-
-/// The first eight numbers of `lo` in the low half of a register, of `hi` in the high half.
-#[inline]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn halves(lo: &[f32], hi: &[f32]) -> __m512 {
-    let lo = _mm512_castpd256_pd512(_mm256_castps_pd(avx2::load(lo)));
-    let hi = _mm256_castps_pd(avx2::load(hi));
-    _mm512_castpd_ps(_mm512_insertf64x4::<1>(lo, hi))
-}
-
-/// The low and the high eight lanes of `v`.
-#[inline]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn split(v: __m512) -> (__m256, __m256) {
-    let v = _mm512_castps_pd(v);
-    (
-        _mm256_castpd_ps(_mm512_castpd512_pd256(v)),
-        _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(v)),
-    )
 }

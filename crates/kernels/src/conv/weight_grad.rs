@@ -2,9 +2,9 @@
 //! between the framed input and the output gradient on the forward loop's 'wide' rows, summed
 //! sample by sample.
 
-use super::{BLOCK, BLOCK512, Dims, GradFrame, LANES, SAMPLES_PER_JOB, framed_input, sum_f64};
 #[cfg(target_arch = "x86_64")]
-use super::{avx2, avx512};
+use super::avx2;
+use super::{BLOCK, Dims, GradFrame, LANES, SAMPLES_PER_JOB, framed_input, sum_f64};
 use crate::simd::Isa;
 use rayon::prelude::*;
 
@@ -60,11 +60,9 @@ pub(super) fn weight_grad_framed(
     }
     let (framed_x, len) = framed_input(x, d, up);
     // The output gradient on 'wide' rows, zeros past ow: the forward loop's columns that do
-    // not exist get no weight. Output channels go in blocks (`BLOCK512` of them with
-    // AVX-512, `BLOCK` with AVX2, where they divide the channels; else one at a time).
-    let block = if isa == Isa::Avx512 && d.o.is_multiple_of(BLOCK512) {
-        BLOCK512
-    } else if isa.has_avx2() && d.o.is_multiple_of(BLOCK) {
+    // not exist get no weight. One job per input channel and block of output channels
+    // (`BLOCK` of them where the loops of `isa` take blocks, else one).
+    let block = if isa.has_avx2() && d.o.is_multiple_of(BLOCK) {
         BLOCK
     } else {
         1
@@ -74,7 +72,7 @@ pub(super) fn weight_grad_framed(
     // whole batch from memory again for each pair); the jobs' sums are added in order, the
     // same figures for any number of threads.
     let pairs = d.o / block * d.c;
-    let sums: Vec<Vec<[[f64; 9]; BLOCK512]>> = (0..d.b.div_ceil(SAMPLES_PER_JOB))
+    let sums: Vec<Vec<[[f64; 9]; BLOCK]>> = (0..d.b.div_ceil(SAMPLES_PER_JOB))
         .into_par_iter()
         .map(|job| {
             let mut acc = vec![[[0.0f64; 9]; BLOCK512]; pairs];
@@ -89,13 +87,6 @@ pub(super) fn weight_grad_framed(
                         }
                     };
                     match isa {
-                        // SAFETY: `Isa::Avx512` is only chosen where the CPU has AVX-512F,
-                        // AVX2 and FMA.
-                        #[cfg(target_arch = "x86_64")]
-                        Isa::Avx512 if block == BLOCK512 => {
-                            let t = unsafe { avx512::taps8(std::array::from_fn(g), src, wp) };
-                            t.into_iter().enumerate().for_each(|(i, t)| add(i, t));
-                        }
                         // SAFETY: `Isa::Avx2Fma` and `Isa::Avx512` are only chosen where the
                         // CPU has AVX2 and FMA.
                         #[cfg(target_arch = "x86_64")]
