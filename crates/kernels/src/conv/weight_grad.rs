@@ -75,7 +75,7 @@ pub(super) fn weight_grad_framed(
     let sums: Vec<Vec<[[f64; 9]; BLOCK]>> = (0..d.b.div_ceil(SAMPLES_PER_JOB))
         .into_par_iter()
         .map(|job| {
-            let mut acc = vec![[[0.0f64; 9]; BLOCK512]; pairs];
+            let mut acc = vec![[[0.0f64; 9]; BLOCK]; pairs];
             for b in job * SAMPLES_PER_JOB..((job + 1) * SAMPLES_PER_JOB).min(d.b) {
                 for (pair, acc) in acc.iter_mut().enumerate() {
                     let (o0, c) = (pair / d.c * block, pair % d.c);
