@@ -24,7 +24,7 @@ use rayon::prelude::*;
 mod avx2;
 mod backward;
 
-pub use backward::{Grads, backward_with};
+pub use backward::backward_with;
 
 /// Burn's `conv_transpose2d` with the same settings: the reference path.
 pub fn reference(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {

@@ -41,30 +41,17 @@ pub(crate) fn framed(planes: &[f32], rows: usize, cols: usize, frame: Frame) -> 
 /// on their own.
 pub(crate) fn framed_up(planes: &[f32], rows: usize, cols: usize, frame: Frame) -> Vec<f32> {
     let count = planes.len().checked_div(rows * cols).unwrap_or(0);
-    let mut out = Vec::with_capacity(count * frame.len);
-    if count == 0 {
-        return out;
-    }
-    out.spare_capacity_mut()[..count * frame.len]
-        .par_chunks_mut(frame.len)
-        .zip(planes.par_chunks(rows * cols))
-        .for_each(|(dst, src)| {
-            let mut at = 0;
-            for r in 0..2 * rows {
-                let row = &src[r / 2 * cols..][..cols];
-                let start = (frame.top + r) * frame.stride + frame.left;
-                dst[at..start].fill(MaybeUninit::new(0.0));
-                for (pair, &v) in dst[start..start + 2 * cols].chunks_exact_mut(2).zip(row) {
-                    pair[0].write(v);
-                    pair[1].write(v);
-                }
-                at = start + 2 * cols;
+    let rows_of = |i: usize| &planes[i * rows * cols..][..rows * cols];
+    // SAFETY: the closure writes all `2 cols` numbers of each row it is given.
+    unsafe {
+        framed_rows(count, frame, [2 * rows, 2 * cols], |i, r, dst| {
+            let row = &rows_of(i)[r / 2 * cols..][..cols];
+            for (pair, &v) in dst.chunks_exact_mut(2).zip(row) {
+                pair[0].write(v);
+                pair[1].write(v);
             }
-            dst[at..].fill(MaybeUninit::new(0.0));
-        });
-    // SAFETY: as in `framed_masked`: every number of every plane written, within the capacity.
-    unsafe { out.set_len(count * frame.len) };
-    out
+        })
+    }
 }
 
 /// [`framed`], each number kept where `mask` (laid out as `planes`) is greater than 0 and 0
@@ -77,40 +64,58 @@ pub(crate) fn framed_masked(
     frame: Frame,
 ) -> Vec<f32> {
     let count = planes.len().checked_div(rows * cols).unwrap_or(0);
-    let mut out = Vec::with_capacity(count * frame.len);
-    if count == 0 {
-        return out;
-    }
-    // Each number written once (zeros around the rows, the rows themselves), not zeroed first
-    // and then overwritten: these buffers are a large part of a step's memory traffic.
-    out.spare_capacity_mut()[..count * frame.len]
-        .par_chunks_mut(frame.len)
-        .zip(planes.par_chunks(rows * cols))
-        .enumerate()
-        .for_each(|(i, (dst, src))| {
-            let plane_mask = mask.map(|m| &m[i * rows * cols..][..rows * cols]);
-            let mut at = 0;
-            for (r, row) in src.chunks_exact(cols).enumerate() {
-                let start = (frame.top + r) * frame.stride + frame.left;
-                dst[at..start].fill(MaybeUninit::new(0.0));
-                let dst = &mut dst[start..start + cols];
-                match plane_mask {
-                    Some(m) => {
-                        let m = &m[r * cols..][..cols];
-                        for ((dst, &v), &y) in dst.iter_mut().zip(row).zip(m) {
-                            dst.write(if y > 0.0 { v } else { 0.0 });
-                        }
-                    }
-                    None => {
-                        dst.write_copy_of_slice(row);
+    // SAFETY: the closure writes all `cols` numbers of each row it is given.
+    unsafe {
+        framed_rows(count, frame, [rows, cols], |i, r, dst| {
+            let at = (i * rows + r) * cols;
+            let row = &planes[at..][..cols];
+            match mask {
+                Some(m) => {
+                    let m = &m[at..][..cols];
+                    for ((dst, &v), &y) in dst.iter_mut().zip(row).zip(m) {
+                        dst.write(if y > 0.0 { v } else { 0.0 });
                     }
                 }
+                None => {
+                    dst.write_copy_of_slice(row);
+                }
+            }
+        })
+    }
+}
+
+/// `count` planes laid out as `frame` says, in parallel: in each, zeros around and after
+/// `size[0]` rows of `size[1]` numbers that `row(plane, r, dst)` writes. Each number is
+/// written once (not zeroed first and then overwritten: these buffers are a large part of a
+/// step's memory traffic).
+///
+/// # Safety
+/// `row` must write every number of the `dst` it is given.
+unsafe fn framed_rows(
+    count: usize,
+    frame: Frame,
+    [rows, cols]: [usize; 2],
+    row: impl Fn(usize, usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(count * frame.len);
+    if count == 0 || frame.len == 0 {
+        return out;
+    }
+    out.spare_capacity_mut()[..count * frame.len]
+        .par_chunks_mut(frame.len)
+        .enumerate()
+        .for_each(|(i, dst)| {
+            let mut at = 0;
+            for r in 0..rows {
+                let start = (frame.top + r) * frame.stride + frame.left;
+                dst[at..start].fill(MaybeUninit::new(0.0));
+                row(i, r, &mut dst[start..start + cols]);
                 at = start + cols;
             }
             dst[at..].fill(MaybeUninit::new(0.0));
         });
-    // SAFETY: the loop above wrote every one of the `count * frame.len` numbers (each plane's
-    // chunk from 0 to its end, rows in increasing order), and the capacity holds them.
+    // SAFETY: every plane's chunk is written from 0 to its end (zeros, then each row, which the
+    // caller's `row` writes whole), and the capacity holds all `count * frame.len` numbers.
     unsafe { out.set_len(count * frame.len) };
     out
 }

@@ -5,6 +5,7 @@
 #[cfg(target_arch = "x86_64")]
 use super::avx2;
 use super::{BLOCK, PHASES, Planes, UpDims, blocks, framed_input, gather_phase, phase_kernel};
+use crate::conv::Grads;
 use crate::conv::SAMPLES_PER_JOB;
 use crate::conv::sum_f64;
 use crate::simd::Isa;
@@ -51,10 +52,6 @@ impl PhasePlanes {
         &self.planes[(b * 4 + phase) * d.o * d.len()..][..d.o * d.len()]
     }
 }
-
-/// What [`backward_with`] returns: the input gradient (if asked for), and the weight and bias
-/// gradients (if asked for).
-pub type Grads = (Option<Vec<f32>>, Option<(Vec<f32>, Vec<f32>)>);
 
 /// The input gradient (if `need_x`) and the weight and bias gradients (if `need_w`) of one
 /// transposed convolution, from the output gradient `grad` `[b, o, 2h, 2w]`, by the loops of
