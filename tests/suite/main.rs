@@ -16,6 +16,7 @@ mod family;
 mod folders;
 mod interrupts;
 mod kernels;
+mod launches;
 mod models;
 mod nll;
 mod quality;
