@@ -1,6 +1,8 @@
 //! The kernels under autodiff: each op records a node whose backward calls the op's backward
 //! kernel on the inner backend.
 
+mod linear;
+
 use crate::KernelBackend;
 use burn::backend::AutodiffBackend;
 use burn::backend::TensorMetadata;
@@ -148,6 +150,27 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         _keep: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         bce_node::<B, C>(z, t, true)
+    }
+
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        linear::linear_node::<B, C>(x, weight, bias, relu)
+    }
+
+    fn dense_backward(
+        _x: FloatTensor<Self>,
+        _weight: FloatTensor<Self>,
+        _out: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _relu: bool,
+        _need_x: bool,
+        _need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("called by the layer node's backward on the inner backend only")
     }
 
     /// Data, not a function of parameters: the inner backend's values, untracked.

@@ -1,6 +1,6 @@
 //! The ops on CubeCL's backend (wgpu; CUDA where built): our own kernels for the max-pool
-//! (`cube/launch.rs`), the loss (`cube/loss.rs`) and the 3x3 convolution, with its ReLU and the
-//! 2x up-sampling before it (`cube/conv/`); Burn's own for the transposed convolution. Behind
+//! (`cube/launch.rs`), the loss (`cube/loss.rs`), the fully connected layer (`cube/linear.rs`)
+//! and the 3x3 convolution, with its ReLU and the 2x up-sampling before it (`cube/conv/`); Burn's own for the transposed convolution. Behind
 //! Burn's fusion the extension runs each op as one opaque step of the fusion stream, which
 //! nothing fuses across.
 //!
@@ -10,6 +10,7 @@
 
 mod conv;
 mod launch;
+mod linear;
 mod loss;
 mod unpack;
 
@@ -199,5 +200,29 @@ impl KernelBackend for CubeBackend {
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         loss::bce_backward(z, t, grad, need_t, true)
+    }
+
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        linear::linear(x, weight, bias, relu)
+    }
+
+    fn dense_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        out: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        relu: bool,
+        need_x: bool,
+        need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let like = x.clone();
+        let (gx, w) = linear::linear_grads(x, weight, out, grad, relu, need_x, need_w);
+        let (gw, gb) = w.unwrap_or_else(|| (nothing(&like), nothing(&like)));
+        (gx.unwrap_or_else(|| nothing(&like)), gw, gb)
     }
 }

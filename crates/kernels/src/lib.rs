@@ -22,6 +22,7 @@ pub mod conv;
 pub mod conv_transpose;
 mod cube;
 mod host;
+pub mod linear;
 mod ops;
 pub mod pool;
 mod shapes;
@@ -114,6 +115,35 @@ pub trait KernelBackend: Backend {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        need_x: bool,
+        need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// A fully connected layer: `x` `[b, n]` times `weight` `[n, o]`, plus `bias` `[o]`, then
+    /// `max(., 0)` if `relu`: `[b, o]` (Burn's `Linear`, whose weight is laid out so).
+    #[fusion(dtype = x, shape = shapes::linear(x, weight))]
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self>;
+
+    /// The gradients of [`KernelBackend::dense`] for the output gradient `grad`: the input's
+    /// (an empty tensor unless `need_x`), the weight's and the bias's (empty unless `need_w`).
+    /// With `relu`, `out` is the layer's output, and the gradient passes only where it is
+    /// positive; without, `out` is not read.
+    #[fusion(meta = shapes::linear_grads)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the op's inputs and its flags, as the convolution's backward"
+    )]
+    fn dense_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        out: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        relu: bool,
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
@@ -248,6 +278,27 @@ macro_rules! on_the_host {
                 need_w: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
                 host::conv_transpose3x3s2_backward::<Self>(x, weight, grad, need_x, need_w)
+            }
+
+            fn dense(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                relu: bool,
+            ) -> FloatTensor<Self> {
+                linear::forward::<Self>(x, weight, bias, relu)
+            }
+
+            fn dense_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                out: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                relu: bool,
+                need_x: bool,
+                need_w: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                linear::backward::<Self>([x, weight, out, grad], relu, need_x, need_w)
             }
 
             fn bce_with_logits_rows(

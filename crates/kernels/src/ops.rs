@@ -4,6 +4,7 @@
 
 use crate::{KernelBackend, bce, conv, conv_transpose, pool};
 use burn::backend::{CubeDevice, Dispatch, DispatchDevice};
+use burn::nn::Linear;
 use burn::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -29,22 +30,30 @@ pub enum Op {
     Bce,
     /// [`unpack_bytes`].
     Unpack,
+    /// [`linear`].
+    Linear,
     /// Adam's step ([`crate::adam::FusedAdam`]).
     Adam,
 }
 
 impl Op {
-    /// Whether this op has a kernel on `device`: every op but the unpacking on flex and ndarray
-    /// (with or without autodiff; their data sets stay on the host, where the unpacking is a
-    /// copy); the max-pool, the convolution, the loss and the unpacking on wgpu (CubeCL
+    /// Whether this op has a kernel on `device`: every op but the unpacking and the fully
+    /// connected layer on flex and ndarray (with or without autodiff; their data sets stay on
+    /// the host, where the unpacking is a copy, and the layer there is Burn's matrix product);
+    /// the max-pool, the convolution, the loss, the layer and the unpacking on wgpu (CubeCL
     /// kernels; the transposed convolution there is Burn's, and so is Adam, whose operations
     /// Burn's fusion already merges across same-shaped parameters). Elsewhere the public
     /// functions use Burn's layers.
     pub fn runs_on(self, device: &Device) -> bool {
         match device.as_dispatch().clone().inner() {
-            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => self != Op::Unpack,
+            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => {
+                !matches!(self, Op::Unpack | Op::Linear)
+            }
             DispatchDevice::Cube(CubeDevice::Wgpu(_)) => {
-                matches!(self, Op::MaxPool | Op::Conv | Op::Bce | Op::Unpack)
+                matches!(
+                    self,
+                    Op::MaxPool | Op::Conv | Op::Bce | Op::Unpack | Op::Linear
+                )
             }
             _ => false,
         }
@@ -66,6 +75,28 @@ pub fn supported(device: &Device) -> bool {
 /// Whether the public functions take the kernel path for every op on `device`.
 pub fn used_on(device: &Device) -> bool {
     ENABLED.load(Ordering::Relaxed) && supported(device)
+}
+
+/// `layer` applied to `x` (`[b, n]` -> `[b, o]`), then ReLU if `relu`: one op where
+/// [`Op::runs_on`] and the layer has a bias (on wgpu one kernel each way: the backward reads
+/// the output for ReLU's mask), else Burn's layer and `relu`.
+pub fn linear(x: Tensor<2>, layer: &Linear, relu: bool) -> Tensor<2> {
+    if let Some(bias) = &layer.bias
+        && Op::Linear.used_on(&x.device())
+    {
+        return Tensor::from_dispatch(Dispatch::dense(
+            x.into_dispatch(),
+            layer.weight.val().into_dispatch(),
+            bias.val().into_dispatch(),
+            relu,
+        ));
+    }
+    let y = layer.forward(x);
+    if relu {
+        burn::tensor::activation::relu(y)
+    } else {
+        y
+    }
 }
 
 /// A 3x3 convolution, stride 1, padding `pad` (0 or 1), with bias, NCHW: the kernel where

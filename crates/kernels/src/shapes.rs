@@ -18,6 +18,11 @@ pub fn conv3x3(x: &Shape, weight: &Shape, pad: &usize, up: &bool) -> Shape {
     Shape::new([x[0], weight[0], side(x[2]), side(x[3])])
 }
 
+/// `x` `[b, n]`, `weight` `[n, o]` -> `[b, o]`.
+pub fn linear(x: &Shape, weight: &Shape) -> Shape {
+    Shape::new([x[0], weight[1]])
+}
+
 /// `x` `[b, c, h, w]`, `weight` `[c, o, 3, 3]` -> `[b, o, 2h, 2w]`.
 pub fn up(x: &Shape, weight: &Shape) -> Shape {
     Shape::new([x[0], weight[1], 2 * x[2], 2 * x[3]])
@@ -95,6 +100,23 @@ pub fn up_grads(
     x: &TensorSpec,
     weight: &TensorSpec,
     _grad: &TensorSpec,
+    need_x: &bool,
+    need_w: &bool,
+) -> (TensorSpec, TensorSpec, TensorSpec) {
+    (
+        grad(x, x.shape.clone(), *need_x),
+        grad(x, weight.shape.clone(), *need_w),
+        grad(x, Shape::new([weight.shape[1]]), *need_w),
+    )
+}
+
+/// The fully connected layer's gradients: the input's, the weight's and the bias's (`[o]`).
+pub fn linear_grads(
+    x: &TensorSpec,
+    weight: &TensorSpec,
+    _out: &TensorSpec,
+    _grad: &TensorSpec,
+    _relu: &bool,
     need_x: &bool,
     need_w: &bool,
 ) -> (TensorSpec, TensorSpec, TensorSpec) {

@@ -85,9 +85,11 @@ impl VaeConfig {
                 let (enc, features, dec) = dense_widths(*input_dim, hidden, k);
                 let relu = Activation::Relu;
                 (
-                    VaeBody::Dense(Mlp::new(&enc, relu, relu, device)),
+                    VaeBody::Dense(Mlp::new(&enc, relu, relu, device).with_burn_layers()),
                     features,
-                    VaeDecoder::Dense(Mlp::new(&dec, relu, Activation::Identity, device)),
+                    VaeDecoder::Dense(
+                        Mlp::new(&dec, relu, Activation::Identity, device).with_burn_layers(),
+                    ),
                 )
             }
             VaeArch::Conv(c) => (
