@@ -5,10 +5,11 @@
 //! working directory. A first run fills the autotune cache (its trial launches would be
 //! counted), a second one counts.
 //!
-//! The bounds are the counts of 2026-12-06 (dense-ae 12.6, deep-ae 30.0, vae 49.8, conv-ae
-//! 36.2, on lavapipe; the dense models' layers one op each way since then) with a little room
+//! The bounds are the counts of 2026-12-06 (dense-ae 10.6, deep-ae 28.0, vae 49.8, conv-ae
+//! 36.2, on lavapipe; the dense models' layers, and the last one with the loss, one op each
+//! way since that day) with a little room
 //! for autotune choosing another matmul: a change that adds a kernel to every step of a model
-//! fails here. The goals of the GPU issue (dense-ae 12, vae 20, conv-ae 30) are not all met;
+//! fails here. Of the GPU issue's goals (dense-ae 12, vae 20, conv-ae 30) dense-ae's is met;
 //! see the README's "On a GPU".
 
 use crate::common::{covers, temp_dir, tiny_dataset};
@@ -39,8 +40,8 @@ fn launches_per_training_step_stay_within_their_bounds() {
     }
     let mut over = Vec::new();
     for (model, bound) in [
-        ("dense-ae", 13.5),
-        ("deep-ae", 32.0),
+        ("dense-ae", 11.5),
+        ("deep-ae", 29.5),
         ("conv-ae", 38.0),
         ("vae", 52.0),
     ] {

@@ -173,6 +173,27 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         unreachable!("called by the layer node's backward on the inner backend only")
     }
 
+    fn dense_bce_mean(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        linear::dense_bce_node::<B, C>(x, weight, bias, t)
+    }
+
+    fn dense_bce_mean_backward(
+        _x: FloatTensor<Self>,
+        _weight: FloatTensor<Self>,
+        _z: FloatTensor<Self>,
+        _t: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _need_x: bool,
+        _need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("called by the layer-and-loss node's backward on the inner backend only")
+    }
+
     /// Data, not a function of parameters: the inner backend's values, untracked.
     fn unpack_bytes(words: IntTensor<Self>, idx: IntTensor<Self>, d: usize) -> FloatTensor<Self> {
         <Self as AutodiffBackend>::from_inner(B::unpack_bytes(words, idx, d))

@@ -220,9 +220,50 @@ impl KernelBackend for CubeBackend {
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let like = x.clone();
-        let (gx, w) = linear::linear_grads(x, weight, out, grad, relu, need_x, need_w);
-        let (gw, gb) = w.unwrap_or_else(|| (nothing(&like), nothing(&like)));
-        (gx.unwrap_or_else(|| nothing(&like)), gw, gb)
+        let then = if relu {
+            linear::Then::Relu
+        } else {
+            linear::Then::Nothing
+        };
+        dense_grads([x, weight, out, grad], then, need_x, need_w)
     }
+
+    fn dense_bce_mean(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        linear::linear_bce_mean(x, weight, bias, t)
+    }
+
+    fn dense_bce_mean_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        need_x: bool,
+        need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let then = linear::Then::BceMean(Box::new(t));
+        dense_grads([x, weight, z, grad], then, need_x, need_w)
+    }
+}
+
+/// The fully connected layer's three gradients, `[0]` where not wanted.
+fn dense_grads(
+    tensors: [FloatTensor<CubeBackend>; 4],
+    then: linear::Then,
+    need_x: bool,
+    need_w: bool,
+) -> (
+    FloatTensor<CubeBackend>,
+    FloatTensor<CubeBackend>,
+    FloatTensor<CubeBackend>,
+) {
+    let like = tensors[0].clone();
+    let (gx, w) = linear::linear_grads(tensors, then, need_x, need_w);
+    let (gw, gb) = w.unwrap_or_else(|| (nothing(&like), nothing(&like)));
+    (gx.unwrap_or_else(|| nothing(&like)), gw, gb)
 }

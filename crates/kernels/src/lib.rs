@@ -148,6 +148,35 @@ pub trait KernelBackend: Backend {
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
+    /// [`KernelBackend::dense`] without ReLU, and the mean over all its outputs (logits) of
+    /// BCE-with-logits against `t` (`[b, o]`), in one op: `(logits, [1] mean)`. The loss's
+    /// gradient is applied inside the layer's gradient op (no launch of its own on wgpu).
+    #[fusion(meta = shapes::dense_bce_mean)]
+    fn dense_bce_mean(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The gradients of [`KernelBackend::dense_bce_mean`] for the mean's gradient `grad`
+    /// (`[1]`), from the logits `z`: the input's (an empty tensor unless `need_x`), the
+    /// weight's and the bias's (empty unless `need_w`). The targets get none.
+    #[fusion(meta = shapes::dense_bce_grads)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the op's inputs and its flags, as the convolution's backward"
+    )]
+    fn dense_bce_mean_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        z: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        need_x: bool,
+        need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
     /// Binary cross-entropy of `sigmoid(z)` against `t` from the logits, summed over each row:
     /// `z`, `t` `[rows, d]` -> `([rows], kept)`. `kept` is `sigmoid(z) - t` (`[rows, d]`, for
     /// the backward) if `keep` and the backend computes it with the loss from the same
@@ -299,6 +328,27 @@ macro_rules! on_the_host {
                 need_w: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
                 linear::backward::<Self>([x, weight, out, grad], relu, need_x, need_w)
+            }
+
+            fn dense_bce_mean(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                linear::forward_bce_mean::<Self>(x, weight, bias, t)
+            }
+
+            fn dense_bce_mean_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                z: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                need_x: bool,
+                need_w: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                linear::backward_bce_mean::<Self>([x, weight, z, t, grad], need_x, need_w)
             }
 
             fn bce_with_logits_rows(

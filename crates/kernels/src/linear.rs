@@ -5,6 +5,7 @@
 //! there ([`crate::Op::runs_on`]), and these are what the GPU kernels are tested against, beside
 //! [`reference`].
 
+use crate::host::{self, Host};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, TensorMetadata};
 use burn::prelude::*;
@@ -60,4 +61,30 @@ pub fn backward<B: Backend>(
         (none(), none())
     };
     (gx, gw, gb)
+}
+
+/// The layer without ReLU and the mean of its logits' BCE-with-logits against `t`, on a CPU
+/// backend: [`forward`] and the loss's host loops: `(logits, [1] mean)`.
+pub(crate) fn forward_bce_mean<B: Host>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    t: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let z = forward::<B>(x, weight, bias, false);
+    let (mean, _) = host::bce_mean::<B>(z.clone(), t, false);
+    (z, mean)
+}
+
+/// The gradients of [`forward_bce_mean`] for the mean's gradient `grad` (`[x, weight, z, t,
+/// grad]`, `z` the logits): the loss's gradient at the logits by the host loops, then
+/// [`backward`].
+pub(crate) fn backward_bce_mean<B: Host>(
+    [x, weight, z, t, grad]: [FloatTensor<B>; 5],
+    need_x: bool,
+    need_w: bool,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let not_kept = B::float_empty(Shape::new([0]), &z.device(), FloatDType::from(z.dtype()));
+    let (gz, _) = host::bce_mean_backward::<B>(z.clone(), t, not_kept, grad, false);
+    backward::<B>([x, weight, z, gz], false, need_x, need_w)
 }

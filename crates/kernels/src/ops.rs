@@ -99,6 +99,30 @@ pub fn linear(x: Tensor<2>, layer: &Linear, relu: bool) -> Tensor<2> {
     }
 }
 
+/// The mean over every element of the BCE-with-logits of `layer(x)` (the logits, `[b, o]`)
+/// against `t` (`[1]`): one op where [`Op::Linear`] and [`Op::Bce`] are used, the layer has a
+/// bias and `t` needs no gradient (on wgpu: the logits and the loss's parts in one kernel,
+/// their sum in a second; backward one kernel for the input's, weight's and bias's gradients,
+/// each unit computing the loss's gradient at its logits again); else Burn's layer and
+/// [`bce_with_logits_mean`].
+pub fn linear_bce_mean(x: Tensor<2>, layer: &Linear, t: Tensor<2>) -> Tensor<1> {
+    let device = x.device();
+    if let Some(bias) = &layer.bias
+        && Op::Linear.used_on(&device)
+        && Op::Bce.used_on(&device)
+        && !t.is_require_grad()
+    {
+        let (_, mean) = Dispatch::dense_bce_mean(
+            x.into_dispatch(),
+            layer.weight.val().into_dispatch(),
+            bias.val().into_dispatch(),
+            t.into_dispatch(),
+        );
+        return Tensor::from_dispatch(mean);
+    }
+    bce_with_logits_mean(layer.forward(x), t)
+}
+
 /// A 3x3 convolution, stride 1, padding `pad` (0 or 1), with bias, NCHW: the kernel where
 /// [`Op::runs_on`], else Burn's `conv2d`.
 pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {

@@ -127,6 +127,32 @@ pub fn linear_grads(
     )
 }
 
+/// The layer's logits `[b, o]` and their loss's mean `[1]`.
+pub fn dense_bce_mean(
+    x: &TensorSpec,
+    weight: &TensorSpec,
+    _bias: &TensorSpec,
+    _t: &TensorSpec,
+) -> (TensorSpec, TensorSpec) {
+    (
+        TensorSpec::new(linear(&x.shape, &weight.shape), x.dtype),
+        TensorSpec::new(Shape::new([1]), x.dtype),
+    )
+}
+
+/// The layer-and-loss op's gradients: the input's, the weight's and the bias's.
+pub fn dense_bce_grads(
+    x: &TensorSpec,
+    weight: &TensorSpec,
+    z: &TensorSpec,
+    _t: &TensorSpec,
+    grad: &TensorSpec,
+    need_x: &bool,
+    need_w: &bool,
+) -> (TensorSpec, TensorSpec, TensorSpec) {
+    linear_grads(x, weight, z, grad, &false, need_x, need_w)
+}
+
 /// The loss's gradients: the logits', and the targets' (`[0]` unless `need_t`).
 pub fn bce_grads(
     z: &TensorSpec,

@@ -9,7 +9,7 @@
 
 mod common;
 
-use ae_kernels::{KernelBackend, Op, linear};
+use ae_kernels::{KernelBackend, Op, bce, linear};
 use burn::backend::Dispatch;
 use burn::nn::LinearConfig;
 use burn::prelude::*;
@@ -187,6 +187,77 @@ fn the_models_layers_take_the_op_on_wgpu_only_and_agree_with_burn_s_layer() {
                 &values(burn),
                 &format!("{device:?}, ReLU {relu}"),
             );
+        }
+    }
+}
+
+/// The layer and the loss's mean after it as one op (`dense_bce_mean`; `linear_bce_mean` in the
+/// models): the mean and the input's, weight's and bias's gradients against Burn's layer and
+/// the loss from Burn's operations (`bce::mean_reference`), one cube's worth of logits and
+/// dense-ae's 256 x 784 (a sum in parts), on contiguous inputs and views.
+#[test]
+fn the_dense_layer_with_the_loss_after_it_matches_burn_s() {
+    for (device, on_wgpu) in all_devices() {
+        let ad = device.clone().autodiff();
+        for (batch, n, o, transposed) in [
+            (1, 1, 1, false),
+            (3, 5, 7, false),
+            (256, 32, 784, false),
+            (6, 9, 11, true),
+        ] {
+            let what = format!("{device:?} {batch}x{n} -> {o}, views {transposed}");
+            let x = random(batch, n, transposed, &ad);
+            let w = random(n, o, transposed, &ad);
+            let b = Tensor::<1>::random([o], NORMAL, &ad);
+            let t = Tensor::<2>::random([batch, o], Distribution::Default, &ad);
+            // The mean's gradient scaled by the element count, so that the logits' gradients
+            // are about 1 and the tolerance tells right from wrong.
+            let scale = (batch * o) as f32;
+            let run = |fused: bool| {
+                let (x, w, b) = (
+                    x.clone().require_grad(),
+                    w.clone().require_grad(),
+                    b.clone().require_grad(),
+                );
+                let mean = if fused {
+                    let (_, mean) = Dispatch::dense_bce_mean(
+                        x.clone().into_dispatch(),
+                        w.clone().into_dispatch(),
+                        b.clone().into_dispatch(),
+                        t.clone().into_dispatch(),
+                    );
+                    Tensor::<1>::from_dispatch(mean)
+                } else {
+                    bce::mean_reference(
+                        linear::reference(x.clone(), w.clone(), b.clone(), false),
+                        t.clone(),
+                    )
+                };
+                let g = mean.clone().mul_scalar(scale).sum().backward();
+                [
+                    values(mean.inner()),
+                    values(x.grad(&g).unwrap()),
+                    values(w.grad(&g).unwrap()),
+                    values(b.grad(&g).unwrap()),
+                ]
+            };
+            let (a, r) = (run(true), run(false));
+            for (k, part) in ["mean", "input grad", "weight grad", "bias grad"]
+                .iter()
+                .enumerate()
+            {
+                assert_close(&a[k], &r[k], &format!("{part}, {what}"));
+            }
+            if on_wgpu {
+                // The models' entry point takes the op there.
+                let layer = LinearConfig::new(n, o).init(&ad);
+                let burn = bce::mean_reference(layer.forward(x.clone()), t.clone());
+                assert_close(
+                    &values(ae_kernels::linear_bce_mean(x.clone(), &layer, t.clone()).inner()),
+                    &values(burn.inner()),
+                    &format!("linear_bce_mean, {what}"),
+                );
+            }
         }
     }
 }

@@ -6,8 +6,9 @@
 //! raw outputs and the loss applies `output` (a sigmoid in a numerically stable way).
 
 use crate::activation::Activation;
-use crate::contract::{ConfigError, Net, NetConfig};
+use crate::contract::{ConfigError, LossContext, LossTerms, Net, NetConfig};
 use crate::footprint::Footprint;
+use crate::loss::ReconLoss;
 use crate::mlp::Mlp;
 use crate::torch::{self, ExportError, TorchTensor};
 use burn::prelude::*;
@@ -125,6 +126,13 @@ impl Net for DenseAe {
         self.output
     }
 
+    /// The plain autoencoder's loss, the per-element mean reconstruction loss
+    /// ([`DenseAe::recon_mean`]).
+    fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
+        let codes = self.encode(input);
+        LossTerms::reconstruction_only(self.recon_mean(codes, target, ctx.recon, ctx.image))
+    }
+
     /// `torch_ae.py`'s `dense`: one `nn.Sequential`, encoder then decoder, each linear layer
     /// followed by its activation.
     fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {
@@ -134,6 +142,28 @@ impl Net for DenseAe {
 }
 
 impl DenseAe {
+    /// The mean reconstruction loss (`recon`) of `target`, images of `image`, from `codes`:
+    /// BCE on the sigmoid output, where the layer op runs ([`ae_kernels::Op::Linear`]: wgpu),
+    /// with the decoder's last layer and the loss as one op ([`Mlp::bce_mean`]); else through
+    /// the decoder's output and [`ReconLoss::mean`], as before that op.
+    pub fn recon_mean(
+        &self,
+        codes: Tensor<2>,
+        target: Tensor<4>,
+        recon: ReconLoss,
+        image: [usize; 3],
+    ) -> Tensor<1> {
+        let device = codes.device();
+        if recon == ReconLoss::Bce
+            && self.output == Activation::Sigmoid
+            && ae_kernels::Op::Linear.used_on(&device)
+        {
+            return self.decoder.bce_mean(codes, target.flatten(1, 3));
+        }
+        let raw = self.decode_raw(codes, image);
+        recon.mean(raw, target, self.output)
+    }
+
     /// The encoder's layers, input side first (the first one's weights are the features).
     pub fn encoder(&self) -> &Mlp {
         &self.encoder

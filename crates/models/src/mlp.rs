@@ -60,6 +60,28 @@ impl Mlp {
         x
     }
 
+    /// The mean over every element of the BCE-with-logits of this stack's output (its logits)
+    /// against `target` (`[batch, widths.last()]`), for a stack that ends without an
+    /// activation: the last layer and the loss as one op ([`ae_kernels::linear_bce_mean`]: on
+    /// wgpu the loss's gradient is applied inside the layer's gradient kernel), unless built
+    /// [`Mlp::with_burn_layers`]; else the forward pass and the loss op.
+    pub fn bce_mean(&self, mut x: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
+        let Some((last, hidden)) = self.layers.split_last() else {
+            return ae_kernels::bce_with_logits_mean(x, target);
+        };
+        if !self.one_op || self.last != Activation::Identity {
+            return ae_kernels::bce_with_logits_mean(self.forward(x), target);
+        }
+        for layer in hidden {
+            x = match self.hidden {
+                Activation::Relu => ae_kernels::linear(x, layer, true),
+                Activation::Identity => ae_kernels::linear(x, layer, false),
+                act => act.apply(layer.forward(x)),
+            };
+        }
+        ae_kernels::linear_bce_mean(x, last, target)
+    }
+
     /// The layers, input side first.
     pub fn layers(&self) -> &[Linear] {
         &self.layers

@@ -139,8 +139,9 @@ impl Net for SparseAe {
     /// Reconstruction, the penalty, and (not part of the loss) the mean code activation.
     fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
         let codes = self.net.encode(input);
-        let raw = self.net.decode_raw(codes.clone(), ctx.image);
-        let recon = ctx.recon.mean(raw, target, self.net.output());
+        let recon = self
+            .net
+            .recon_mean(codes.clone(), target, ctx.recon, ctx.image);
         let penalty = match self.sparsity {
             Sparsity::L1 { weight } => l1_activity(codes.clone()).mul_scalar(weight),
             Sparsity::Kl { rho, beta } => {

@@ -7,15 +7,31 @@
 //! these take two. Inputs are read through their strides (a transposed weight needs no copy);
 //! outputs are contiguous.
 
-use super::launch::{empty, grid};
+use super::launch::{SUM_UNITS, cube_sum, empty, grid, sum_cubes, sum_parts};
+use super::loss::bce;
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
 
-/// One unit per output `[r, j]` of the contiguous `out` `[b, o]`: `bias[j]`, then
-/// `x[r, k] w[k, j]` added for `k` in order, then `max(., 0)` if `relu`.
+/// The layer's output `[r, j]` before any activation: `bias[j]`, then `x[r, k] w[k, j]` added
+/// for `k` in order.
+#[cube]
+fn product_at<F: Float>(x: &Tensor<F>, w: &Tensor<F>, bias: &Tensor<F>, r: usize, j: usize) -> F {
+    let (xs0, xs1) = (x.stride(0), x.stride(1));
+    let (ws0, ws1) = (w.stride(0), w.stride(1));
+    let xr = r * xs0;
+    let wj = j * ws1;
+    let mut sum = bias[j * bias.stride(0)];
+    for k in 0..x.shape(1) {
+        sum += x[xr + k * xs1] * w[k * ws0 + wj];
+    }
+    sum
+}
+
+/// One unit per output `[r, j]` of the contiguous `out` `[b, o]`: [`product_at`], then
+/// `max(., 0)` if `relu`.
 #[cube(launch)]
 fn linear_kernel<F: Float>(
     x: &Tensor<F>,
@@ -30,39 +46,89 @@ fn linear_kernel<F: Float>(
         terminate!();
     }
     let o = out.shape(1);
-    let (r, j) = (p / o, p % o);
-    let (xs0, xs1) = (x.stride(0), x.stride(1));
-    let (ws0, ws1) = (w.stride(0), w.stride(1));
-    let xr = r * xs0;
-    let wj = j * ws1;
-    let mut sum = bias[j * bias.stride(0)];
-    for k in 0..x.shape(1) {
-        sum += x[xr + k * xs1] * w[k * ws0 + wj];
-    }
+    let mut y = product_at(x, w, bias, p / o, p % o);
     if relu {
-        sum = sum.max(F::new(0.0));
+        y = y.max(F::new(0.0));
     }
-    out[p] = sum;
+    out[p] = y;
 }
 
-/// The gradient reaching the product at `[r, j]`: `grad`'s, or 0 where `relu` and the output
-/// `out` is not positive (ReLU's rule).
+/// Cubes of `SUM_UNITS` units, one unit per logit `[r, j]` of the contiguous `out` `[b, o]`
+/// ([`product_at`]), and cube `k`'s share of the loss: the BCE-with-logits of its units' logits
+/// against `t` ([`bce`]), summed in the cube ([`cube_sum`]) and divided by `div`, into
+/// `partial[k]`.
+#[cube(launch)]
+fn linear_bce_kernel<F: Float>(
+    x: &Tensor<F>,
+    w: &Tensor<F>,
+    bias: &Tensor<F>,
+    t: &Tensor<F>,
+    out: &mut Tensor<F>,
+    partial: &mut Tensor<F>,
+    div: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let unit = UNIT_POS as usize;
+    let cube = CUBE_POS;
+    // Cubes past the last part (a grid of more than 65,535) leave, the whole cube at once.
+    if cube >= partial.len() {
+        terminate!();
+    }
+    let o = out.shape(1);
+    let p = cube * SUM_UNITS + unit;
+    let mut loss = F::new(0.0);
+    if p < out.len() {
+        let (r, j) = (p / o, p % o);
+        let z = product_at(x, w, bias, r, j);
+        out[p] = z;
+        loss = bce::<F>(z, t[r * t.stride(0) + j * t.stride(1)]);
+    }
+    let total = cube_sum::<F>(loss, unit);
+    if unit == 0 {
+        partial[cube] = total / F::cast_from(div);
+    }
+}
+
+/// The gradient reaching the product at `[r, j]`. With `bce` the product is a logit `out`
+/// whose loss against `t` was averaged over `div` elements: `(sigmoid(out) - t) grad[0] /
+/// div`, as the loss's own gradient kernel computes it. Else `grad`'s, or, with `relu`, 0
+/// where the output `out` is not positive (ReLU's rule). `t` is read only with `bce`, `out`
+/// only with one of the two.
 #[cube]
 #[allow(
     clippy::collapsible_if,
-    reason = "the outer test is on a comptime flag, settled when the kernel is built; the inner one runs"
+    reason = "the outer tests are on comptime flags, settled when the kernel is built; the inner one runs"
+)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the position and what follows"
+)]
+#[allow(
+    unused_assignments,
+    reason = "the cube macro needs the variable declared before the comptime branches assign it"
 )]
 fn arriving<F: Float>(
     grad: &Tensor<F>,
     out: &Tensor<F>,
+    t: &Tensor<F>,
+    div: usize,
     r: usize,
     j: usize,
     #[comptime] relu: bool,
+    #[comptime] bce: bool,
 ) -> F {
-    let mut g = grad[r * grad.stride(0) + j * grad.stride(1)];
-    if relu {
-        if out[r * out.stride(0) + j * out.stride(1)] <= F::new(0.0) {
-            g = F::new(0.0);
+    let mut g = F::new(0.0);
+    if bce {
+        let one = F::new(1.0);
+        let z = out[r * out.stride(0) + j * out.stride(1)];
+        let target = t[r * t.stride(0) + j * t.stride(1)];
+        g = (one / (one + (-z).exp()) - target) * (grad[0] / F::cast_from(div));
+    } else {
+        g = grad[r * grad.stride(0) + j * grad.stride(1)];
+        if relu {
+            if out[r * out.stride(0) + j * out.stride(1)] <= F::new(0.0) {
+                g = F::new(0.0);
+            }
         }
     }
     g
@@ -70,7 +136,7 @@ fn arriving<F: Float>(
 
 /// One unit per gradient element, in three stretches of the grid: the first `nw` units the
 /// weight's `gw[k, j]` (the sum over the batch `r` of `x[r, k]` times the arriving gradient
-/// [`arriving`]`(r, j)`), the next `nb` the bias's `gb[j]` (the sum over the batch of the
+/// [`arriving`]`(r, j)`, which with `bce` each unit computes again from the logit), the next `nb` the bias's `gb[j]` (the sum over the batch of the
 /// arriving gradient), the last `nx` the input's `gx[r, k]` (the sum over the outputs `j` of
 /// the arriving gradient times `w[k, j]`). Each sum is added in order; `nw` and `nb` are 0
 /// when the weight's are not wanted, `nx` when the input's is not.
@@ -83,6 +149,7 @@ fn linear_grads_kernel<F: Float>(
     x: &Tensor<F>,
     w: &Tensor<F>,
     out: &Tensor<F>,
+    t: &Tensor<F>,
     grad: &Tensor<F>,
     gw: &mut Tensor<F>,
     gb: &mut Tensor<F>,
@@ -90,7 +157,9 @@ fn linear_grads_kernel<F: Float>(
     nw: usize,
     nb: usize,
     nx: usize,
+    div: usize,
     #[comptime] relu: bool,
+    #[comptime] bce: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let p = ABSOLUTE_POS;
@@ -100,13 +169,13 @@ fn linear_grads_kernel<F: Float>(
         let (k, j) = (p / o, p % o);
         let xk = k * x.stride(1);
         for r in 0..b {
-            sum += x[r * x.stride(0) + xk] * arriving(grad, out, r, j, relu);
+            sum += x[r * x.stride(0) + xk] * arriving(grad, out, t, div, r, j, relu, bce);
         }
         gw[p] = sum;
     } else if p < nw + nb {
         let j = p - nw;
         for r in 0..b {
-            sum += arriving(grad, out, r, j, relu);
+            sum += arriving(grad, out, t, div, r, j, relu, bce);
         }
         gb[j] = sum;
     } else if p < nw + nb + nx {
@@ -114,7 +183,7 @@ fn linear_grads_kernel<F: Float>(
         let (r, k) = (q / n, q % n);
         let wk = k * w.stride(0);
         for j in 0..o {
-            sum += arriving(grad, out, r, j, relu) * w[wk + j * w.stride(1)];
+            sum += arriving(grad, out, t, div, r, j, relu, bce) * w[wk + j * w.stride(1)];
         }
         gx[q] = sum;
     }
@@ -145,20 +214,27 @@ pub fn linear(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, relu: bool) -
     out
 }
 
-/// The gradients of [`linear`] for the output gradient `grad`, in one launch: the input's
-/// (shaped as `x`) if `need_x`, the weight's and the bias's (`[n, o]`, `[o]`) if `need_w`;
-/// `None` for those not wanted. With `relu`, `out` is the layer's output, whose mask the
-/// gradient passes through; without, it is not read.
+/// What follows the layer, which its gradient kernel applies to the gradient arriving.
+pub enum Then {
+    /// Nothing: `out` is not read.
+    Nothing,
+    /// ReLU: `out` is the layer's output, whose mask the gradient passes through.
+    Relu,
+    /// The mean BCE-with-logits against `t` ([`linear_bce_mean`]): `out` is the logits and
+    /// `grad` the mean's gradient (`[1]`).
+    BceMean(Box<CubeTensor>),
+}
+
+/// The gradients of [`linear`] (or of [`linear_bce_mean`]) for the gradient `grad`, in one
+/// launch: the input's (shaped as `x`) if `need_x`, the weight's and the bias's (`[n, o]`,
+/// `[o]`) if `need_w`; `None` for those not wanted.
 #[allow(
     clippy::type_complexity,
     reason = "the three gradients, each there only when asked for"
 )]
 pub fn linear_grads(
-    x: CubeTensor,
-    weight: CubeTensor,
-    out: CubeTensor,
-    grad: CubeTensor,
-    relu: bool,
+    [x, weight, out, grad]: [CubeTensor; 4],
+    then: Then,
     need_x: bool,
     need_w: bool,
 ) -> (Option<CubeTensor>, Option<(CubeTensor, CubeTensor)>) {
@@ -171,6 +247,14 @@ pub fn linear_grads(
     } else {
         (one(), one())
     };
+    let div = out.shape().num_elements().max(1);
+    let (relu, t) = match then {
+        Then::Nothing => (false, None),
+        Then::Relu => (true, None),
+        Then::BceMean(t) => (false, Some(*t)),
+    };
+    let bce = t.is_some();
+    let t = t.unwrap_or_else(one);
     let (nw, nb) = if need_w { (n * o, o) } else { (0, 0) };
     let nx = if need_x { x.shape().num_elements() } else { 0 };
     let units = nw + nb + nx;
@@ -184,6 +268,7 @@ pub fn linear_grads(
             x.into_tensor_arg(),
             weight.into_tensor_arg(),
             out.into_tensor_arg(),
+            t.into_tensor_arg(),
             grad.into_tensor_arg(),
             gw.clone().into_tensor_arg(),
             gb.clone().into_tensor_arg(),
@@ -191,9 +276,54 @@ pub fn linear_grads(
             nw,
             nb,
             nx,
+            div,
             relu,
+            bce,
             dtype,
         );
     }
     (need_x.then_some(gx), need_w.then_some((gw, gb)))
+}
+
+/// The logits of [`linear`] (no ReLU) and the mean of their BCE-with-logits against `t`
+/// (`[b, o]`): `(logits, [1] mean)`. The logits and each cube's share of the loss in one
+/// launch; with more than one cube, a second launch adds the shares ([`sum_parts`]).
+pub fn linear_bce_mean(
+    x: CubeTensor,
+    weight: CubeTensor,
+    bias: CubeTensor,
+    t: CubeTensor,
+) -> (CubeTensor, CubeTensor) {
+    let b = x.shape()[0];
+    let o = weight.shape()[1];
+    let out = empty(&x, Shape::new([b, o]));
+    let mean = empty(&x, Shape::new([1]));
+    let n = b * o;
+    let parts = n.div_ceil(SUM_UNITS).max(1);
+    // One part: the mean itself; more: each part's sum, divided at the end.
+    let (target, div) = if parts == 1 {
+        (mean.clone(), n.max(1))
+    } else {
+        (empty(&x, Shape::new([parts])), 1)
+    };
+    let dtype = dtype_to_storage_type(x.dtype);
+    let client = x.client.clone();
+    linear_bce_kernel::launch(
+        &client,
+        sum_cubes(parts),
+        CubeDim::new_1d(SUM_UNITS as u32),
+        x.into_tensor_arg(),
+        weight.into_tensor_arg(),
+        bias.into_tensor_arg(),
+        t.into_tensor_arg(),
+        out.clone().into_tensor_arg(),
+        target.clone().into_tensor_arg(),
+        div,
+        dtype,
+    );
+    if parts > 1 {
+        let stand_in = empty(&mean, Shape::new([1]));
+        sum_parts(target, mean.clone(), stand_in, 1, parts, n);
+    }
+    (out, mean)
 }

@@ -13,7 +13,7 @@ use cubecl::prelude::*;
 
 /// The loss of one logit `z` for the target `t`: `max(z, 0) - z t + ln(1 + exp(-|z|))`.
 #[cube]
-fn bce<F: Float>(z: F, t: F) -> F {
+pub(super) fn bce<F: Float>(z: F, t: F) -> F {
     z.max(F::new(0.0)) - z * t + (F::new(1.0) + (-z.abs()).exp()).ln()
 }
 
