@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// Epochs asked for: far more than run before the stop arrives. An epoch of the tiny set takes
+/// about a tenth of a second, so with 20 a loaded machine once let the whole run finish before
+/// the Ctrl-C landed (2026-12-06), and the test read that as a stop that failed.
+const EPOCHS: usize = 500;
+
 /// Epochs finished so far in a run folder (rows of its metrics.csv).
 fn epochs_done(out: &Path) -> usize {
     std::fs::read_to_string(out.join("metrics.csv"))
@@ -32,33 +37,32 @@ fn wait_for_first_epoch(out: &Path, alive: &mut dyn FnMut() -> bool) {
 }
 
 fn args(data: &Path, out: &Path) -> Vec<String> {
-    [
+    let mut a: Vec<String> = [
         "dense-ae",
         "--backend",
         "flex",
         "--batch-size",
         "32",
         "--epochs",
-        "20",
-        "--data-dir",
     ]
     .iter()
     .map(|s| s.to_string())
-    .chain([
+    .collect();
+    a.push(EPOCHS.to_string());
+    a.extend([
+        "--data-dir".into(),
         data.display().to_string(),
         "--out".into(),
         out.display().to_string(),
-    ])
-    .collect()
+    ]);
+    a
 }
 
-/// `--resume` with one epoch more than the run finished goes on from its last complete
-/// checkpoint: the last finished epoch's, or the one before when the stop cut that short.
 fn resume_finishes(data: &Path, out: &Path) {
     let done = epochs_done(out);
     assert!(done >= 1);
     let mut a = args(data, out);
-    let at = a.iter().position(|s| s == "20").unwrap();
+    let at = a.iter().position(|s| *s == EPOCHS.to_string()).unwrap();
     a[at] = (done + 1).to_string();
     a.extend(["--resume".into(), "--no-dashboard".into()]);
     let o = train(&a.iter().map(String::as_str).collect::<Vec<_>>());
@@ -96,7 +100,7 @@ fn ctrl_c_without_the_dashboard_acts_as_a_kill_and_resume_goes_on() {
     assert!(sent.success());
     let status = child.wait().unwrap();
     assert!(!status.success(), "the interrupted run reported success");
-    assert!(epochs_done(&out) < 20, "the run was not stopped");
+    assert!(epochs_done(&out) < EPOCHS, "the run was not stopped");
     resume_finishes(&data, &out);
 }
 
@@ -162,7 +166,7 @@ fn q_in_the_dashboard_saves_the_step_s_weights_and_resume_goes_on() {
     let _ = tmux(&["kill-session", "-t", &session]);
     let code = std::fs::read_to_string(&exit_file).unwrap();
     assert_eq!(code.trim(), "0", "train's exit code after q");
-    assert!(epochs_done(&out) < 20, "the run was not stopped");
+    assert!(epochs_done(&out) < EPOCHS, "the run was not stopped");
     assert!(out.join("model.bpk").exists(), "q saved no weights");
     resume_finishes(&data, &out);
 }

@@ -369,14 +369,10 @@ impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
             }
             Conv::Up3x3 => B::conv_transpose3x3s2_backward(x, w, grad, need_x, need_w),
         };
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, gx);
-        }
-        if let Some(node) = node_w {
-            grads.register::<B>(node.id, gw);
-        }
-        if let Some(node) = node_b {
-            grads.register::<B>(node.id, gb);
+        for (node, grad) in [node_x, node_w, node_b].into_iter().zip([gx, gw, gb]) {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
         }
     }
 }

@@ -12,13 +12,43 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::tensor::FloatTensor;
 
+/// What follows the layer in the node, and what its backward keeps for it.
 #[derive(Debug)]
-struct LinearBackward;
+enum After<B: KernelBackend> {
+    /// ReLU or nothing ([`KernelBackend::dense`]): the output, kept for ReLU's mask.
+    Activation {
+        relu: bool,
+        out: Option<FloatTensor<B>>,
+    },
+    /// The loss's mean ([`KernelBackend::dense_bce_mean`]): the logits and the targets.
+    BceMean {
+        z: FloatTensor<B>,
+        t: FloatTensor<B>,
+    },
+}
 
-impl<B: KernelBackend> Backward<B, 3> for LinearBackward {
-    /// The input's and the weight's checkpoints, whether ReLU follows, and then the output
-    /// (for its mask).
-    type State = (NodeId, NodeId, bool, Option<FloatTensor<B>>);
+// By hand: a derive would ask `B: Clone`, where only its tensors need to be.
+impl<B: KernelBackend> Clone for After<B> {
+    fn clone(&self) -> Self {
+        match self {
+            After::Activation { relu, out } => After::Activation {
+                relu: *relu,
+                out: out.clone(),
+            },
+            After::BceMean { z, t } => After::BceMean {
+                z: z.clone(),
+                t: t.clone(),
+            },
+        }
+    }
+}
+
+#[derive(Debug)]
+struct DenseBackward;
+
+impl<B: KernelBackend> Backward<B, 3> for DenseBackward {
+    /// The input's and the weight's checkpoints, and what follows the layer.
+    type State = (NodeId, NodeId, After<B>);
 
     fn backward(
         self,
@@ -28,21 +58,22 @@ impl<B: KernelBackend> Backward<B, 3> for LinearBackward {
     ) {
         let [node_x, node_w, node_b] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (x_state, w_state, relu, out) = ops.state;
+        let (x_state, w_state, after) = ops.state;
         let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
         let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_state);
         let (need_x, need_w) = (node_x.is_some(), node_w.is_some() || node_b.is_some());
-        // Without ReLU the output is not read: the gradient stands in for it.
-        let out = out.unwrap_or_else(|| grad.clone());
-        let (gx, gw, gb) = B::dense_backward(x, w, out, grad, relu, need_x, need_w);
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, gx);
-        }
-        if let Some(node) = node_w {
-            grads.register::<B>(node.id, gw);
-        }
-        if let Some(node) = node_b {
-            grads.register::<B>(node.id, gb);
+        let (gx, gw, gb) = match after {
+            After::Activation { relu, out } => {
+                // Without ReLU the output is not read: the gradient stands in for it.
+                let out = out.unwrap_or_else(|| grad.clone());
+                B::dense_backward(x, w, out, grad, relu, need_x, need_w)
+            }
+            After::BceMean { z, t } => B::dense_bce_mean_backward(x, w, z, t, grad, need_x, need_w),
+        };
+        for (node, grad) in [node_x, node_w, node_b].into_iter().zip([gx, gw, gb]) {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
         }
     }
 }
@@ -54,59 +85,21 @@ pub(super) fn linear_node<B: KernelBackend, C: CheckpointStrategy>(
     bias: FloatTensor<Autodiff<B, C>>,
     relu: bool,
 ) -> FloatTensor<Autodiff<B, C>> {
-    match LinearBackward
+    match DenseBackward
         .prepare::<C>([x.node(), weight.node(), bias.node()])
         .compute_bound()
         .stateful()
     {
         OpsKind::Tracked(mut prep) => {
             let (x_state, w_state) = (prep.checkpoint(&x), prep.checkpoint(&weight));
-            let y = B::dense(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-                relu,
-            );
-            let keep = relu.then(|| y.clone());
-            prep.finish((x_state, w_state, relu, keep), y)
+            let [x, weight, bias] = [x, weight, bias].map(|t| t.into_primitive());
+            let y = B::dense(x, weight, bias, relu);
+            let out = relu.then(|| y.clone());
+            prep.finish((x_state, w_state, After::Activation { relu, out }), y)
         }
-        OpsKind::UnTracked(prep) => prep.finish(B::dense(
-            x.into_primitive(),
-            weight.into_primitive(),
-            bias.into_primitive(),
-            relu,
-        )),
-    }
-}
-
-#[derive(Debug)]
-struct DenseBceBackward;
-
-impl<B: KernelBackend> Backward<B, 3> for DenseBceBackward {
-    /// The input's and the weight's checkpoints, the logits and the targets.
-    type State = (NodeId, NodeId, FloatTensor<B>, FloatTensor<B>);
-
-    fn backward(
-        self,
-        ops: Ops<Self::State, 3>,
-        grads: &mut Gradients,
-        checkpointer: &mut Checkpointer,
-    ) {
-        let [node_x, node_w, node_b] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (x_state, w_state, z, t) = ops.state;
-        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
-        let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_state);
-        let (need_x, need_w) = (node_x.is_some(), node_w.is_some() || node_b.is_some());
-        let (gx, gw, gb) = B::dense_bce_mean_backward(x, w, z, t, grad, need_x, need_w);
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, gx);
-        }
-        if let Some(node) = node_w {
-            grads.register::<B>(node.id, gw);
-        }
-        if let Some(node) = node_b {
-            grads.register::<B>(node.id, gb);
+        OpsKind::UnTracked(prep) => {
+            let [x, weight, bias] = [x, weight, bias].map(|t| t.into_primitive());
+            prep.finish(B::dense(x, weight, bias, relu))
         }
     }
 }
@@ -122,28 +115,21 @@ pub(super) fn dense_bce_node<B: KernelBackend, C: CheckpointStrategy>(
 ) -> (AdTensor<B, C>, AdTensor<B, C>) {
     let wrap = <Autodiff<B, C> as AutodiffBackend>::from_inner;
     let t = t.into_primitive();
-    match DenseBceBackward
+    match DenseBackward
         .prepare::<C>([x.node(), weight.node(), bias.node()])
         .compute_bound()
         .stateful()
     {
         OpsKind::Tracked(mut prep) => {
             let (x_state, w_state) = (prep.checkpoint(&x), prep.checkpoint(&weight));
-            let (z, mean) = B::dense_bce_mean(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-                t.clone(),
-            );
-            (wrap(z.clone()), prep.finish((x_state, w_state, z, t), mean))
+            let [x, weight, bias] = [x, weight, bias].map(|t| t.into_primitive());
+            let (z, mean) = B::dense_bce_mean(x, weight, bias, t.clone());
+            let after = After::BceMean { z: z.clone(), t };
+            (wrap(z), prep.finish((x_state, w_state, after), mean))
         }
         OpsKind::UnTracked(prep) => {
-            let (z, mean) = B::dense_bce_mean(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-                t,
-            );
+            let [x, weight, bias] = [x, weight, bias].map(|t| t.into_primitive());
+            let (z, mean) = B::dense_bce_mean(x, weight, bias, t);
             (wrap(z), prep.finish(mean))
         }
     }
