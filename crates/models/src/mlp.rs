@@ -51,13 +51,19 @@ impl Mlp {
         let n = self.layers.len();
         for (i, layer) in self.layers.iter().enumerate() {
             let act = if i + 1 < n { self.hidden } else { self.last };
-            x = match act {
-                Activation::Relu if self.one_op => ae_kernels::linear(x, layer, true),
-                Activation::Identity if self.one_op => ae_kernels::linear(x, layer, false),
-                _ => act.apply(layer.forward(x)),
-            };
+            x = self.apply(layer, act, x);
         }
         x
+    }
+
+    /// `layer` and then `act`: one op for ReLU or no activation unless built
+    /// [`Mlp::with_burn_layers`].
+    fn apply(&self, layer: &Linear, act: Activation, x: Tensor<2>) -> Tensor<2> {
+        match act {
+            Activation::Relu if self.one_op => ae_kernels::linear(x, layer, true),
+            Activation::Identity if self.one_op => ae_kernels::linear(x, layer, false),
+            _ => act.apply(layer.forward(x)),
+        }
     }
 
     /// The mean over every element of the BCE-with-logits of this stack's output (its logits)
@@ -73,11 +79,7 @@ impl Mlp {
             return ae_kernels::bce_with_logits_mean(self.forward(x), target);
         }
         for layer in hidden {
-            x = match self.hidden {
-                Activation::Relu => ae_kernels::linear(x, layer, true),
-                Activation::Identity => ae_kernels::linear(x, layer, false),
-                act => act.apply(layer.forward(x)),
-            };
+            x = self.apply(layer, self.hidden, x);
         }
         ae_kernels::linear_bce_mean(x, last, target)
     }

@@ -97,7 +97,7 @@ fn linear_bce_kernel<F: Float>(
 #[cube]
 #[allow(
     clippy::collapsible_if,
-    reason = "the outer tests are on comptime flags, settled when the kernel is built; the inner one runs"
+    reason = "the outer tests are on comptime flags, settled when the kernel is built"
 )]
 #[allow(
     clippy::too_many_arguments,
@@ -136,14 +136,15 @@ fn arriving<F: Float>(
 
 /// One unit per gradient element, in three stretches of the grid: the first `nw` units the
 /// weight's `gw[k, j]` (the sum over the batch `r` of `x[r, k]` times the arriving gradient
-/// [`arriving`]`(r, j)`, which with `bce` each unit computes again from the logit), the next `nb` the bias's `gb[j]` (the sum over the batch of the
-/// arriving gradient), the last `nx` the input's `gx[r, k]` (the sum over the outputs `j` of
-/// the arriving gradient times `w[k, j]`). Each sum is added in order; `nw` and `nb` are 0
-/// when the weight's are not wanted, `nx` when the input's is not.
+/// [`arriving`]`(r, j)`, which with `bce` each unit computes again from the logit), the next
+/// `nb` the bias's `gb[j]` (the sum over the batch of the arriving gradient), the last `nx`
+/// the input's `gx[r, k]` (the sum over the outputs `j` of the arriving gradient times
+/// `w[k, j]`). Each sum is added in order; `nw` and `nb` are 0 when the weight's are not
+/// wanted, `nx` when the input's is not.
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
-    reason = "the tensors, the stretches and ReLU"
+    reason = "the tensors, the stretches and what follows the layer"
 )]
 fn linear_grads_kernel<F: Float>(
     x: &Tensor<F>,
@@ -167,9 +168,9 @@ fn linear_grads_kernel<F: Float>(
     let mut sum = F::new(0.0);
     if p < nw {
         let (k, j) = (p / o, p % o);
-        let xk = k * x.stride(1);
+        let (xs0, xk) = (x.stride(0), k * x.stride(1));
         for r in 0..b {
-            sum += x[r * x.stride(0) + xk] * arriving(grad, out, t, div, r, j, relu, bce);
+            sum += x[r * xs0 + xk] * arriving(grad, out, t, div, r, j, relu, bce);
         }
         gw[p] = sum;
     } else if p < nw + nb {
@@ -181,9 +182,9 @@ fn linear_grads_kernel<F: Float>(
     } else if p < nw + nb + nx {
         let q = p - nw - nb;
         let (r, k) = (q / n, q % n);
-        let wk = k * w.stride(0);
+        let (wk, ws1) = (k * w.stride(0), w.stride(1));
         for j in 0..o {
-            sum += arriving(grad, out, t, div, r, j, relu, bce) * w[wk + j * w.stride(1)];
+            sum += arriving(grad, out, t, div, r, j, relu, bce) * w[wk + j * ws1];
         }
         gx[q] = sum;
     }
