@@ -1,6 +1,7 @@
 //! The kernels under autodiff: each op records a node whose backward calls the op's backward
 //! kernel on the inner backend.
 
+mod gaussian;
 mod linear;
 
 use crate::KernelBackend;
@@ -150,6 +151,38 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         _keep: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         bce_node::<B, C>(z, t, true)
+    }
+
+    fn gaussian_code(
+        h: FloatTensor<Self>,
+        wmu: FloatTensor<Self>,
+        bmu: FloatTensor<Self>,
+        wlv: FloatTensor<Self>,
+        blv: FloatTensor<Self>,
+        eps: FloatTensor<Self>,
+        kl_weight: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        gaussian::gaussian_node::<B, C>(h, wmu, bmu, wlv, blv, eps, kl_weight)
+    }
+
+    fn gaussian_code_backward(
+        _h: FloatTensor<Self>,
+        _wmu: FloatTensor<Self>,
+        _wlv: FloatTensor<Self>,
+        _heads: FloatTensor<Self>,
+        _eps: FloatTensor<Self>,
+        _gz: FloatTensor<Self>,
+        _kl_weight: FloatTensor<Self>,
+        _need_h: bool,
+        _need_w: bool,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        unreachable!("called by the code node's backward on the inner backend only")
     }
 
     fn dense(

@@ -9,6 +9,7 @@
 //! where fusion sees through it, until it has a kernel of its own.
 
 mod conv;
+mod gaussian;
 mod launch;
 mod linear;
 mod loss;
@@ -200,6 +201,42 @@ impl KernelBackend for CubeBackend {
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         loss::bce_backward(z, t, grad, need_t, true)
+    }
+
+    fn gaussian_code(
+        h: FloatTensor<Self>,
+        wmu: FloatTensor<Self>,
+        bmu: FloatTensor<Self>,
+        wlv: FloatTensor<Self>,
+        blv: FloatTensor<Self>,
+        eps: FloatTensor<Self>,
+        _kl_weight: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        gaussian::gaussian_code([h, wmu, bmu, wlv, blv, eps])
+    }
+
+    fn gaussian_code_backward(
+        h: FloatTensor<Self>,
+        wmu: FloatTensor<Self>,
+        wlv: FloatTensor<Self>,
+        heads: FloatTensor<Self>,
+        eps: FloatTensor<Self>,
+        gz: FloatTensor<Self>,
+        kl_weight: FloatTensor<Self>,
+        need_h: bool,
+        need_w: bool,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let like = h.clone();
+        let tensors = [h, wmu, wlv, heads, eps, gz, kl_weight];
+        let (gh, w) = gaussian::gaussian_grads(tensors, need_h, need_w);
+        let [gwmu, gbmu, gwlv, gblv] = w.unwrap_or_else(|| [(); 4].map(|()| nothing(&like)));
+        (gh.unwrap_or_else(|| nothing(&like)), gwmu, gbmu, gwlv, gblv)
     }
 
     fn dense(

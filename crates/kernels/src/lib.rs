@@ -21,6 +21,7 @@ pub mod bce;
 pub mod conv;
 pub mod conv_transpose;
 mod cube;
+pub mod gaussian;
 mod host;
 pub mod linear;
 mod ops;
@@ -176,6 +177,58 @@ pub trait KernelBackend: Backend {
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The VAE's Gaussian code from the encoder's features `h` (`[b, n]`): the heads
+    /// `mu = h wmu + bmu` and `logvar = h wlv + blv` (weights `[n, k]`, biases `[k]`), the draw
+    /// `z = mu + exp(logvar / 2) eps` (`eps` `[b, k]`), and the KL divergence of
+    /// `N(mu, exp(logvar))` from `N(0, I)` summed over the code and averaged over the rows:
+    /// `(z [b, k], heads [b, 2k] (each row's mu, then its logvar), [1] KL)`.
+    ///
+    /// The KL comes back untracked: its gradient, times `kl_weight[0]` (`[1]`, the KL's factor
+    /// in the loss, not read by the forward), reaches the heads through `z`'s backward, so
+    /// that the gradient of `loss(z) + kl_weight * KL` is the backward from `loss(z)` alone
+    /// (one node, one gradient kernel).
+    #[fusion(meta = shapes::gaussian_code)]
+    fn gaussian_code(
+        h: FloatTensor<Self>,
+        wmu: FloatTensor<Self>,
+        bmu: FloatTensor<Self>,
+        wlv: FloatTensor<Self>,
+        blv: FloatTensor<Self>,
+        eps: FloatTensor<Self>,
+        kl_weight: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The gradients of [`KernelBackend::gaussian_code`] for `z`'s gradient `gz` plus
+    /// `kl_weight[0]` (`[1]`) times the KL's own: the features' (an empty tensor unless
+    /// `need_h`), then the weight's and bias's of the mean's head and of the log-variance's
+    /// (empty unless `need_w`). `heads` is what the forward returned.
+    #[fusion(meta = shapes::gaussian_grads)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the op's inputs and its flags, as the convolution's backward"
+    )]
+    #[allow(
+        clippy::type_complexity,
+        reason = "the five gradients as a tuple, the shape the fusion attribute reads"
+    )]
+    fn gaussian_code_backward(
+        h: FloatTensor<Self>,
+        wmu: FloatTensor<Self>,
+        wlv: FloatTensor<Self>,
+        heads: FloatTensor<Self>,
+        eps: FloatTensor<Self>,
+        gz: FloatTensor<Self>,
+        kl_weight: FloatTensor<Self>,
+        need_h: bool,
+        need_w: bool,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
 
     /// Binary cross-entropy of `sigmoid(z)` against `t` from the logits, summed over each row:
     /// `z`, `t` `[rows, d]` -> `([rows], kept)`. `kept` is `sigmoid(z) - t` (`[rows, d]`, for
@@ -349,6 +402,38 @@ macro_rules! on_the_host {
                 need_w: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
                 linear::backward_bce_mean::<Self>([x, weight, z, t, grad], need_x, need_w)
+            }
+
+            fn gaussian_code(
+                h: FloatTensor<Self>,
+                wmu: FloatTensor<Self>,
+                bmu: FloatTensor<Self>,
+                wlv: FloatTensor<Self>,
+                blv: FloatTensor<Self>,
+                eps: FloatTensor<Self>,
+                _kl_weight: FloatTensor<Self>,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                gaussian::forward::<Self>([h, wmu, bmu, wlv, blv, eps])
+            }
+
+            fn gaussian_code_backward(
+                h: FloatTensor<Self>,
+                wmu: FloatTensor<Self>,
+                wlv: FloatTensor<Self>,
+                heads: FloatTensor<Self>,
+                eps: FloatTensor<Self>,
+                gz: FloatTensor<Self>,
+                kl_weight: FloatTensor<Self>,
+                need_h: bool,
+                need_w: bool,
+            ) -> (
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+            ) {
+                gaussian::backward::<Self>([h, wmu, wlv, heads, eps, gz, kl_weight], need_h, need_w)
             }
 
             fn bce_with_logits_rows(

@@ -32,27 +32,30 @@ pub enum Op {
     Unpack,
     /// [`linear`].
     Linear,
+    /// [`crate::gaussian::gaussian_code`].
+    Gaussian,
     /// Adam's step ([`crate::adam::FusedAdam`]).
     Adam,
 }
 
 impl Op {
-    /// Whether this op has a kernel on `device`: every op but the unpacking and the fully
-    /// connected layer on flex and ndarray (with or without autodiff; their data sets stay on
-    /// the host, where the unpacking is a copy, and the layer there is Burn's matrix product);
-    /// the max-pool, the convolution, the loss, the layer and the unpacking on wgpu (CubeCL
+    /// Whether this op has a kernel on `device`: every op but the unpacking, the fully
+    /// connected layer and the VAE's code on flex and ndarray (with or without autodiff; their
+    /// data sets stay on the host, where the unpacking is a copy, and the layer there is Burn's
+    /// matrix product); the max-pool, the convolution, the loss, the layer, the code and the
+    /// unpacking on wgpu (CubeCL
     /// kernels; the transposed convolution there is Burn's, and so is Adam, whose operations
     /// Burn's fusion already merges across same-shaped parameters). Elsewhere the public
     /// functions use Burn's layers.
     pub fn runs_on(self, device: &Device) -> bool {
         match device.as_dispatch().clone().inner() {
             DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => {
-                !matches!(self, Op::Unpack | Op::Linear)
+                !matches!(self, Op::Unpack | Op::Linear | Op::Gaussian)
             }
             DispatchDevice::Cube(CubeDevice::Wgpu(_)) => {
                 matches!(
                     self,
-                    Op::MaxPool | Op::Conv | Op::Bce | Op::Unpack | Op::Linear
+                    Op::MaxPool | Op::Conv | Op::Bce | Op::Unpack | Op::Linear | Op::Gaussian
                 )
             }
             _ => false,

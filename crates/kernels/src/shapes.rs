@@ -163,3 +163,49 @@ pub fn bce_grads(
 ) -> (TensorSpec, TensorSpec) {
     (z.clone(), grad(z, t.shape.clone(), *need_t))
 }
+
+/// The Gaussian code's draw `[b, k]`, its heads `[b, 2k]` and its KL `[1]`, from the features
+/// `h` `[b, n]` and the mean's weight `[n, k]`.
+#[allow(clippy::too_many_arguments, reason = "the op's arguments, in order")]
+pub fn gaussian_code(
+    h: &TensorSpec,
+    wmu: &TensorSpec,
+    _bmu: &TensorSpec,
+    _wlv: &TensorSpec,
+    _blv: &TensorSpec,
+    _eps: &TensorSpec,
+    _kl_weight: &TensorSpec,
+) -> (TensorSpec, TensorSpec, TensorSpec) {
+    let (b, k) = (h.shape[0], wmu.shape[1]);
+    (
+        TensorSpec::new(Shape::new([b, k]), h.dtype),
+        TensorSpec::new(Shape::new([b, 2 * k]), h.dtype),
+        TensorSpec::new(Shape::new([1]), h.dtype),
+    )
+}
+
+/// The Gaussian code's gradients: the features', then each head's weight's and bias's.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the shapes of the op's inputs and its flags"
+)]
+pub fn gaussian_grads(
+    h: &TensorSpec,
+    wmu: &TensorSpec,
+    _wlv: &TensorSpec,
+    _heads: &TensorSpec,
+    _eps: &TensorSpec,
+    _gz: &TensorSpec,
+    _kl_weight: &TensorSpec,
+    need_h: &bool,
+    need_w: &bool,
+) -> (TensorSpec, TensorSpec, TensorSpec, TensorSpec, TensorSpec) {
+    let bias = Shape::new([wmu.shape[1]]);
+    (
+        grad(h, h.shape.clone(), *need_h),
+        grad(h, wmu.shape.clone(), *need_w),
+        grad(h, bias.clone(), *need_w),
+        grad(h, wmu.shape.clone(), *need_w),
+        grad(h, bias, *need_w),
+    )
+}

@@ -13,10 +13,6 @@ pub struct Mlp {
     hidden: Activation,
     #[module(skip)]
     last: Activation,
-    /// Whether a layer and its ReLU (or no activation) are one op ([`ae_kernels::linear`]),
-    /// or Burn's layer and activation one after the other.
-    #[module(skip)]
-    one_op: bool,
 }
 
 impl Mlp {
@@ -30,23 +26,12 @@ impl Mlp {
             layers,
             hidden,
             last,
-            one_op: true,
         }
     }
 
-    /// The same stack through Burn's layers and activations everywhere. The VAE's: with the
-    /// one-op layers around its sampling, Burn's fusion search (0.22.1, five blocks) meets
-    /// segments it cannot order and runs them unfused (`BURN_FUSION_LOG=medium` prints
-    /// "[repair] falling back to unfused stream order"): 60.4 launches a step on wgpu
-    /// against 49.8 (README, On a GPU).
-    pub fn with_burn_layers(mut self) -> Self {
-        self.one_op = false;
-        self
-    }
-
-    /// `[batch, widths[0]] -> [batch, widths.last()]`. Unless built
-    /// [`Mlp::with_burn_layers`], a layer followed by ReLU or by nothing is one op
-    /// ([`ae_kernels::linear`]: on wgpu one kernel each way; Burn's layer on the CPU backends).
+    /// `[batch, widths[0]] -> [batch, widths.last()]`. A layer followed by ReLU or by nothing
+    /// is one op ([`ae_kernels::linear`]: on wgpu one kernel each way; Burn's layer on the CPU
+    /// backends).
     pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
         let n = self.layers.len();
         for (i, layer) in self.layers.iter().enumerate() {
@@ -56,12 +41,11 @@ impl Mlp {
         x
     }
 
-    /// `layer` and then `act`: one op for ReLU or no activation unless built
-    /// [`Mlp::with_burn_layers`].
+    /// `layer` and then `act`: one op for ReLU or no activation.
     fn apply(&self, layer: &Linear, act: Activation, x: Tensor<2>) -> Tensor<2> {
         match act {
-            Activation::Relu if self.one_op => ae_kernels::linear(x, layer, true),
-            Activation::Identity if self.one_op => ae_kernels::linear(x, layer, false),
+            Activation::Relu => ae_kernels::linear(x, layer, true),
+            Activation::Identity => ae_kernels::linear(x, layer, false),
             _ => act.apply(layer.forward(x)),
         }
     }
@@ -69,13 +53,13 @@ impl Mlp {
     /// The mean over every element of the BCE-with-logits of this stack's output (its logits)
     /// against `target` (`[batch, widths.last()]`), for a stack that ends without an
     /// activation: the last layer and the loss as one op ([`ae_kernels::linear_bce_mean`]: on
-    /// wgpu the loss's gradient is applied inside the layer's gradient kernel), unless built
-    /// [`Mlp::with_burn_layers`]; else the forward pass and the loss op.
+    /// wgpu the loss's gradient is applied inside the layer's gradient kernel); for a stack
+    /// ending otherwise, the forward pass and the loss op.
     pub fn bce_mean(&self, mut x: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
         let Some((last, hidden)) = self.layers.split_last() else {
             return ae_kernels::bce_with_logits_mean(x, target);
         };
-        if !self.one_op || self.last != Activation::Identity {
+        if self.last != Activation::Identity {
             return ae_kernels::bce_with_logits_mean(self.forward(x), target);
         }
         for layer in hidden {

@@ -13,11 +13,15 @@ use crate::footprint::Footprint;
 use crate::loss::{ReconLoss, gaussian_kl};
 use crate::mlp::Mlp;
 use crate::torch::{self, ExportError, TorchTensor};
+use ae_kernels::Op;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
+
+/// The reparameterisation's noise: N(0, 1).
+const NORMAL: Distribution = Distribution::Normal(0.0, 1.0);
 
 /// The body around the Gaussian code.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,11 +89,9 @@ impl VaeConfig {
                 let (enc, features, dec) = dense_widths(*input_dim, hidden, k);
                 let relu = Activation::Relu;
                 (
-                    VaeBody::Dense(Mlp::new(&enc, relu, relu, device).with_burn_layers()),
+                    VaeBody::Dense(Mlp::new(&enc, relu, relu, device)),
                     features,
-                    VaeDecoder::Dense(
-                        Mlp::new(&dec, relu, Activation::Identity, device).with_burn_layers(),
-                    ),
+                    VaeDecoder::Dense(Mlp::new(&dec, relu, Activation::Identity, device)),
                 )
             }
             VaeArch::Conv(c) => (
@@ -179,14 +181,40 @@ impl Vae {
 
     /// `[batch, c, h, w]` -> the posterior's mean and log-variance, each `[batch, latent]`.
     pub fn posterior(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let features = match &self.body {
+        self.heads(self.features(x))
+    }
+
+    /// `[batch, c, h, w]` -> what the heads read, `[batch, features]`.
+    fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        match &self.body {
             VaeBody::Dense(m) => m.forward(x.flatten(1, 3)),
             VaeBody::Conv(c) => c.forward(x),
-        };
+        }
+    }
+
+    /// The posterior's mean and log-variance from the features.
+    fn heads(&self, features: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         (
             self.mu.forward(features.clone()),
             self.logvar.forward(features),
         )
+    }
+
+    /// Whether [`Net::forward_loss`] takes the ops of its own for the dense VAE with BCE
+    /// where they run (wgpu): the code, the draw and the KL as one op
+    /// ([`ae_kernels::gaussian::gaussian_code`]), the decoder's last layer and the loss as
+    /// another ([`Mlp::bce_mean`]), the layers as one op each. Burn's fusion runs the rest.
+    /// With Burn's operations for the draw between our layers, its search (0.22.1) met
+    /// segments it could not order and ran them unfused: 60.4 launches a step on wgpu, against
+    /// 49.8 with Burn's layers (README, On a GPU).
+    fn one_op_loss(&self, recon: ReconLoss, device: &Device) -> bool {
+        matches!(
+            (&self.body, &self.decoder),
+            (VaeBody::Dense(_), VaeDecoder::Dense(_))
+        ) && recon == ReconLoss::Bce
+            && Op::Gaussian.used_on(device)
+            && Op::Linear.used_on(device)
+            && Op::Bce.used_on(device)
     }
 }
 
@@ -290,12 +318,34 @@ impl Net for Vae {
 
     /// The negative ELBO per image, as reconstruction and KL (both in nats per image); the
     /// total weights the KL by `beta` times the warm-up factor `ctx.anneal`.
+    ///
+    /// Where [`Vae::one_op_loss`] says so, the KL comes back as a value and its gradient
+    /// reaches the heads through the draw's backward; the total and its gradient are the same.
     fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
-        let (mu, logvar) = self.posterior(input);
-        let eps = match ctx.noise {
-            Some(eps) => eps,
-            None => mu.random_like(Distribution::Normal(0.0, 1.0)),
-        };
+        let device = input.device();
+        let weight = self.beta * f64::from(ctx.anneal);
+        let features = self.features(input);
+        let eps = ctx.noise.unwrap_or_else(|| {
+            let batch = features.dims()[0];
+            Tensor::random([batch, self.mu.weight.dims()[1]], NORMAL, &device)
+        });
+        if self.one_op_loss(ctx.recon, &device)
+            && let VaeDecoder::Dense(dec) = &self.decoder
+            && let Some((z, kl)) = ae_kernels::gaussian::gaussian_code(
+                features.clone(),
+                &self.mu,
+                &self.logvar,
+                eps.clone(),
+                weight as f32,
+            )
+        {
+            // The mean over every pixel, times the pixels: the per-image sum's mean.
+            let pixels = ctx.image.iter().product::<usize>() as f64;
+            let recon = dec.bce_mean(z, target.flatten(1, 3)).mul_scalar(pixels);
+            let total = recon.clone() + kl.clone().mul_scalar(weight);
+            return LossTerms::named(total, Self::TERMS, [recon, kl]);
+        }
+        let (mu, logvar) = self.heads(features);
         let z = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
         let raw = self.decode_raw(z, ctx.image);
         let recon = ctx
@@ -303,7 +353,6 @@ impl Net for Vae {
             .per_sample_sum(raw, target, Activation::Sigmoid)
             .mean();
         let kl = gaussian_kl(mu, logvar).mean();
-        let weight = self.beta * f64::from(ctx.anneal);
         let total = recon.clone() + kl.clone().mul_scalar(weight);
         LossTerms::named(total, Self::TERMS, [recon, kl])
     }

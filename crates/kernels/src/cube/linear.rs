@@ -18,7 +18,13 @@ use cubecl::prelude::*;
 /// The layer's output `[r, j]` before any activation: `bias[j]`, then `x[r, k] w[k, j]` added
 /// for `k` in order.
 #[cube]
-fn product_at<F: Float>(x: &Tensor<F>, w: &Tensor<F>, bias: &Tensor<F>, r: usize, j: usize) -> F {
+pub(super) fn product_at<F: Float>(
+    x: &Tensor<F>,
+    w: &Tensor<F>,
+    bias: &Tensor<F>,
+    r: usize,
+    j: usize,
+) -> F {
     let (xs0, xs1) = (x.stride(0), x.stride(1));
     let (ws0, ws1) = (w.stride(0), w.stride(1));
     let xr = r * xs0;
