@@ -7,11 +7,12 @@
 use anyhow::{Result, bail};
 use burn::prelude::*;
 
-/// Which implementation of the convolutions and max-pooling to use (`--kernels`).
+/// Which implementation of the layers ae-kernels has ops for to use (`--kernels`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum KernelsArg {
-    /// ae-kernels' own kernels: every op on flex and ndarray; the 3x3 convolution, the max-pool
-    /// and the loss on wgpu (CubeCL); Burn's layers elsewhere.
+    /// ae-kernels' own kernels: the convolutions, max-pool, loss and Adam on flex and ndarray;
+    /// the 3x3 convolution, the max-pool, the loss, the fully connected layers and the VAE's
+    /// code on wgpu (CubeCL); Burn's layers elsewhere.
     #[default]
     Ours,
     /// Burn's layers everywhere (the reference path).

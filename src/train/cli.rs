@@ -254,9 +254,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub no_dashboard: bool,
 
-    /// The convolutions, max-pooling and loss: ours (ae-kernels: all on flex and ndarray; the
-    /// 3x3 convolution, pool and loss on wgpu) or Burn's layers; the figures agree to float
-    /// rounding.
+    /// The layers ae-kernels has ops for: ours (on flex and ndarray the convolutions, pool,
+    /// loss and Adam; on wgpu the 3x3 convolution, pool, loss, fully connected layers and the
+    /// VAE's code) or Burn's layers; the figures agree to float rounding.
     #[arg(long, value_enum, default_value = "ours")]
     pub kernels: KernelsArg,
 }

@@ -200,21 +200,30 @@ impl Vae {
         )
     }
 
-    /// Whether [`Net::forward_loss`] takes the ops of its own for the dense VAE with BCE
-    /// where they run (wgpu): the code, the draw and the KL as one op
-    /// ([`ae_kernels::gaussian::gaussian_code`]), the decoder's last layer and the loss as
-    /// another ([`Mlp::bce_mean`]), the layers as one op each. Burn's fusion runs the rest.
-    /// With Burn's operations for the draw between our layers, its search (0.22.1) met
-    /// segments it could not order and ran them unfused: 60.4 launches a step on wgpu, against
-    /// 49.8 with Burn's layers (README, On a GPU).
-    fn one_op_loss(&self, recon: ReconLoss, device: &Device) -> bool {
-        matches!(
-            (&self.body, &self.decoder),
-            (VaeBody::Dense(_), VaeDecoder::Dense(_))
-        ) && recon == ReconLoss::Bce
-            && Op::Gaussian.used_on(device)
-            && Op::Linear.used_on(device)
-            && Op::Bce.used_on(device)
+    /// The reconstruction loss of the codes `z` against `target`, summed over each image's
+    /// pixels and averaged over the images. For the dense decoder with BCE where its ops run
+    /// (wgpu), the last layer and the loss as one op ([`Mlp::bce_mean`]: the mean over every
+    /// pixel, times the pixels); else the decoder's logits and [`ReconLoss::per_sample_sum`].
+    fn recon_per_image(
+        &self,
+        z: Tensor<2>,
+        target: Tensor<4>,
+        recon: ReconLoss,
+        image: [usize; 3],
+    ) -> Tensor<1> {
+        let device = z.device();
+        if let VaeDecoder::Dense(dec) = &self.decoder
+            && recon == ReconLoss::Bce
+            && Op::Linear.used_on(&device)
+            && Op::Bce.used_on(&device)
+        {
+            let pixels = image.iter().product::<usize>() as f64;
+            return dec.bce_mean(z, target.flatten(1, 3)).mul_scalar(pixels);
+        }
+        let raw = self.decode_raw(z, image);
+        recon
+            .per_sample_sum(raw, target, Activation::Sigmoid)
+            .mean()
     }
 }
 
@@ -319,8 +328,9 @@ impl Net for Vae {
     /// The negative ELBO per image, as reconstruction and KL (both in nats per image); the
     /// total weights the KL by `beta` times the warm-up factor `ctx.anneal`.
     ///
-    /// Where [`Vae::one_op_loss`] says so, the KL comes back as a value and its gradient
-    /// reaches the heads through the draw's backward; the total and its gradient are the same.
+    /// Where the code op runs ([`ae_kernels::gaussian::gaussian_code`]: wgpu), the KL comes
+    /// back as a value and its gradient reaches the heads through the draw's backward; the
+    /// total and its gradient are the same.
     fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
         let device = input.device();
         let weight = self.beta * f64::from(ctx.anneal);
@@ -329,29 +339,24 @@ impl Net for Vae {
             let batch = features.dims()[0];
             Tensor::random([batch, self.mu.weight.dims()[1]], NORMAL, &device)
         });
-        if self.one_op_loss(ctx.recon, &device)
-            && let VaeDecoder::Dense(dec) = &self.decoder
-            && let Some((z, kl)) = ae_kernels::gaussian::gaussian_code(
-                features.clone(),
-                &self.mu,
-                &self.logvar,
-                eps.clone(),
-                weight as f32,
-            )
-        {
-            // The mean over every pixel, times the pixels: the per-image sum's mean.
-            let pixels = ctx.image.iter().product::<usize>() as f64;
-            let recon = dec.bce_mean(z, target.flatten(1, 3)).mul_scalar(pixels);
+        // Where the code op runs (wgpu), the heads, the draw and the KL are one op: with
+        // Burn's operations for the draw between our layers, Burn's fusion search (0.22.1) met
+        // segments it could not order and ran them unfused (60.4 launches a dense VAE step
+        // against 49.8 with Burn's layers; README, On a GPU).
+        if let Some((z, kl)) = ae_kernels::gaussian::gaussian_code(
+            features.clone(),
+            &self.mu,
+            &self.logvar,
+            eps.clone(),
+            weight as f32,
+        ) {
+            let recon = self.recon_per_image(z, target, ctx.recon, ctx.image);
             let total = recon.clone() + kl.clone().mul_scalar(weight);
             return LossTerms::named(total, Self::TERMS, [recon, kl]);
         }
         let (mu, logvar) = self.heads(features);
         let z = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
-        let raw = self.decode_raw(z, ctx.image);
-        let recon = ctx
-            .recon
-            .per_sample_sum(raw, target, Activation::Sigmoid)
-            .mean();
+        let recon = self.recon_per_image(z, target, ctx.recon, ctx.image);
         let kl = gaussian_kl(mu, logvar).mean();
         let total = recon.clone() + kl.clone().mul_scalar(weight);
         LossTerms::named(total, Self::TERMS, [recon, kl])
