@@ -11,8 +11,8 @@ use burn::prelude::*;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum KernelsArg {
     /// ae-kernels' own kernels: the convolutions, max-pool, loss and Adam on flex and ndarray;
-    /// the 3x3 convolution, the max-pool, the loss, the fully connected layers and the VAE's
-    /// code on wgpu (CubeCL); Burn's layers elsewhere.
+    /// the 3x3 convolution, the max-pool, the loss, the fully connected layers, the VAE's
+    /// code and Adam on wgpu (CubeCL); Burn's layers elsewhere.
     #[default]
     Ours,
     /// Burn's layers everywhere (the reference path).

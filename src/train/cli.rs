@@ -255,8 +255,8 @@ pub struct TrainArgs {
     pub no_dashboard: bool,
 
     /// The layers ae-kernels has ops for: ours (on flex and ndarray the convolutions, pool,
-    /// loss and Adam; on wgpu the 3x3 convolution, pool, loss, fully connected layers and the
-    /// VAE's code) or Burn's layers; the figures agree to float rounding.
+    /// loss and Adam; on wgpu the 3x3 convolution, pool, loss, fully connected layers, the
+    /// VAE's code and Adam) or Burn's layers; the figures agree to float rounding.
     #[arg(long, value_enum, default_value = "ours")]
     pub kernels: KernelsArg,
 }

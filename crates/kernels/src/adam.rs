@@ -9,6 +9,7 @@
 //! checkpoints written with either optimizer load into the other, and on every other device
 //! (and with `--kernels burn`) it is Burn's Adam.
 
+use crate::adam_group::{Entry, MODE, Mode, Slot};
 use crate::host::Host;
 use crate::ops::Op;
 use crate::simd::{Isa, dispatch};
@@ -92,6 +93,9 @@ impl Optimizer for FusedAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
+        if grouping() {
+            return self.grouped_step(lr, tensor, grad, state);
+        }
         let momentum = state.as_ref().map(|s| &s.momentum);
         // An AMSGrad state came from another optimizer: Burn's step knows what to do with it.
         if !Op::Adam.used_on(&tensor.device()) || momentum.is_some_and(|m| m.max_moment_2.is_some())
@@ -124,6 +128,77 @@ impl Optimizer for FusedAdam {
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
         <Adam as Optimizer>::to_device(state, device)
+    }
+}
+
+/// Whether this thread is in one of [`crate::adam_group::step_module`]'s passes.
+fn grouping() -> bool {
+    MODE.with(|m| !matches!(*m.borrow(), Mode::Off))
+}
+
+impl FusedAdam {
+    /// A step in one of [`crate::adam_group::step_module`]'s passes: the first records the
+    /// parameter and changes nothing (or, for a state the grouped op does not take, steps it
+    /// here and says so); the second hands out the grouped op's result.
+    fn grouped_step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<AdamState<D>>,
+    ) -> (Tensor<D>, Option<AdamState<D>>) {
+        let dims = tensor.dims();
+        let n = dims.iter().product::<usize>();
+        let collecting = MODE.with(|m| matches!(*m.borrow(), Mode::Collect(_)));
+        if collecting {
+            let momentum = state.as_ref().map(|s| &s.momentum);
+            let entry = if momentum.is_some_and(|m| m.max_moment_2.is_some()) {
+                None
+            } else {
+                let time = momentum.map_or(1, |m| m.time + 1);
+                let flat = |t: Tensor<D>| t.reshape([n]);
+                Some(Entry {
+                    p: flat(tensor.clone()),
+                    g: flat(grad.clone()),
+                    moments: momentum.map(|m| (flat(m.moment_1.clone()), flat(m.moment_2.clone()))),
+                    factors: Factors::new(self.epsilon, time, lr),
+                    time,
+                    shape: dims.to_vec(),
+                })
+            };
+            let done = entry.is_none();
+            MODE.with(|m| {
+                if let Mode::Collect(entries) = &mut *m.borrow_mut() {
+                    entries.push(entry);
+                }
+            });
+            return if done {
+                self.reference.step(lr, tensor, grad, state)
+            } else {
+                (tensor, state)
+            };
+        }
+        let slot = MODE.with(|m| match &mut *m.borrow_mut() {
+            Mode::Apply(slots) => slots.pop_front(),
+            _ => None,
+        });
+        match slot {
+            Some(Slot::Stepped {
+                p,
+                m,
+                v,
+                time,
+                shape,
+            }) if shape == dims => {
+                let back = |t: Tensor<1>| t.reshape(dims);
+                let momentum = AdaptiveMomentumState::new(time, back(m), back(v));
+                (back(p), Some(AdamState::new(momentum)))
+            }
+            Some(Slot::Done) => (tensor, state),
+            // Not what the first pass recorded here (the passes visit the same parameters in
+            // the same order, so this does not happen): a step of its own.
+            _ => self.reference.step(lr, tensor, grad, state),
+        }
     }
 }
 

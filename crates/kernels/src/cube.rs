@@ -8,6 +8,7 @@
 //! this backend; the public functions keep it on Burn's layer there ([`crate::Op::runs_on`]),
 //! where fusion sees through it, until it has a kernel of its own.
 
+mod adam;
 mod conv;
 mod gaussian;
 mod launch;
@@ -201,6 +202,37 @@ impl KernelBackend for CubeBackend {
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         loss::bce_backward(z, t, grad, need_t, true)
+    }
+
+    fn adam3(
+        p0: FloatTensor<Self>,
+        g0: FloatTensor<Self>,
+        m0: FloatTensor<Self>,
+        v0: FloatTensor<Self>,
+        p1: FloatTensor<Self>,
+        g1: FloatTensor<Self>,
+        m1: FloatTensor<Self>,
+        v1: FloatTensor<Self>,
+        p2: FloatTensor<Self>,
+        g2: FloatTensor<Self>,
+        m2: FloatTensor<Self>,
+        v2: FloatTensor<Self>,
+        factors: FloatTensor<Self>,
+        count: usize,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let slots = [[p0, g0, m0, v0], [p1, g1, m1, v1], [p2, g2, m2, v2]];
+        let [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2]] = adam::adam3(slots, factors, count);
+        (a0, a1, a2, b0, b1, b2, c0, c1, c2)
     }
 
     fn gaussian_code(

@@ -1,9 +1,10 @@
 //! `ae-kernels`: our own ops for the few small shapes the autoencoders use, where Burn's
 //! general layers are slow on the CPU backends (flex, ndarray). Each op is a method of
 //! [`KernelBackend`], a Burn backend extension: implemented on flex and ndarray by host loops
-//! (`host.rs`, on Burn's thread pool), on CubeCL (wgpu) by GPU kernels for the max-pool, the
-//! 3x3 convolution, the loss and the batch unpacking (`cube.rs`), on autodiff by a
-//! hand-written backward (`autodiff.rs`), and dispatched at run time like Burn's own ops.
+//! (`on_the_host.rs`, `host.rs`, on Burn's thread pool), on CubeCL (wgpu) by GPU kernels for
+//! the max-pool, the 3x3 convolution, the loss, the fully connected layer, the VAE's code,
+//! Adam and the batch unpacking (`cube.rs`), on autodiff by a hand-written backward
+//! (`autodiff.rs`), and dispatched at run time like Burn's own ops.
 //!
 //! The public functions (`ops.rs`: [`max_pool2x2`], [`conv3x3_relu_pool`], ...) take ordinary
 //! tensors, use the kernel where the device has one ([`Op::runs_on`]) and Burn's own layer
@@ -16,6 +17,7 @@
 )]
 
 pub mod adam;
+pub mod adam_group;
 mod autodiff;
 pub mod bce;
 pub mod conv;
@@ -24,6 +26,7 @@ mod cube;
 pub mod gaussian;
 mod host;
 pub mod linear;
+mod on_the_host;
 mod ops;
 pub mod pool;
 mod shapes;
@@ -32,7 +35,7 @@ pub mod simd;
 pub use ops::*;
 
 use burn::backend::tensor::{FloatTensor, IntTensor};
-use burn::backend::{Backend, Flex, NdArray, backend_extension};
+use burn::backend::{Backend, backend_extension};
 
 /// The ops, as a Burn backend extension.
 /// On CubeCL (`Cube`, behind Burn's fusion: `Fusion`) each op is one opaque step of the
@@ -230,6 +233,46 @@ pub trait KernelBackend: Backend {
         FloatTensor<Self>,
     );
 
+    /// Adam's step for up to three parameters at once (`count` of them; the others' slots
+    /// hold stand-ins): slot `i` is the parameter `p_i`, its gradient `g_i` and its moments
+    /// `m_i`, `v_i`; `factors` (`[3, 6]`) holds each slot's `1 - beta_1`, `1 - beta_2`, bias
+    /// correction, epsilon, learning rate, and 1 on its first step (when its moments are
+    /// stand-ins, not read) or 0. Burn's Adam's arithmetic ([`adam`]). Returns each slot's
+    /// parameter, first and second moment after the step, in slot order (stand-ins past
+    /// `count`).
+    #[fusion(meta = shapes::adam3)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "three parameters' tensors: what makes it one launch for three"
+    )]
+    #[allow(clippy::type_complexity, reason = "three parameters' results")]
+    fn adam3(
+        p0: FloatTensor<Self>,
+        g0: FloatTensor<Self>,
+        m0: FloatTensor<Self>,
+        v0: FloatTensor<Self>,
+        p1: FloatTensor<Self>,
+        g1: FloatTensor<Self>,
+        m1: FloatTensor<Self>,
+        v1: FloatTensor<Self>,
+        p2: FloatTensor<Self>,
+        g2: FloatTensor<Self>,
+        m2: FloatTensor<Self>,
+        v2: FloatTensor<Self>,
+        factors: FloatTensor<Self>,
+        count: usize,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
+
     /// Binary cross-entropy of `sigmoid(z)` against `t` from the logits, summed over each row:
     /// `z`, `t` `[rows, d]` -> `([rows], kept)`. `kept` is `sigmoid(z) - t` (`[rows, d]`, for
     /// the backward) if `keep` and the backend computes it with the loss from the same
@@ -281,207 +324,3 @@ pub trait KernelBackend: Backend {
     #[fusion(meta = shapes::unpacked)]
     fn unpack_bytes(words: IntTensor<Self>, idx: IntTensor<Self>, d: usize) -> FloatTensor<Self>;
 }
-
-/// The CPU backends run every op as host loops.
-macro_rules! on_the_host {
-    ($backend:ty) => {
-        impl KernelBackend for $backend {
-            fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-                host::max_pool2x2::<Self>(x)
-            }
-
-            fn max_pool2x2_backward(
-                x: FloatTensor<Self>,
-                grad: FloatTensor<Self>,
-            ) -> FloatTensor<Self> {
-                host::max_pool2x2_backward::<Self>(x, grad)
-            }
-
-            fn conv3x3(
-                x: FloatTensor<Self>,
-                weight: FloatTensor<Self>,
-                bias: FloatTensor<Self>,
-                pad: usize,
-                relu: bool,
-                up: bool,
-            ) -> FloatTensor<Self> {
-                host::conv3x3::<Self>(x, weight, bias, pad, relu, up)
-            }
-
-            fn conv3x3_pool(
-                x: FloatTensor<Self>,
-                weight: FloatTensor<Self>,
-                bias: FloatTensor<Self>,
-                pad: usize,
-                relu: bool,
-                up: bool,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-                let y = Self::conv3x3(x, weight, bias, pad, relu, up);
-                (y.clone(), host::max_pool2x2::<Self>(y))
-            }
-
-            fn conv3x3_backward(
-                x: FloatTensor<Self>,
-                weight: FloatTensor<Self>,
-                out: FloatTensor<Self>,
-                grad: FloatTensor<Self>,
-                pad: usize,
-                relu: bool,
-                up: bool,
-                pool: bool,
-                need_x: bool,
-                need_w: bool,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                // The pool's and ReLU's gradients are applied as the convolution's backward
-                // frames `grad`; the up-sampling as it frames `x` and stores the input
-                // gradient.
-                let fused = host::Fused {
-                    pad,
-                    up,
-                    relu,
-                    pool,
-                };
-                host::conv3x3_backward::<Self>([x, weight, out, grad], fused, need_x, need_w)
-            }
-
-            fn conv_transpose3x3s2(
-                x: FloatTensor<Self>,
-                weight: FloatTensor<Self>,
-                bias: FloatTensor<Self>,
-            ) -> FloatTensor<Self> {
-                host::conv_transpose3x3s2::<Self>(x, weight, bias)
-            }
-
-            fn conv_transpose3x3s2_backward(
-                x: FloatTensor<Self>,
-                weight: FloatTensor<Self>,
-                grad: FloatTensor<Self>,
-                need_x: bool,
-                need_w: bool,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                host::conv_transpose3x3s2_backward::<Self>(x, weight, grad, need_x, need_w)
-            }
-
-            fn dense(
-                x: FloatTensor<Self>,
-                weight: FloatTensor<Self>,
-                bias: FloatTensor<Self>,
-                relu: bool,
-            ) -> FloatTensor<Self> {
-                linear::forward::<Self>(x, weight, bias, relu)
-            }
-
-            fn dense_backward(
-                x: FloatTensor<Self>,
-                weight: FloatTensor<Self>,
-                out: FloatTensor<Self>,
-                grad: FloatTensor<Self>,
-                relu: bool,
-                need_x: bool,
-                need_w: bool,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                linear::backward::<Self>([x, weight, out, grad], relu, need_x, need_w)
-            }
-
-            fn dense_bce_mean(
-                x: FloatTensor<Self>,
-                weight: FloatTensor<Self>,
-                bias: FloatTensor<Self>,
-                t: FloatTensor<Self>,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-                linear::forward_bce_mean::<Self>(x, weight, bias, t)
-            }
-
-            fn dense_bce_mean_backward(
-                x: FloatTensor<Self>,
-                weight: FloatTensor<Self>,
-                z: FloatTensor<Self>,
-                t: FloatTensor<Self>,
-                grad: FloatTensor<Self>,
-                need_x: bool,
-                need_w: bool,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                linear::backward_bce_mean::<Self>([x, weight, z, t, grad], need_x, need_w)
-            }
-
-            fn gaussian_code(
-                h: FloatTensor<Self>,
-                wmu: FloatTensor<Self>,
-                bmu: FloatTensor<Self>,
-                wlv: FloatTensor<Self>,
-                blv: FloatTensor<Self>,
-                eps: FloatTensor<Self>,
-                _kl_weight: FloatTensor<Self>,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                gaussian::forward::<Self>([h, wmu, bmu, wlv, blv, eps])
-            }
-
-            fn gaussian_code_backward(
-                h: FloatTensor<Self>,
-                wmu: FloatTensor<Self>,
-                wlv: FloatTensor<Self>,
-                heads: FloatTensor<Self>,
-                eps: FloatTensor<Self>,
-                gz: FloatTensor<Self>,
-                kl_weight: FloatTensor<Self>,
-                need_h: bool,
-                need_w: bool,
-            ) -> (
-                FloatTensor<Self>,
-                FloatTensor<Self>,
-                FloatTensor<Self>,
-                FloatTensor<Self>,
-                FloatTensor<Self>,
-            ) {
-                gaussian::backward::<Self>([h, wmu, wlv, heads, eps, gz, kl_weight], need_h, need_w)
-            }
-
-            fn bce_with_logits_rows(
-                z: FloatTensor<Self>,
-                t: FloatTensor<Self>,
-                keep: bool,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-                host::bce_rows::<Self>(z, t, keep)
-            }
-
-            fn bce_with_logits_rows_backward(
-                z: FloatTensor<Self>,
-                t: FloatTensor<Self>,
-                kept: FloatTensor<Self>,
-                grad: FloatTensor<Self>,
-                need_t: bool,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-                host::bce_rows_backward::<Self>(z, t, kept, grad, need_t)
-            }
-
-            fn bce_with_logits_mean(
-                z: FloatTensor<Self>,
-                t: FloatTensor<Self>,
-                keep: bool,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-                host::bce_mean::<Self>(z, t, keep)
-            }
-
-            fn bce_with_logits_mean_backward(
-                z: FloatTensor<Self>,
-                t: FloatTensor<Self>,
-                kept: FloatTensor<Self>,
-                grad: FloatTensor<Self>,
-                need_t: bool,
-            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-                host::bce_mean_backward::<Self>(z, t, kept, grad, need_t)
-            }
-
-            fn unpack_bytes(
-                words: IntTensor<Self>,
-                idx: IntTensor<Self>,
-                d: usize,
-            ) -> FloatTensor<Self> {
-                host::unpack_bytes::<Self>(words, idx, d)
-            }
-        }
-    };
-}
-
-on_the_host!(Flex);
-on_the_host!(NdArray);

@@ -36,26 +36,33 @@ pub enum Op {
     Gaussian,
     /// Adam's step ([`crate::adam::FusedAdam`]).
     Adam,
+    /// Adam's steps three parameters to a launch ([`crate::adam_group::step_module`]).
+    AdamGroup,
 }
 
 impl Op {
     /// Whether this op has a kernel on `device`: every op but the unpacking, the fully
-    /// connected layer and the VAE's code on flex and ndarray (with or without autodiff; their
-    /// data sets stay on the host, where the unpacking is a copy, and the layer there is Burn's
-    /// matrix product); the max-pool, the convolution, the loss, the layer, the code and the
-    /// unpacking on wgpu (CubeCL
-    /// kernels; the transposed convolution there is Burn's, and so is Adam, whose operations
-    /// Burn's fusion already merges across same-shaped parameters). Elsewhere the public
-    /// functions use Burn's layers.
+    /// connected layer, the VAE's code and the grouped Adam on flex and ndarray (with or
+    /// without autodiff; their data sets stay on the host, where the unpacking is a copy, the
+    /// layer there is Burn's matrix product, and Adam steps each parameter in one pass); the
+    /// max-pool, the convolution, the loss, the layer, the code, the unpacking and Adam three
+    /// parameters to a launch on wgpu (CubeCL kernels; the transposed convolution there is
+    /// Burn's). Elsewhere the public functions use Burn's layers.
     pub fn runs_on(self, device: &Device) -> bool {
         match device.as_dispatch().clone().inner() {
             DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => {
-                !matches!(self, Op::Unpack | Op::Linear | Op::Gaussian)
+                !matches!(self, Op::Unpack | Op::Linear | Op::Gaussian | Op::AdamGroup)
             }
             DispatchDevice::Cube(CubeDevice::Wgpu(_)) => {
                 matches!(
                     self,
-                    Op::MaxPool | Op::Conv | Op::Bce | Op::Unpack | Op::Linear | Op::Gaussian
+                    Op::MaxPool
+                        | Op::Conv
+                        | Op::Bce
+                        | Op::Unpack
+                        | Op::Linear
+                        | Op::Gaussian
+                        | Op::AdamGroup
                 )
             }
             _ => false,

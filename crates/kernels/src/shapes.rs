@@ -209,3 +209,46 @@ pub fn gaussian_grads(
         grad(h, bias, *need_w),
     )
 }
+
+/// Adam's step for three parameters: each slot's parameter and moments, shaped as its
+/// parameter.
+#[allow(clippy::too_many_arguments, reason = "the op's arguments, in order")]
+#[allow(clippy::type_complexity, reason = "three parameters' results")]
+pub fn adam3(
+    p0: &TensorSpec,
+    _g0: &TensorSpec,
+    _m0: &TensorSpec,
+    _v0: &TensorSpec,
+    p1: &TensorSpec,
+    _g1: &TensorSpec,
+    _m1: &TensorSpec,
+    _v1: &TensorSpec,
+    p2: &TensorSpec,
+    _g2: &TensorSpec,
+    _m2: &TensorSpec,
+    _v2: &TensorSpec,
+    _factors: &TensorSpec,
+    _count: &usize,
+) -> (
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
+) {
+    (
+        p0.clone(),
+        p0.clone(),
+        p0.clone(),
+        p1.clone(),
+        p1.clone(),
+        p1.clone(),
+        p2.clone(),
+        p2.clone(),
+        p2.clone(),
+    )
+}

@@ -2,6 +2,8 @@
 
 use crate::autoencoder::Autoencoder;
 use crate::contract::LossTerms;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::ExecutionError;
 use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
@@ -80,6 +82,17 @@ impl ItemLazy for AeOutput {
 impl TrainStep for Autoencoder {
     type Input = AeBatch;
     type Output = AeOutput;
+
+    /// The optimizer's step, with Adam's steps three parameters to a launch on wgpu
+    /// ([`ae_kernels::adam_group::step_module`]); elsewhere Burn's per-parameter step.
+    fn optimize(
+        self,
+        optim: &mut ModuleOptimizer,
+        lr: ModuleLearningRate,
+        grads: GradientsParams,
+    ) -> Self {
+        ae_kernels::adam_group::step_module(optim, lr, self, grads)
+    }
 
     fn step(&self, batch: AeBatch) -> TrainOutput<AeOutput> {
         let batch_size = batch.input.dims()[0];

@@ -1,0 +1,259 @@
+//! Adam over many parameters in few launches on wgpu: three parameters per launch
+//! ([`crate::KernelBackend::adam3`]), where Burn's fused Adam takes about one and a half.
+//!
+//! Burn 0.22's `ModuleOptimizer` steps one parameter at a time and keeps the optimizer's
+//! state, which the `Learner` checkpoints. So [`step_module`] runs it twice: the first pass
+//! ([`Mode::Collect`]) records each parameter, gradient and moments as [`FusedAdam`] is asked
+//! to step them, and changes nothing; then the grouped op steps them all, its inputs and
+//! outputs explicit (Burn's fusion orders operations by their data, not by when they were
+//! queued); the second pass ([`Mode::Apply`]) hands each parameter its result and its new
+//! state, in the same order. The state stays Burn's `AdamState`, in the optimizer, as with
+//! one step per parameter.
+//!
+//! [`FusedAdam`]: crate::adam::FusedAdam
+
+use crate::KernelBackend;
+use crate::adam::{BETA_1, BETA_2, Factors};
+use crate::host::{self, Host};
+use crate::ops::Op;
+use burn::backend::Dispatch;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, TensorMetadata};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+/// Parameters per launch.
+pub const GROUP: usize = 3;
+
+/// One parameter as the first pass found it, flattened.
+pub(crate) struct Entry {
+    pub p: Tensor<1>,
+    pub g: Tensor<1>,
+    /// The moments, `None` on the parameter's first step.
+    pub moments: Option<(Tensor<1>, Tensor<1>)>,
+    pub factors: Factors,
+    pub time: usize,
+    pub shape: Vec<usize>,
+}
+
+/// What the second pass hands a parameter.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a few per training step, each moved once into its queue"
+)]
+pub(crate) enum Slot {
+    /// Stepped by the first pass itself (a state the grouped op does not take): keep it.
+    Done,
+    /// The parameter and its moments after the step (flat), and the step's count.
+    Stepped {
+        p: Tensor<1>,
+        m: Tensor<1>,
+        v: Tensor<1>,
+        time: usize,
+        shape: Vec<usize>,
+    },
+}
+
+/// What [`crate::adam::FusedAdam`] does with a step on this thread.
+pub(crate) enum Mode {
+    /// Steps as usual.
+    Off,
+    /// Records, in order.
+    Collect(Vec<Option<Entry>>),
+    /// Hands out results, in order.
+    Apply(VecDeque<Slot>),
+}
+
+thread_local! {
+    pub(crate) static MODE: RefCell<Mode> = const { RefCell::new(Mode::Off) };
+}
+
+/// Puts the mode back to [`Mode::Off`] however the pass ends.
+struct Reset;
+
+impl Drop for Reset {
+    fn drop(&mut self) {
+        MODE.with(|m| *m.borrow_mut() = Mode::Off);
+    }
+}
+
+/// Whether [`step_module`] groups the steps on `device`: wgpu with our kernels.
+pub fn used_on(device: &Device) -> bool {
+    Op::AdamGroup.used_on(device)
+}
+
+/// `optim.step(lr, module, grads)`, with the Adam steps of [`crate::adam::FusedAdam`] three
+/// parameters to a launch where [`used_on`] the module's device; the same step as one
+/// parameter at a time (Burn's Adam's arithmetic), and the same state afterwards.
+pub fn step_module<M: Module>(
+    optim: &mut ModuleOptimizer,
+    lr: ModuleLearningRate,
+    module: M,
+    grads: GradientsParams,
+) -> M {
+    let grouped = module.devices().first().is_some_and(used_on);
+    if !grouped {
+        return optim.step(lr, module, grads);
+    }
+    let again = copy_grads(&module, &grads);
+    let _reset = Reset;
+    MODE.with(|m| *m.borrow_mut() = Mode::Collect(Vec::new()));
+    let module = optim.step(lr.clone(), module, grads);
+    let entries = MODE.with(
+        |m| match std::mem::replace(&mut *m.borrow_mut(), Mode::Off) {
+            Mode::Collect(entries) => entries,
+            _ => Vec::new(),
+        },
+    );
+    // Another optimizer, or nothing to step: the first pass was the step.
+    if entries.iter().all(Option::is_none) {
+        return module;
+    }
+    let slots = run(entries);
+    MODE.with(|m| *m.borrow_mut() = Mode::Apply(slots));
+    optim.step(lr, module, again)
+}
+
+/// A second set of `grads`' gradients of `module`'s parameters (the first pass takes them).
+fn copy_grads<M: Module>(module: &M, grads: &GradientsParams) -> GradientsParams {
+    struct Copy<'a> {
+        from: &'a GradientsParams,
+        to: GradientsParams,
+    }
+    impl ModuleVisitor for Copy<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.from.get::<D>(param.id) {
+                self.to.register::<D>(param.id, g);
+            }
+        }
+    }
+    let mut copy = Copy {
+        from: grads,
+        to: GradientsParams::new(),
+    };
+    module.visit(&mut copy);
+    copy.to
+}
+
+/// Every recorded step, three to a launch, in order.
+fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
+    let mut slots: Vec<Option<Slot>> = entries
+        .iter()
+        .map(|e| e.is_none().then_some(Slot::Done))
+        .collect();
+    let todo: Vec<(usize, Entry)> = entries
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.map(|e| (i, e)))
+        .collect();
+    let mut todo = todo.into_iter().peekable();
+    while todo.peek().is_some() {
+        let group: Vec<(usize, Entry)> = todo.by_ref().take(GROUP).collect();
+        let device = group[0].1.p.device();
+        let count = group.len();
+        // What fills the slots the op does not read (a first step's moments, the slots past
+        // `count`): a tensor that is there already, so that no launch makes one.
+        let first_p = group[0].1.p.clone();
+        let stand_in = || first_p.clone();
+        let mut factors = Vec::with_capacity(GROUP * 6);
+        let mut args = Vec::with_capacity(GROUP * 4);
+        for k in 0..GROUP {
+            match group.get(k) {
+                Some((_, e)) => {
+                    let f = e.factors;
+                    let first = if e.moments.is_none() { 1.0 } else { 0.0 };
+                    factors.extend([f.g1, f.g2, f.scale, f.eps, f.lr, first]);
+                    let (m, v) = e
+                        .moments
+                        .clone()
+                        .unwrap_or_else(|| (stand_in(), stand_in()));
+                    args.extend([e.p.clone(), e.g.clone(), m, v]);
+                }
+                None => {
+                    factors.extend([0.0; 6]);
+                    args.extend([stand_in(), stand_in(), stand_in(), stand_in()]);
+                }
+            }
+        }
+        let factors = Tensor::<1>::from_floats(factors.as_slice(), &device);
+        let [p0, g0, m0, v0, p1, g1, m1, v1, p2, g2, m2, v2] =
+            <[Tensor<1>; 12]>::try_from(args).unwrap_or_else(|_| unreachable!("4 per slot"));
+        let d = |t: Tensor<1>| t.into_dispatch();
+        let out = Dispatch::adam3(
+            d(p0),
+            d(g0),
+            d(m0),
+            d(v0),
+            d(p1),
+            d(g1),
+            d(m1),
+            d(v1),
+            d(p2),
+            d(g2),
+            d(m2),
+            d(v2),
+            d(factors),
+            count,
+        );
+        let (a0, a1, a2, b0, b1, b2, c0, c1, c2) = out;
+        let results = [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2]];
+        for ((i, e), [p, m, v]) in group.into_iter().zip(results) {
+            let t = |x| Tensor::<1>::from_dispatch(x);
+            slots[i] = Some(Slot::Stepped {
+                p: t(p),
+                m: t(m),
+                v: t(v),
+                time: e.time,
+                shape: e.shape,
+            });
+        }
+    }
+    slots.into_iter().map(|s| s.unwrap_or(Slot::Done)).collect()
+}
+
+/// [`crate::KernelBackend::adam3`] on a CPU backend, by loops in Burn's Adam's order (the
+/// models step there one parameter at a time, [`crate::adam::FusedAdam`]; this is the op's
+/// definition and its tests' other side).
+pub(crate) fn by_tensor_ops<B: Backend + Host>(
+    slots: [[FloatTensor<B>; 4]; 3],
+    factors: FloatTensor<B>,
+    count: usize,
+) -> [[FloatTensor<B>; 3]; 3] {
+    let f = B::values(&factors).into_owned();
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(k, [p, g, m, v])| {
+            if k >= count {
+                return [p, m, v];
+            }
+            let fk = &f[k * 6..k * 6 + 6];
+            let (g1, g2, scale, eps, lr) = (fk[0], fk[1], fk[2], fk[3], fk[4]);
+            let first = fk[5] != 0.0;
+            let (pv, gv) = (B::values(&p), B::values(&g));
+            let (mv, vv) = (B::values(&m), B::values(&v));
+            let n = gv.len();
+            let (mut po, mut mo, mut vo) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+            for i in 0..n {
+                let gi = gv[i];
+                let (mi, vi) = if first {
+                    (gi * g1, (gi * gi) * g2)
+                } else {
+                    (mv[i] * BETA_1 + gi * g1, vv[i] * BETA_2 + (gi * gi) * g2)
+                };
+                mo[i] = mi;
+                vo[i] = vi;
+                let step = (mi * scale) / (vi.sqrt() + eps);
+                po[i] = pv[i] - step * lr;
+            }
+            let (device, shape) = (p.device(), vec![n]);
+            [po, mo, vo].map(|x| host::write::<B>(x, shape.clone(), &device))
+        })
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("three slots"))
+}

@@ -1,0 +1,131 @@
+//! The convolutions under autodiff: the 3x3 one (with its ReLU, up-sampling and pool) and the
+//! stride-2 transposed one, one node each whose backward is the inner backend's gradient op.
+
+use crate::KernelBackend;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::tensor::FloatTensor;
+
+/// Which of the two convolutions a node is.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Conv {
+    /// [`KernelBackend::conv3x3`] with this padding, ReLU or not, up-sampling or not; or, if
+    /// `pool`, [`KernelBackend::conv3x3_pool`].
+    Same3x3 {
+        pad: usize,
+        relu: bool,
+        up: bool,
+        pool: bool,
+    },
+    /// [`KernelBackend::conv_transpose3x3s2`].
+    Up3x3,
+}
+
+impl Conv {
+    /// The node's output, and the convolution's own output where the backward reads it
+    /// (ReLU's mask, the pool's maxima) or, pooled, where it is not the node's output.
+    fn forward<B: KernelBackend>(
+        self,
+        x: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        bias: FloatTensor<B>,
+    ) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
+        match self {
+            Conv::Same3x3 {
+                pad,
+                relu,
+                up,
+                pool: true,
+            } => {
+                let (out, pooled) = B::conv3x3_pool(x, weight, bias, pad, relu, up);
+                (pooled, Some(out))
+            }
+            Conv::Same3x3 { pad, relu, up, .. } => {
+                let out = B::conv3x3(x, weight, bias, pad, relu, up);
+                let keep = relu.then(|| out.clone());
+                (out, keep)
+            }
+            Conv::Up3x3 => (B::conv_transpose3x3s2(x, weight, bias), None),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
+    /// The input's and the weight's checkpoints, which convolution, and its output when the
+    /// backward needs it (ReLU's mask, the pool's maxima).
+    type State = (NodeId, NodeId, Conv, Option<FloatTensor<B>>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, w_state, conv, out) = ops.state;
+        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
+        let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_state);
+        let (need_x, need_w) = (node_x.is_some(), node_w.is_some() || node_b.is_some());
+        let (gx, gw, gb) = match conv {
+            Conv::Same3x3 {
+                pad,
+                relu,
+                up,
+                pool,
+            } => {
+                // Without ReLU or pool the output is not read: the gradient stands in for it.
+                let out = out.unwrap_or_else(|| grad.clone());
+                B::conv3x3_backward(x, w, out, grad, pad, relu, up, pool, need_x, need_w)
+            }
+            Conv::Up3x3 => B::conv_transpose3x3s2_backward(x, w, grad, need_x, need_w),
+        };
+        for (node, grad) in [node_x, node_w, node_b].into_iter().zip([gx, gw, gb]) {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// A convolution under autodiff: the inner backend's forward, and a node whose backward is
+/// the inner backend's backward kernel. Also the convolution's output before the pool when
+/// `conv` pools (the node's output is the pooled one).
+pub(super) fn conv_node<B: KernelBackend, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    bias: FloatTensor<Autodiff<B, C>>,
+    conv: Conv,
+) -> (FloatTensor<Autodiff<B, C>>, Option<FloatTensor<B>>) {
+    let pooled = matches!(conv, Conv::Same3x3 { pool: true, .. });
+    match ConvBackward
+        .prepare::<C>([x.node(), weight.node(), bias.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let (x_state, w_state) = (prep.checkpoint(&x), prep.checkpoint(&weight));
+            let (y, keep) = conv.forward::<B>(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+            );
+            let before_pool = if pooled { keep.clone() } else { None };
+            (prep.finish((x_state, w_state, conv, keep), y), before_pool)
+        }
+        OpsKind::UnTracked(prep) => {
+            let (y, keep) = conv.forward::<B>(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+            );
+            (prep.finish(y), if pooled { keep } else { None })
+        }
+    }
+}

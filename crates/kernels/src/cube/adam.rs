@@ -1,0 +1,167 @@
+//! Adam's step for three parameters in one launch ([`crate::KernelBackend::adam3`]): one unit
+//! per number of the three parameters, the first parameter's numbers first. Burn's Adam's
+//! arithmetic, in its order, each unit on its own number.
+
+use super::launch::{empty, grid};
+use crate::adam::{BETA_1, BETA_2};
+use burn::backend::TensorMetadata;
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::tensor::CubeTensor;
+use cubecl::prelude::*;
+
+/// Number `i` of one slot: its moments from the gradient (alone on the first step, row 5 of
+/// the slot's factors 1; else decayed and fed), then the parameter moved.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a slot's tensors and where it is"
+)]
+fn adam_at<F: Float>(
+    p: &Tensor<F>,
+    g: &Tensor<F>,
+    m: &Tensor<F>,
+    v: &Tensor<F>,
+    po: &mut Tensor<F>,
+    mo: &mut Tensor<F>,
+    vo: &mut Tensor<F>,
+    factors: &Tensor<F>,
+    slot: usize,
+    i: usize,
+) {
+    let base = slot * 6;
+    let (g1, g2, scale) = (factors[base], factors[base + 1], factors[base + 2]);
+    let (eps, lr, first) = (factors[base + 3], factors[base + 4], factors[base + 5]);
+    let gi = g[i];
+    let mut mi = gi * g1;
+    let mut vi = (gi * gi) * g2;
+    if first == F::new(0.0) {
+        mi = m[i] * F::new(BETA_1) + gi * g1;
+        vi = v[i] * F::new(BETA_2) + (gi * gi) * g2;
+    }
+    mo[i] = mi;
+    vo[i] = vi;
+    let step = (mi * scale) / (vi.sqrt() + eps);
+    po[i] = p[i] - step * lr;
+}
+
+/// One unit per number: the first `n0` slot 0's, the next `n1` slot 1's, the next `n2` slot
+/// 2's ([`adam_at`]).
+#[cube(launch)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "three parameters' tensors: what makes it one launch for three"
+)]
+fn adam3_kernel<F: Float>(
+    p0: &Tensor<F>,
+    g0: &Tensor<F>,
+    m0: &Tensor<F>,
+    v0: &Tensor<F>,
+    po0: &mut Tensor<F>,
+    mo0: &mut Tensor<F>,
+    vo0: &mut Tensor<F>,
+    p1: &Tensor<F>,
+    g1: &Tensor<F>,
+    m1: &Tensor<F>,
+    v1: &Tensor<F>,
+    po1: &mut Tensor<F>,
+    mo1: &mut Tensor<F>,
+    vo1: &mut Tensor<F>,
+    p2: &Tensor<F>,
+    g2: &Tensor<F>,
+    m2: &Tensor<F>,
+    v2: &Tensor<F>,
+    po2: &mut Tensor<F>,
+    mo2: &mut Tensor<F>,
+    vo2: &mut Tensor<F>,
+    factors: &Tensor<F>,
+    n0: usize,
+    n1: usize,
+    n2: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let i = ABSOLUTE_POS;
+    if i < n0 {
+        adam_at(p0, g0, m0, v0, po0, mo0, vo0, factors, 0, i);
+    } else if i < n0 + n1 {
+        adam_at(p1, g1, m1, v1, po1, mo1, vo1, factors, 1, i - n0);
+    } else if i < n0 + n1 + n2 {
+        adam_at(p2, g2, m2, v2, po2, mo2, vo2, factors, 2, i - n0 - n1);
+    }
+}
+
+/// The three slots' steps (`[p, g, m, v]` each; the first `count` real, the rest stand-ins,
+/// given back as they came): each slot's parameter and moments, contiguous.
+pub fn adam3(
+    slots: [[CubeTensor; 4]; 3],
+    factors: CubeTensor,
+    count: usize,
+) -> [[CubeTensor; 3]; 3] {
+    let slots = slots.map(|s| {
+        s.map(|t| {
+            if t.is_contiguous() {
+                t
+            } else {
+                into_contiguous(t)
+            }
+        })
+    });
+    let like = slots[0][0].clone();
+    let outs: Vec<[CubeTensor; 3]> = slots
+        .iter()
+        .enumerate()
+        .map(|(k, [p, _, m, v])| {
+            if k < count {
+                [p, p, p].map(|t| empty(t, t.shape()))
+            } else {
+                [p.clone(), m.clone(), v.clone()]
+            }
+        })
+        .collect();
+    let n = |k: usize| {
+        if k < count {
+            slots[k][0].shape().num_elements()
+        } else {
+            0
+        }
+    };
+    let (n0, n1, n2) = (n(0), n(1), n(2));
+    if n0 + n1 + n2 > 0 {
+        let (cubes, dim) = grid(&like, n0 + n1 + n2);
+        let dtype = dtype_to_storage_type(like.dtype);
+        let [[p0, g0, m0, v0], [p1, g1, m1, v1], [p2, g2, m2, v2]] = slots;
+        let arg = |t: &CubeTensor| t.clone().into_tensor_arg();
+        adam3_kernel::launch(
+            &like.client.clone(),
+            cubes,
+            dim,
+            p0.into_tensor_arg(),
+            g0.into_tensor_arg(),
+            m0.into_tensor_arg(),
+            v0.into_tensor_arg(),
+            arg(&outs[0][0]),
+            arg(&outs[0][1]),
+            arg(&outs[0][2]),
+            p1.into_tensor_arg(),
+            g1.into_tensor_arg(),
+            m1.into_tensor_arg(),
+            v1.into_tensor_arg(),
+            arg(&outs[1][0]),
+            arg(&outs[1][1]),
+            arg(&outs[1][2]),
+            p2.into_tensor_arg(),
+            g2.into_tensor_arg(),
+            m2.into_tensor_arg(),
+            v2.into_tensor_arg(),
+            arg(&outs[2][0]),
+            arg(&outs[2][1]),
+            arg(&outs[2][2]),
+            factors.into_tensor_arg(),
+            n0,
+            n1,
+            n2,
+            dtype,
+        );
+    }
+    <[[CubeTensor; 3]; 3]>::try_from(outs).unwrap_or_else(|_| unreachable!("three slots"))
+}

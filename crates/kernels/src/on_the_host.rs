@@ -1,0 +1,251 @@
+//! [`KernelBackend`] on the CPU backends (flex, ndarray): every op by host loops or Burn's own
+//! operations (`host.rs`, `linear.rs`, `gaussian.rs`, `adam_group.rs`).
+
+use crate::{KernelBackend, adam_group, gaussian, host, linear};
+use burn::backend::tensor::{FloatTensor, IntTensor};
+use burn::backend::{Flex, NdArray};
+
+/// The CPU backends run every op as host loops.
+macro_rules! on_the_host {
+    ($backend:ty) => {
+        impl KernelBackend for $backend {
+            fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+                host::max_pool2x2::<Self>(x)
+            }
+
+            fn max_pool2x2_backward(
+                x: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                host::max_pool2x2_backward::<Self>(x, grad)
+            }
+
+            fn conv3x3(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                pad: usize,
+                relu: bool,
+                up: bool,
+            ) -> FloatTensor<Self> {
+                host::conv3x3::<Self>(x, weight, bias, pad, relu, up)
+            }
+
+            fn conv3x3_pool(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                pad: usize,
+                relu: bool,
+                up: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                let y = Self::conv3x3(x, weight, bias, pad, relu, up);
+                (y.clone(), host::max_pool2x2::<Self>(y))
+            }
+
+            fn conv3x3_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                out: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                pad: usize,
+                relu: bool,
+                up: bool,
+                pool: bool,
+                need_x: bool,
+                need_w: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                // The pool's and ReLU's gradients are applied as the convolution's backward
+                // frames `grad`; the up-sampling as it frames `x` and stores the input
+                // gradient.
+                let fused = host::Fused {
+                    pad,
+                    up,
+                    relu,
+                    pool,
+                };
+                host::conv3x3_backward::<Self>([x, weight, out, grad], fused, need_x, need_w)
+            }
+
+            fn conv_transpose3x3s2(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                host::conv_transpose3x3s2::<Self>(x, weight, bias)
+            }
+
+            fn conv_transpose3x3s2_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                need_x: bool,
+                need_w: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                host::conv_transpose3x3s2_backward::<Self>(x, weight, grad, need_x, need_w)
+            }
+
+            fn dense(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                relu: bool,
+            ) -> FloatTensor<Self> {
+                linear::forward::<Self>(x, weight, bias, relu)
+            }
+
+            fn dense_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                out: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                relu: bool,
+                need_x: bool,
+                need_w: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                linear::backward::<Self>([x, weight, out, grad], relu, need_x, need_w)
+            }
+
+            fn dense_bce_mean(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                linear::forward_bce_mean::<Self>(x, weight, bias, t)
+            }
+
+            fn dense_bce_mean_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                z: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                need_x: bool,
+                need_w: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                linear::backward_bce_mean::<Self>([x, weight, z, t, grad], need_x, need_w)
+            }
+
+            fn gaussian_code(
+                h: FloatTensor<Self>,
+                wmu: FloatTensor<Self>,
+                bmu: FloatTensor<Self>,
+                wlv: FloatTensor<Self>,
+                blv: FloatTensor<Self>,
+                eps: FloatTensor<Self>,
+                _kl_weight: FloatTensor<Self>,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                gaussian::forward::<Self>([h, wmu, bmu, wlv, blv, eps])
+            }
+
+            fn gaussian_code_backward(
+                h: FloatTensor<Self>,
+                wmu: FloatTensor<Self>,
+                wlv: FloatTensor<Self>,
+                heads: FloatTensor<Self>,
+                eps: FloatTensor<Self>,
+                gz: FloatTensor<Self>,
+                kl_weight: FloatTensor<Self>,
+                need_h: bool,
+                need_w: bool,
+            ) -> (
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+            ) {
+                gaussian::backward::<Self>([h, wmu, wlv, heads, eps, gz, kl_weight], need_h, need_w)
+            }
+
+            fn adam3(
+                p0: FloatTensor<Self>,
+                g0: FloatTensor<Self>,
+                m0: FloatTensor<Self>,
+                v0: FloatTensor<Self>,
+                p1: FloatTensor<Self>,
+                g1: FloatTensor<Self>,
+                m1: FloatTensor<Self>,
+                v1: FloatTensor<Self>,
+                p2: FloatTensor<Self>,
+                g2: FloatTensor<Self>,
+                m2: FloatTensor<Self>,
+                v2: FloatTensor<Self>,
+                factors: FloatTensor<Self>,
+                count: usize,
+            ) -> (
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+            ) {
+                let slots = [[p0, g0, m0, v0], [p1, g1, m1, v1], [p2, g2, m2, v2]];
+                let [a, b, c] = adam_group::by_tensor_ops::<Self>(slots, factors, count);
+                (
+                    a[0].clone(),
+                    a[1].clone(),
+                    a[2].clone(),
+                    b[0].clone(),
+                    b[1].clone(),
+                    b[2].clone(),
+                    c[0].clone(),
+                    c[1].clone(),
+                    c[2].clone(),
+                )
+            }
+
+            fn bce_with_logits_rows(
+                z: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+                keep: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                host::bce_rows::<Self>(z, t, keep)
+            }
+
+            fn bce_with_logits_rows_backward(
+                z: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+                kept: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                need_t: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                host::bce_rows_backward::<Self>(z, t, kept, grad, need_t)
+            }
+
+            fn bce_with_logits_mean(
+                z: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+                keep: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                host::bce_mean::<Self>(z, t, keep)
+            }
+
+            fn bce_with_logits_mean_backward(
+                z: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+                kept: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                need_t: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                host::bce_mean_backward::<Self>(z, t, kept, grad, need_t)
+            }
+
+            fn unpack_bytes(
+                words: IntTensor<Self>,
+                idx: IntTensor<Self>,
+                d: usize,
+            ) -> FloatTensor<Self> {
+                host::unpack_bytes::<Self>(words, idx, d)
+            }
+        }
+    };
+}
+
+on_the_host!(Flex);
+on_the_host!(NdArray);

@@ -1,0 +1,126 @@
+//! Adam three parameters to a launch on wgpu (`adam_group::step_module` with `FusedAdam`)
+//! against Burn's Adam stepping one parameter at a time: a stack of seven parameters of five
+//! shapes (three launches: 3, 3 and 1 parameters), four steps, the parameters equal to float
+//! rounding after each; the optimizer state it leaves continues in Burn's Adam; on flex and
+//! ndarray `step_module` is the ordinary step, bit for bit. Also the grouped op's CPU
+//! definition against Burn's Adam.
+//!
+//! wgpu is tested unless `AE_TEST_BACKENDS` is set and leaves it out (then the test says so).
+
+mod common;
+
+use ae_kernels::adam::FusedAdam;
+use ae_kernels::adam_group::{self, step_module};
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use common::{assert_close, devices, numbers, values};
+
+const EPS: f32 = 1e-8;
+const LR: f64 = 1e-2;
+
+#[derive(Module, Debug)]
+struct Stack {
+    a: Linear,
+    b: Linear,
+    c: Linear,
+    d: Linear,
+}
+
+impl Stack {
+    fn new(device: &Device) -> Self {
+        let mut d = LinearConfig::new(4, 3).init(device);
+        d.bias = None;
+        Stack {
+            a: LinearConfig::new(9, 40).init(device),
+            b: LinearConfig::new(40, 7).init(device),
+            c: LinearConfig::new(7, 4).init(device),
+            d,
+        }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let h = burn::tensor::activation::relu(self.a.forward(x));
+        self.d.forward(self.c.forward(self.b.forward(h)))
+    }
+
+    fn values(&self) -> Vec<f32> {
+        let mut all = Vec::new();
+        for l in [&self.a, &self.b, &self.c, &self.d] {
+            all.extend(values(l.weight.val().inner()));
+            if let Some(b) = &l.bias {
+                all.extend(values(b.val().inner()));
+            }
+        }
+        all
+    }
+}
+
+fn grads(model: &Stack, seed: u64, device: &Device) -> GradientsParams {
+    let x = Tensor::<1>::from_floats(numbers(6 * 9, seed).as_slice(), device).reshape([6, 9]);
+    let mix = Tensor::<1>::from_floats(numbers(6 * 3, seed + 1).as_slice(), device).reshape([6, 3]);
+    let loss = (model.forward(x) * mix).sum();
+    GradientsParams::from_grads(loss.backward(), model)
+}
+
+fn burn_adam() -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(EPS).init()
+}
+
+fn all_devices() -> Vec<(Device, bool)> {
+    let mut all: Vec<_> = devices().into_iter().map(|d| (d, false)).collect();
+    match std::env::var("AE_TEST_BACKENDS") {
+        Ok(list) if !list.split(',').any(|b| b.trim() == "wgpu") => {
+            eprintln!("NOTE: grouped Adam on wgpu left out: not in AE_TEST_BACKENDS ({list})");
+        }
+        _ => all.push((Device::wgpu(DeviceKind::DefaultDevice), true)),
+    }
+    all
+}
+
+#[test]
+fn grouped_steps_equal_burn_s_adam_one_parameter_at_a_time() {
+    for (device, on_wgpu) in all_devices() {
+        let ad = device.clone().autodiff();
+        assert_eq!(adam_group::used_on(&ad), on_wgpu, "{device:?}");
+        let start = Stack::new(&ad);
+        let (mut fused, mut burn) = (FusedAdam::init(EPS), burn_adam());
+        let (mut a, mut b) = (start.clone(), start.clone());
+        for step in 0..4u64 {
+            let what = format!("step {} on {device:?}", step + 1);
+            let (ga, gb) = (grads(&a, 10 * step, &ad), grads(&b, 10 * step, &ad));
+            a = step_module(&mut fused, LR.into(), a, ga);
+            b = burn.step(LR, b, gb);
+            if on_wgpu {
+                assert_close(&a.values(), &b.values(), &what);
+            } else {
+                assert_eq!(a.values(), b.values(), "{what}");
+            }
+        }
+        assert_ne!(a.values(), start.values(), "the steps moved the weights");
+        // The state the grouped steps left continues in Burn's Adam: one more step each.
+        let mut burn_after = burn_adam().load_record(fused.to_record());
+        let (ga, gb) = (grads(&a, 99, &ad), grads(&b, 99, &ad));
+        let a = burn_after.step(LR, a, ga);
+        let b = burn.step(LR, b, gb);
+        assert_close(
+            &a.values(),
+            &b.values(),
+            &format!("after the record, {device:?}"),
+        );
+    }
+}
+
+/// Another optimizer under `step_module`: one ordinary step, not two.
+#[test]
+fn another_optimizer_steps_once() {
+    for (device, _) in all_devices() {
+        let ad = device.clone().autodiff();
+        let start = Stack::new(&ad);
+        let (mut x, mut y) = (burn_adam(), burn_adam());
+        let a = step_module(&mut x, LR.into(), start.clone(), grads(&start, 3, &ad));
+        let b = y.step(LR, start.clone(), grads(&start, 3, &ad));
+        assert_close(&a.values(), &b.values(), &format!("{device:?}"));
+    }
+}
