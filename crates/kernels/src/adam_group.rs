@@ -13,9 +13,10 @@
 //! [`FusedAdam`]: crate::adam::FusedAdam
 
 use crate::KernelBackend;
-use crate::adam::{BETA_1, BETA_2, Factors};
+use crate::adam::{Factors, step_with};
 use crate::host::{self, Host};
 use crate::ops::Op;
+use crate::simd::Isa;
 use burn::backend::Dispatch;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, TensorMetadata};
@@ -215,45 +216,40 @@ fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
     slots.into_iter().map(|s| s.unwrap_or(Slot::Done)).collect()
 }
 
-/// [`crate::KernelBackend::adam3`] on a CPU backend, by loops in Burn's Adam's order (the
-/// models step there one parameter at a time, [`crate::adam::FusedAdam`]; this is the op's
-/// definition and its tests' other side).
-pub(crate) fn by_tensor_ops<B: Backend + Host>(
+/// [`crate::KernelBackend::adam3`] on a CPU backend: each slot's step by the one-pass loops
+/// of [`crate::adam::FusedAdam`] ([`step_with`], Burn's Adam's arithmetic in its order), into
+/// new tensors. The models step there one parameter at a time; this completes the trait.
+pub(crate) fn on_the_host<B: Backend + Host>(
     slots: [[FloatTensor<B>; 4]; 3],
     factors: FloatTensor<B>,
     count: usize,
 ) -> [[FloatTensor<B>; 3]; 3] {
     let f = B::values(&factors).into_owned();
-    slots
-        .into_iter()
-        .enumerate()
-        .map(|(k, [p, g, m, v])| {
-            if k >= count {
-                return [p, m, v];
-            }
-            let fk = &f[k * 6..k * 6 + 6];
-            let (g1, g2, scale, eps, lr) = (fk[0], fk[1], fk[2], fk[3], fk[4]);
-            let first = fk[5] != 0.0;
-            let (pv, gv) = (B::values(&p), B::values(&g));
-            let (mv, vv) = (B::values(&m), B::values(&v));
-            let n = gv.len();
-            let (mut po, mut mo, mut vo) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-            for i in 0..n {
-                let gi = gv[i];
-                let (mi, vi) = if first {
-                    (gi * g1, (gi * gi) * g2)
-                } else {
-                    (mv[i] * BETA_1 + gi * g1, vv[i] * BETA_2 + (gi * gi) * g2)
-                };
-                mo[i] = mi;
-                vo[i] = vi;
-                let step = (mi * scale) / (vi.sqrt() + eps);
-                po[i] = pv[i] - step * lr;
-            }
-            let (device, shape) = (p.device(), vec![n]);
-            [po, mo, vo].map(|x| host::write::<B>(x, shape.clone(), &device))
-        })
-        .collect::<Vec<_>>()
-        .try_into()
-        .unwrap_or_else(|_| unreachable!("three slots"))
+    let mut k = 0;
+    slots.map(|[p, g, m, v]| {
+        let slot = k;
+        k += 1;
+        if slot >= count {
+            return [p, m, v];
+        }
+        let row = &f[slot * 6..slot * 6 + 6];
+        let factors = Factors {
+            g1: row[0],
+            g2: row[1],
+            scale: row[2],
+            eps: row[3],
+            lr: row[4],
+        };
+        let first = row[5] != 0.0;
+        let gv = B::values(&g);
+        let mut pv = B::values(&p).into_owned();
+        let (mut mv, mut vv) = if first {
+            (vec![0.0; gv.len()], vec![0.0; gv.len()])
+        } else {
+            (B::values(&m).into_owned(), B::values(&v).into_owned())
+        };
+        step_with(Isa::best(), first, &mut pv, &mut mv, &mut vv, &gv, factors);
+        let (device, shape) = (p.device(), vec![gv.len()]);
+        [pv, mv, vv].map(|x| host::write::<B>(x, shape.clone(), &device))
+    })
 }

@@ -186,7 +186,7 @@ macro_rules! on_the_host {
                 FloatTensor<Self>,
             ) {
                 let slots = [[p0, g0, m0, v0], [p1, g1, m1, v1], [p2, g2, m2, v2]];
-                let [a, b, c] = adam_group::by_tensor_ops::<Self>(slots, factors, count);
+                let [a, b, c] = adam_group::on_the_host::<Self>(slots, factors, count);
                 (
                     a[0].clone(),
                     a[1].clone(),

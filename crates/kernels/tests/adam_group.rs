@@ -124,3 +124,72 @@ fn another_optimizer_steps_once() {
         assert_close(&a.values(), &b.values(), &format!("{device:?}"));
     }
 }
+
+/// The grouped op itself on every backend (on flex and ndarray the trait's host loops, which
+/// the models do not call) against Adam's step written out: a slot on its first step, one on a
+/// later step, and an empty one given back as it came.
+#[test]
+fn the_grouped_op_takes_adam_s_step_on_every_backend() {
+    use ae_kernels::KernelBackend;
+    use burn::backend::Dispatch;
+    let (b1, b2, lr) = (0.9f32, 0.999f32, 1e-2f32);
+    // Slot 0 at step 1, slot 1 at step 3, each with its own factors.
+    let factors_of = |t: i32| {
+        let bc2 = (1.0 - b2.powi(t)).sqrt();
+        [1.0 - b1, 1.0 - b2, bc2 / (1.0 - b1.powi(t)), EPS * bc2, lr]
+    };
+    let n = 37;
+    let (p0, g0) = (numbers(n, 1), numbers(n, 2));
+    let (p1, g1, m1) = (numbers(n, 3), numbers(n, 4), numbers(n, 5));
+    let v1: Vec<f32> = numbers(n, 6).iter().map(|x| x * x).collect();
+    let by_hand = |p: &[f32], g: &[f32], mv: Option<(&[f32], &[f32])>, f: [f32; 5]| {
+        let mut out = [vec![], vec![], vec![]];
+        for i in 0..p.len() {
+            let (m, v) = match mv {
+                None => (g[i] * f[0], (g[i] * g[i]) * f[1]),
+                Some((m, v)) => (m[i] * b1 + g[i] * f[0], v[i] * b2 + (g[i] * g[i]) * f[1]),
+            };
+            out[0].push(p[i] - ((m * f[2]) / (v.sqrt() + f[3])) * f[4]);
+            out[1].push(m);
+            out[2].push(v);
+        }
+        out
+    };
+    let want = [
+        by_hand(&p0, &g0, None, factors_of(1)),
+        by_hand(&p1, &g1, Some((&m1, &v1)), factors_of(3)),
+    ];
+    for (device, _) in all_devices() {
+        let t = |x: &[f32]| Tensor::<1>::from_floats(x, &device).into_dispatch();
+        let mut factors = factors_of(1).to_vec();
+        factors.push(1.0);
+        factors.extend(factors_of(3));
+        factors.push(0.0);
+        factors.extend([0.0; 6]);
+        let out = Dispatch::adam3(
+            t(&p0),
+            t(&g0),
+            t(&p0),
+            t(&p0),
+            t(&p1),
+            t(&g1),
+            t(&m1),
+            t(&v1),
+            t(&p1),
+            t(&g1),
+            t(&m1),
+            t(&v1),
+            t(&factors),
+            2,
+        );
+        let got = |x| values(Tensor::<1>::from_dispatch(x));
+        let slots = [[out.0, out.1, out.2], [out.3, out.4, out.5]];
+        for (k, (slot, want)) in slots.into_iter().zip(&want).enumerate() {
+            for (part, (x, w)) in slot.into_iter().zip(want).enumerate() {
+                assert_close(&got(x), w, &format!("slot {k}, output {part}, {device:?}"));
+            }
+        }
+        // The empty slot comes back as it went in.
+        assert_eq!(got(out.6), p1, "{device:?}");
+    }
+}

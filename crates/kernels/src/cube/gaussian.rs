@@ -1,11 +1,11 @@
 //! The VAE's Gaussian code ([`crate::KernelBackend::gaussian_code`]) as CubeCL kernels, with
 //! their launches. Forward: one unit per code element `[r, j]` computes both heads
 //! ([`product_at`]), the draw and its KL term, and each cube sums its terms ([`cube_sum`]);
-//! with more than one cube a second launch adds the parts ([`sum_parts`]). Backward: one unit
+//! with more than one cube a second launch adds the parts (`launch::sum_parts`). Backward: one unit
 //! per gradient element, the five gradients in one launch, each unit computing the gradient
 //! at the heads again from the heads the forward kept ([`head_grad`]).
 
-use super::launch::{SUM_UNITS, cube_sum, empty, grid, sum_cubes, sum_parts};
+use super::launch::{SUM_UNITS, SplitSum, cube_sum, empty, grid, sum_cubes};
 use super::linear::product_at;
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
@@ -63,8 +63,8 @@ fn gaussian_kernel<F: Float>(
 
 /// The gradient at the head `lv` (the log-variance's if true, else the mean's) of row `r`,
 /// code element `j`: the draw's, from `z`'s gradient `gz` (`gz` for the mean, `gz eps
-/// exp(logvar / 2) / 2` for the log-variance), plus `kl_weight[0] / rows` times the KL term's
-/// (`mu`; `(exp(logvar) - 1) / 2`).
+/// exp(logvar / 2) / 2` for the log-variance), plus `scale` (the KL's weight in the loss over
+/// the rows) times the KL term's (`mu`; `(exp(logvar) - 1) / 2`).
 #[cube]
 #[allow(
     clippy::too_many_arguments,
@@ -78,8 +78,7 @@ fn head_grad<F: Float>(
     gz: &Tensor<F>,
     heads: &Tensor<F>,
     eps: &Tensor<F>,
-    kl_weight: &Tensor<F>,
-    rows: usize,
+    scale: F,
     r: usize,
     j: usize,
     lv: bool,
@@ -87,7 +86,6 @@ fn head_grad<F: Float>(
     let k = gz.shape(1);
     let (hs0, hs1) = (heads.stride(0), heads.stride(1));
     let g = gz[r * gz.stride(0) + j * gz.stride(1)];
-    let scale = kl_weight[0] / F::cast_from(rows);
     let half = F::new(0.5);
     let mut out = F::new(0.0);
     if lv {
@@ -130,6 +128,8 @@ fn gaussian_grads_kernel<F: Float>(
     let p = ABSOLUTE_POS;
     let (b, n, k) = (h.shape(0), h.shape(1), gz.shape(1));
     let (hs0, hs1) = (h.stride(0), h.stride(1));
+    // The KL term's factor: its weight in the loss over the rows it averages.
+    let scale = kl_weight[0] / F::cast_from(b);
     let mut sum = F::new(0.0);
     if p < nw {
         let per = n * k + k;
@@ -141,7 +141,7 @@ fn gaussian_grads_kernel<F: Float>(
         if q < n * k {
             let (f, j) = (q / k, q % k);
             for r in 0..b {
-                sum += h[r * hs0 + f * hs1] * head_grad(gz, heads, eps, kl_weight, b, r, j, lv);
+                sum += h[r * hs0 + f * hs1] * head_grad(gz, heads, eps, scale, r, j, lv);
             }
             if lv {
                 gwlv[q] = sum;
@@ -151,7 +151,7 @@ fn gaussian_grads_kernel<F: Float>(
         } else {
             let j = q - n * k;
             for r in 0..b {
-                sum += head_grad(gz, heads, eps, kl_weight, b, r, j, lv);
+                sum += head_grad(gz, heads, eps, scale, r, j, lv);
             }
             if lv {
                 gblv[j] = sum;
@@ -165,8 +165,8 @@ fn gaussian_grads_kernel<F: Float>(
         let (ms0, ms1) = (wmu.stride(0), wmu.stride(1));
         let (ls0, ls1) = (wlv.stride(0), wlv.stride(1));
         for j in 0..k {
-            sum += head_grad(gz, heads, eps, kl_weight, b, r, j, false) * wmu[f * ms0 + j * ms1];
-            sum += head_grad(gz, heads, eps, kl_weight, b, r, j, true) * wlv[f * ls0 + j * ls1];
+            sum += head_grad(gz, heads, eps, scale, r, j, false) * wmu[f * ms0 + j * ms1];
+            sum += head_grad(gz, heads, eps, scale, r, j, true) * wlv[f * ls0 + j * ls1];
         }
         gh[q] = sum;
     }
@@ -182,14 +182,8 @@ pub fn gaussian_code(
     let k = wmu.shape()[1];
     let z = empty(&h, Shape::new([b, k]));
     let heads = empty(&h, Shape::new([b, 2 * k]));
-    let kl = empty(&h, Shape::new([1]));
     let parts = (b * k).div_ceil(SUM_UNITS).max(1);
-    // One part: the mean itself; more: each part's sum, divided at the end.
-    let (target, div) = if parts == 1 {
-        (kl.clone(), b.max(1))
-    } else {
-        (empty(&h, Shape::new([parts])), 1)
-    };
+    let kl = SplitSum::new(&h, parts, b.max(1));
     let dtype = dtype_to_storage_type(h.dtype);
     let client = h.client.clone();
     gaussian_kernel::launch(
@@ -204,15 +198,11 @@ pub fn gaussian_code(
         eps.into_tensor_arg(),
         z.clone().into_tensor_arg(),
         heads.clone().into_tensor_arg(),
-        target.clone().into_tensor_arg(),
-        div,
+        kl.target.clone().into_tensor_arg(),
+        kl.div,
         dtype,
     );
-    if parts > 1 {
-        let stand_in = empty(&kl, Shape::new([1]));
-        sum_parts(target, kl.clone(), stand_in, 1, parts, b.max(1));
-    }
-    (z, heads, kl)
+    (z, heads, kl.finish())
 }
 
 /// The gradients of [`gaussian_code`], in one launch: the features' (shaped as `h`) if

@@ -111,6 +111,51 @@ pub(super) fn sum_parts(
     );
 }
 
+/// One value (`[1]`) that a kernel sums in `parts` cubes and divides by `div`: with one part
+/// the kernel writes the value itself, dividing in the kernel ([`Self::target`],
+/// [`Self::div`]); with more each cube writes its part's sum to a buffer, and
+/// [`Self::finish`] adds the parts and divides in a second launch ([`sum_parts`]).
+pub(super) struct SplitSum {
+    /// The value, `[1]`.
+    value: CubeTensor,
+    /// Where the kernel writes: the value, or the parts.
+    pub target: CubeTensor,
+    /// What the kernel divides each cube's sum by: `div` with one part, else 1.
+    pub div: usize,
+    parts: usize,
+    total_div: usize,
+}
+
+impl SplitSum {
+    /// The value of a sum in `parts` cubes (at least 1) divided by `div`, beside `like`.
+    pub(super) fn new(like: &CubeTensor, parts: usize, div: usize) -> Self {
+        let parts = parts.max(1);
+        let value = empty(like, Shape::new([1]));
+        let (target, in_kernel) = if parts == 1 {
+            (value.clone(), div)
+        } else {
+            (empty(like, Shape::new([parts])), 1)
+        };
+        SplitSum {
+            value,
+            target,
+            div: in_kernel,
+            parts,
+            total_div: div,
+        }
+    }
+
+    /// The value, after the kernel ran: the parts added where there are several.
+    pub(super) fn finish(self) -> CubeTensor {
+        if self.parts > 1 {
+            let stand_in = empty(&self.value, Shape::new([1]));
+            let value = self.value.clone();
+            sum_parts(self.target, value, stand_in, 1, self.parts, self.total_div);
+        }
+        self.value
+    }
+}
+
 /// At least `cubes` cubes of a kernel that reads its flat position (`CUBE_POS`): at most
 /// 65,535 along one axis, the rest along the next, so that past 65,535 the last row may hold
 /// cubes beyond `cubes`, which the kernel must leave idle.

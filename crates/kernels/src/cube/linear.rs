@@ -7,7 +7,7 @@
 //! these take two. Inputs are read through their strides (a transposed weight needs no copy);
 //! outputs are contiguous.
 
-use super::launch::{SUM_UNITS, cube_sum, empty, grid, sum_cubes, sum_parts};
+use super::launch::{SUM_UNITS, SplitSum, cube_sum, empty, grid, sum_cubes};
 use super::loss::bce;
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
@@ -294,7 +294,7 @@ pub fn linear_grads(
 
 /// The logits of [`linear`] (no ReLU) and the mean of their BCE-with-logits against `t`
 /// (`[b, o]`): `(logits, [1] mean)`. The logits and each cube's share of the loss in one
-/// launch; with more than one cube, a second launch adds the shares ([`sum_parts`]).
+/// launch; with more than one cube, a second launch adds the shares (`launch::sum_parts`).
 pub fn linear_bce_mean(
     x: CubeTensor,
     weight: CubeTensor,
@@ -304,15 +304,9 @@ pub fn linear_bce_mean(
     let b = x.shape()[0];
     let o = weight.shape()[1];
     let out = empty(&x, Shape::new([b, o]));
-    let mean = empty(&x, Shape::new([1]));
     let n = b * o;
     let parts = n.div_ceil(SUM_UNITS).max(1);
-    // One part: the mean itself; more: each part's sum, divided at the end.
-    let (target, div) = if parts == 1 {
-        (mean.clone(), n.max(1))
-    } else {
-        (empty(&x, Shape::new([parts])), 1)
-    };
+    let mean = SplitSum::new(&x, parts, n.max(1));
     let dtype = dtype_to_storage_type(x.dtype);
     let client = x.client.clone();
     linear_bce_kernel::launch(
@@ -324,13 +318,9 @@ pub fn linear_bce_mean(
         bias.into_tensor_arg(),
         t.into_tensor_arg(),
         out.clone().into_tensor_arg(),
-        target.clone().into_tensor_arg(),
-        div,
+        mean.target.clone().into_tensor_arg(),
+        mean.div,
         dtype,
     );
-    if parts > 1 {
-        let stand_in = empty(&mean, Shape::new([1]));
-        sum_parts(target, mean.clone(), stand_in, 1, parts, n);
-    }
-    (out, mean)
+    (out, mean.finish())
 }

@@ -1,9 +1,9 @@
 //! BCE-with-logits as CubeCL kernels, with their launches: per row (one cube a row) or
 //! averaged over everything (one cube for a short sum, else a split sum: [`SPAN`] terms a
-//! cube, then [`sum_parts`]), and the gradients (one unit per element). The loss works on
+//! cube, then `launch::sum_parts`), and the gradients (one unit per element). The loss works on
 //! contiguous rows; outputs are contiguous. Every sum is added in the same order every time.
 
-use super::launch::{SPAN, SUM_UNITS, cube_sum, empty, grid, sum_cubes, sum_parts};
+use super::launch::{SPAN, SUM_UNITS, SplitSum, cube_sum, empty, grid, sum_cubes};
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
@@ -112,33 +112,23 @@ pub fn bce_rows(z: CubeTensor, t: CubeTensor) -> CubeTensor {
 pub fn bce_mean(z: CubeTensor, t: CubeTensor) -> CubeTensor {
     let (z, t) = (into_contiguous(z), into_contiguous(t));
     let n = z.shape().num_elements();
-    let out = empty(&z, Shape::new([1]));
     let parts = n.div_ceil(SPAN).max(1);
     let span = n.div_ceil(parts);
     let dtype = dtype_to_storage_type(z.dtype);
     let client = z.client.clone();
-    // One part: the mean itself; more: each part's sum, divided at the end.
-    let (target, div) = if parts == 1 {
-        (out.clone(), n.max(1))
-    } else {
-        (empty(&z, Shape::new([parts])), 1)
-    };
+    let mean = SplitSum::new(&z, parts, n.max(1));
     bce_sum_kernel::launch(
         &client,
         sum_cubes(parts),
         CubeDim::new_1d(SUM_UNITS as u32),
         z.into_tensor_arg(),
         t.into_tensor_arg(),
-        target.clone().into_tensor_arg(),
+        mean.target.clone().into_tensor_arg(),
         span,
-        div,
+        mean.div,
         dtype,
     );
-    if parts > 1 {
-        let stand_in = empty(&out, Shape::new([1]));
-        sum_parts(target, out.clone(), stand_in, 1, parts, n);
-    }
-    out
+    mean.finish()
 }
 
 /// The gradients of [`bce_rows`] for the row gradients `g` (`[rows]`), or, if `mean`, of
