@@ -9,7 +9,7 @@
 
 use ae_data::{DatasetName, Samples, Sources, Split};
 use anyhow::{Context, Result, bail};
-use autoencoders::backend::BackendChoice;
+use autoencoders::backend::{BackendChoice, KernelsArg};
 use autoencoders::config::ModelName;
 use autoencoders::input::resident::Placement;
 use autoencoders::speed::{self, Case, Settings};
@@ -27,6 +27,11 @@ options:
                     denoising-ae,linear-ae); `all` means these seven
   --backends LIST   flex, ndarray, wgpu, auto (default: auto, i.e. wgpu on a GPU, else flex)
   --batches LIST    batch sizes (default: each model's own, as `train` uses)
+  --kernels LIST    ours, burn: ae-kernels' ops or Burn's layers, as `train --kernels` (default:
+                    ours); `ours,burn` times both, side by side
+  --without LIST    ops of ours left to Burn's layers all the same, to time one op's kernels
+                    against Burn's in one build: pool, conv, bce, unpack, linear, gaussian,
+                    adam-group (wgpu), adam (flex, ndarray); e.g. --without linear
   --seconds S       time each case for at least S seconds (default 3)
   --steps N         time at least N steps (default 5), however short --seconds is
   --warmup N        untimed steps first (default 3; GPUs compile and tune kernels then)
@@ -43,6 +48,8 @@ struct Options {
     models: Vec<ModelName>,
     backends: Vec<BackendChoice>,
     batches: Option<Vec<usize>>,
+    kernels: Vec<KernelsArg>,
+    without: ae_kernels::OpSet,
     settings: Settings,
     load: bool,
     data_dir: Option<std::path::PathBuf>,
@@ -88,6 +95,8 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
         models: DEFAULT_MODELS.to_vec(),
         backends: vec![BackendChoice::Auto],
         batches: None,
+        kernels: vec![KernelsArg::Ours],
+        without: ae_kernels::OpSet::default(),
         settings: Settings::default(),
         load: true,
         data_dir: None,
@@ -110,6 +119,10 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
                 }
             }
             "--backends" => o.backends = list(&value(arg)?, BackendChoice::parse)?,
+            "--kernels" => o.kernels = list(&value(arg)?, KernelsArg::parse)?,
+            "--without" => {
+                o.without = ae_kernels::OpSet::parse(&value(arg)?).map_err(anyhow::Error::msg)?
+            }
             "--batches" => o.batches = Some(list(&value(arg)?, |v| positive("a batch size", v))?),
             "--seconds" => {
                 let v = value(arg)?;
@@ -160,15 +173,21 @@ fn run(o: Options) -> Result<()> {
                 Some(b) => b.clone(),
                 None => vec![model.default_config().batch_size],
             };
-            for batch in batches {
+            for (batch, &kernels) in batches
+                .iter()
+                .flat_map(|&b| o.kernels.iter().map(move |k| (b, k)))
+            {
                 let case = Case {
                     model,
                     backend,
                     batch,
+                    kernels,
+                    without: o.without,
                 };
                 eprintln!(
-                    "timing {model} on {} at batch {batch} ...",
-                    backend.as_str()
+                    "timing {model} on {} at batch {batch}, kernels {} ...",
+                    backend.as_str(),
+                    case.kernels_label()
                 );
                 let t = speed::time_case(&case, set.clone(), &o.settings)?;
                 if !t.last_loss.is_finite() {

@@ -13,6 +13,11 @@
 # (default "dense-ae conv-ae vae"), EPOCHS (default 3; the first is not counted), PYTHON
 # (default python3, which holds PyTorch there), LIMIT (seconds each model's comparison may take,
 # default 150).
+#   bash scripts/gpu-check.sh steps
+# times training steps with the speed bench (.gpu/speed.xz, packed beside `train`), model by
+# model under LIMIT seconds each: our kernels and Burn's layers side by side at BATCHES
+# (default "128,256,1024"), then, at each model's own batch, our kernels without each op of
+# WITHOUT (default "linear gaussian adam-group"), one at a time; into $OUT/gpu-steps.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,9 +26,13 @@ pack() {
     grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
     grep -qx '/.gl/' .git/info/exclude 2>/dev/null || echo '/.gl/' >>.git/info/exclude
     cargo build --release --bin train -q
+    local bench
+    bench=$(cargo bench --bench speed --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+    [ -x "$bench" ] || { echo "error: cannot find the speed bench's binary" >&2; exit 1; }
     mkdir -p .gpu/mnist
     strip -o .gpu/train target/release/train
-    xz -T0 -6 -f .gpu/train
+    strip -o .gpu/speed "$bench"
+    xz -T0 -6 -f .gpu/train .gpu/speed
     cp "$AE_DATA_DIR"/mnist/*.gz .gpu/mnist/
     if ! ls .gl/*.deb >/dev/null 2>&1; then
         # The device README's recipe: Vulkan's and EGL's loaders as amd64 packages.
@@ -106,9 +115,33 @@ ab() {
     done
 }
 
+# Per-step times from the speed bench: every model with our kernels and with Burn's layers at
+# each batch size, then our kernels less one op at a time (the op's Burn layers instead), so
+# that one run says which of our ops wins on this GPU and which does not.
+steps() {
+    there gpu-steps.log
+    xz -dc .gpu/speed.xz >/tmp/speed && chmod +x /tmp/speed
+    echo "GPU: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi'), $(date -u +%Y-%m-%d)"
+    local common=(--backends wgpu --no-load --data-dir "$PWD/.gpu" --warmup 5 --steps 30
+        --seconds 1 --read-every 1)
+    local m op
+    for m in ${MODELS:-dense-ae deep-ae conv-ae vae sparse-ae linear-ae denoising-ae}; do
+        timeout "${LIMIT:-90}" /tmp/speed "${common[@]}" --models "$m" \
+            --batches "${BATCHES:-128,256,1024}" --kernels ours,burn 2>/dev/null | grep -E "^\| ($m|model) " ||
+            echo "($m: stopped or failed)"
+    done
+    for op in ${WITHOUT:-linear gaussian adam-group}; do
+        for m in ${WITHOUT_MODELS:-dense-ae vae conv-ae}; do
+            timeout "${LIMIT:-90}" /tmp/speed "${common[@]}" --models "$m" --without "$op" \
+                2>/dev/null | grep -E "^\| ($m|model) " || echo "($m without $op: stopped or failed)"
+        done
+    done
+}
+
 case "${1:-}" in
     pack) pack ;;
     run) run ;;
     ab) ab ;;
-    *) echo "usage: bash scripts/gpu-check.sh pack|run|ab (see the comments)" >&2; exit 1 ;;
+    steps) steps ;;
+    *) echo "usage: bash scripts/gpu-check.sh pack|run|ab|steps (see the comments)" >&2; exit 1 ;;
 esac

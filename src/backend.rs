@@ -24,6 +24,23 @@ impl KernelsArg {
     pub fn apply(self) {
         ae_kernels::set_enabled(self == KernelsArg::Ours);
     }
+
+    /// The name as typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KernelsArg::Ours => "ours",
+            KernelsArg::Burn => "burn",
+        }
+    }
+
+    /// Parses a name (for lists of them).
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.trim() {
+            "ours" => Ok(KernelsArg::Ours),
+            "burn" => Ok(KernelsArg::Burn),
+            other => bail!("kernels are ours or burn, not '{other}'"),
+        }
+    }
 }
 
 /// A backend named on the command line.

@@ -6,11 +6,12 @@
 //! second, images per second, and the seconds a training epoch of the set takes at that rate.
 
 use crate::backend::read_f32;
-use crate::backend::{self, BackendChoice};
+use crate::backend::{self, BackendChoice, KernelsArg};
 use crate::config::{ModelName, RunConfig};
 use crate::input::batch::{Corruption, SampleBatcher};
 use crate::input::resident::Placement;
 use ae_data::Samples;
+use ae_kernels::OpSet;
 use ae_kernels::adam::FusedAdam;
 use ae_models::Autoencoder;
 use anyhow::{Result, bail};
@@ -19,7 +20,8 @@ use burn::train::Learner;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// One thing to time: a model (its built-in configuration), a backend and a batch size.
+/// One thing to time: a model (its built-in configuration), a backend, a batch size and the
+/// layers' kernels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Case {
     /// The model, as `train <model>` builds it.
@@ -28,6 +30,20 @@ pub struct Case {
     pub backend: BackendChoice,
     /// Images per step.
     pub batch: usize,
+    /// ae-kernels' ops or Burn's layers (`--kernels`), chosen for the process while it runs.
+    pub kernels: KernelsArg,
+    /// The ops left to Burn's layers all the same ([`ae_kernels::set_without`]).
+    pub without: OpSet,
+}
+
+impl Case {
+    /// The kernels in words: `ours`, `burn`, or `ours without linear,gaussian`.
+    pub fn kernels_label(&self) -> String {
+        match (self.kernels, self.without == OpSet::default()) {
+            (KernelsArg::Ours, false) => format!("ours without {}", self.without),
+            (k, _) => k.as_str().to_string(),
+        }
+    }
 }
 
 /// How to time a case.
@@ -121,6 +137,8 @@ pub fn time_config(
             set.len()
         );
     }
+    case.kernels.apply();
+    ae_kernels::set_without(case.without);
     let resolved = backend::resolve(case.backend)?;
     let ad = resolved.device.clone().autodiff();
     ad.seed(cfg.seed);
@@ -217,14 +235,15 @@ pub fn median(values: &[f64]) -> f64 {
 /// The table of `timings` in Markdown: one row per case, epoch seconds for `samples` images.
 pub fn table(timings: &[Timing], samples: usize) -> String {
     let mut out = format!(
-        "| model | backend | batch | ms/step | steps/s | images/s | s/epoch ({samples}) | steps |\n\
-         |---|---|---|---|---|---|---|---|\n"
+        "| model | backend | kernels | batch | ms/step | steps/s | images/s | s/epoch ({samples}) | steps |\n\
+         |---|---|---|---|---|---|---|---|---|\n"
     );
     for t in timings {
         out.push_str(&format!(
-            "| {} | {} | {} | {:.2} | {:.1} | {:.0} | {:.2} | {} |\n",
+            "| {} | {} | {} | {} | {:.2} | {:.1} | {:.0} | {:.2} | {} |\n",
             t.case.model,
             t.device,
+            t.case.kernels_label(),
             t.case.batch,
             t.ms_per_step(),
             t.steps_per_second(),
@@ -247,6 +266,8 @@ mod tests {
                 model: ModelName::DenseAe,
                 backend: BackendChoice::Flex,
                 batch: 256,
+                kernels: KernelsArg::Ours,
+                without: OpSet::default(),
             },
             device: "flex".into(),
             steps: 20,
@@ -276,6 +297,8 @@ mod tests {
             model: ModelName::LinearAe,
             backend: BackendChoice::Flex,
             batch: 16,
+            kernels: KernelsArg::Ours,
+            without: OpSet::default(),
         };
         // The built-in linear-ae is 784 wide and says so; a 3-2-3 one learns the plane.
         let settings = |steps| Settings {

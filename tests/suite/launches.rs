@@ -14,7 +14,7 @@
 
 use crate::common::{covers, temp_dir, tiny_dataset};
 use ae_data::{DatasetName, Samples, Sources, Split};
-use autoencoders::backend::BackendChoice;
+use autoencoders::backend::{BackendChoice, KernelsArg};
 use autoencoders::config::ModelName;
 use autoencoders::speed::{self, Case, Settings};
 use std::collections::BTreeMap;
@@ -140,6 +140,8 @@ fn steps_of_one_model_for_the_launch_count() {
         model,
         backend: BackendChoice::Wgpu,
         batch: model.default_config().batch_size,
+        kernels: KernelsArg::Ours,
+        without: ae_kernels::OpSet::default(),
     };
     let settings = Settings {
         warmup_steps: WARMUP,

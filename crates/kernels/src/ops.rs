@@ -6,15 +6,63 @@ use crate::{KernelBackend, bce, conv, conv_transpose, pool};
 use burn::backend::{CubeDevice, Dispatch, DispatchDevice};
 use burn::nn::Linear;
 use burn::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Whether the public functions use the kernels where they can (the default) or Burn's layers
 /// everywhere (`--kernels burn`).
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
+/// The ops left to Burn's layers even with the kernels chosen ([`set_without`]), one bit each.
+static WITHOUT: AtomicU32 = AtomicU32::new(0);
+
 /// Chooses the kernels (`true`, the default) or Burn's layers (`false`) for this process.
 pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Leaves the ops in `ops` to Burn's layers (or, for the grouped Adam, to one step per
+/// parameter) for this process, whatever [`set_enabled`] chose for the others: to time one
+/// op's kernel against Burn's in the same build. Empty (the default): none.
+pub fn set_without(ops: OpSet) {
+    WITHOUT.store(ops.0, Ordering::Relaxed);
+}
+
+/// A set of [`Op`]s, written as their names joined by commas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpSet(u32);
+
+impl OpSet {
+    /// Whether `op` is in the set.
+    pub fn contains(self, op: Op) -> bool {
+        self.0 & op.bit() != 0
+    }
+
+    /// Parses `pool,conv,...` ([`Op::name`]); the empty string is the empty set.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut set = OpSet::default();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let op = Op::ALL
+                .into_iter()
+                .find(|op| op.name() == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = Op::ALL.iter().map(|op| op.name()).collect();
+                    format!("unknown op '{name}' (ops: {})", names.join(", "))
+                })?;
+            set.0 |= op.bit();
+        }
+        Ok(set)
+    }
+}
+
+impl std::fmt::Display for OpSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = Op::ALL
+            .into_iter()
+            .filter(|&op| self.contains(op))
+            .map(Op::name)
+            .collect();
+        f.write_str(&names.join(","))
+    }
 }
 
 /// The ops, for asking where each runs.
@@ -41,6 +89,38 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every op.
+    pub const ALL: [Op; 9] = [
+        Op::MaxPool,
+        Op::Conv,
+        Op::ConvTranspose,
+        Op::Bce,
+        Op::Unpack,
+        Op::Linear,
+        Op::Gaussian,
+        Op::Adam,
+        Op::AdamGroup,
+    ];
+
+    /// Its name in an [`OpSet`]'s list.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::MaxPool => "pool",
+            Op::Conv => "conv",
+            Op::ConvTranspose => "conv-transpose",
+            Op::Bce => "bce",
+            Op::Unpack => "unpack",
+            Op::Linear => "linear",
+            Op::Gaussian => "gaussian",
+            Op::Adam => "adam",
+            Op::AdamGroup => "adam-group",
+        }
+    }
+
+    fn bit(self) -> u32 {
+        1 << self as u32
+    }
+
     /// Whether this op has a kernel on `device`: every op but the unpacking, the fully
     /// connected layer, the VAE's code and the grouped Adam on flex and ndarray (with or
     /// without autodiff; their data sets stay on the host, where the unpacking is a copy, the
@@ -71,7 +151,9 @@ impl Op {
 
     /// Whether the public function takes the kernel path on `device`: chosen, and there.
     pub fn used_on(self, device: &Device) -> bool {
-        ENABLED.load(Ordering::Relaxed) && self.runs_on(device)
+        ENABLED.load(Ordering::Relaxed)
+            && WITHOUT.load(Ordering::Relaxed) & self.bit() == 0
+            && self.runs_on(device)
     }
 }
 
@@ -84,7 +166,9 @@ pub fn supported(device: &Device) -> bool {
 
 /// Whether the public functions take the kernel path for every op on `device`.
 pub fn used_on(device: &Device) -> bool {
-    ENABLED.load(Ordering::Relaxed) && supported(device)
+    [Op::MaxPool, Op::Conv, Op::ConvTranspose, Op::Bce]
+        .iter()
+        .all(|op| op.used_on(device))
 }
 
 /// `layer` applied to `x` (`[b, n]` -> `[b, o]`), then ReLU if `relu`: one op where
