@@ -279,8 +279,16 @@ mod tests {
         assert!((t.images_per_second() - 10_240.0).abs() < 1e-6);
         // 60 000 images at 256 a step: 235 steps, the last one short.
         assert!((t.epoch_seconds(60_000) - 235.0 * 0.025).abs() < 1e-9);
-        let table = table(&[t], 60_000);
-        assert!(table.contains("| dense-ae | flex | 256 | 25.00 | 40.0 | 10240 | 5.88 | 20 |"));
+        let mut without = t.clone();
+        without.case.without = OpSet::parse("linear,adam").unwrap();
+        let table = table(&[t, without], 60_000);
+        assert!(
+            table.contains("| dense-ae | flex | ours | 256 | 25.00 | 40.0 | 10240 | 5.88 | 20 |")
+        );
+        assert!(
+            table.contains("| ours without linear,adam | 256 |"),
+            "{table}"
+        );
     }
 
     #[test]
