@@ -280,8 +280,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     fn dense_bce_mean_backward(
         _x: FloatTensor<Self>,
         _weight: FloatTensor<Self>,
-        _z: FloatTensor<Self>,
-        _t: FloatTensor<Self>,
+        _d: FloatTensor<Self>,
         _grad: FloatTensor<Self>,
         _need_x: bool,
         _need_w: bool,

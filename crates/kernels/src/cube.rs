@@ -309,14 +309,12 @@ impl KernelBackend for CubeBackend {
     fn dense_bce_mean_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
-        z: FloatTensor<Self>,
-        t: FloatTensor<Self>,
+        d: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let then = linear::Then::BceMean(Box::new(t));
-        dense_grads([x, weight, z, grad], then, need_x, need_w)
+        dense_grads([x, weight, d, grad], linear::Then::BceMean, need_x, need_w)
     }
 }
 

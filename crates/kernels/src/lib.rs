@@ -152,9 +152,11 @@ pub trait KernelBackend: Backend {
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
-    /// [`KernelBackend::dense`] without ReLU, and the mean over all its outputs (logits) of
-    /// BCE-with-logits against `t` (`[b, o]`), in one op: `(logits, [1] mean)`. The loss's
-    /// gradient is applied inside the layer's gradient op (no launch of its own on wgpu).
+    /// [`KernelBackend::dense`] without ReLU, and the mean over all its outputs (logits `z`) of
+    /// BCE-with-logits against `t` (`[b, o]`), in one op: `(residuals, [1] mean)`, the
+    /// residuals `sigmoid(z) - t` (`[b, o]`) being what the backward needs of the forward (the
+    /// loss's gradient at each logit but for the mean's factor). The loss's gradient is applied
+    /// inside the layer's gradient op (no launch of its own on wgpu).
     #[fusion(meta = shapes::dense_bce_mean)]
     fn dense_bce_mean(
         x: FloatTensor<Self>,
@@ -164,8 +166,8 @@ pub trait KernelBackend: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
     /// The gradients of [`KernelBackend::dense_bce_mean`] for the mean's gradient `grad`
-    /// (`[1]`), from the logits `z`: the input's (an empty tensor unless `need_x`), the
-    /// weight's and the bias's (empty unless `need_w`). The targets get none.
+    /// (`[1]`), from the residuals `d` it gave: the input's (an empty tensor unless `need_x`),
+    /// the weight's and the bias's (empty unless `need_w`). The targets get none.
     #[fusion(meta = shapes::dense_bce_grads)]
     #[allow(
         clippy::too_many_arguments,
@@ -174,8 +176,7 @@ pub trait KernelBackend: Backend {
     fn dense_bce_mean_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
-        z: FloatTensor<Self>,
-        t: FloatTensor<Self>,
+        d: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         need_x: bool,
         need_w: bool,

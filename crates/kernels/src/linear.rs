@@ -7,7 +7,7 @@
 
 use crate::host::{self, Host};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, TensorMetadata};
+use burn::backend::{Backend, Scalar, TensorMetadata};
 use burn::prelude::*;
 use burn::tensor::{FloatDType, Shape};
 
@@ -64,7 +64,8 @@ pub fn backward<B: Backend>(
 }
 
 /// The layer without ReLU and the mean of its logits' BCE-with-logits against `t`, on a CPU
-/// backend: [`forward`] and the loss's host loops: `(logits, [1] mean)`.
+/// backend: [`forward`] and the loss's host loops, which keep the residuals `sigmoid(z) - t`:
+/// `(residuals, [1] mean)`.
 pub(crate) fn forward_bce_mean<B: Host>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
@@ -72,19 +73,19 @@ pub(crate) fn forward_bce_mean<B: Host>(
     t: FloatTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>) {
     let z = forward::<B>(x, weight, bias, false);
-    let (mean, _) = host::bce_mean::<B>(z.clone(), t, false);
-    (z, mean)
+    let (mean, d) = host::bce_mean::<B>(z, t, true);
+    (d, mean)
 }
 
-/// The gradients of [`forward_bce_mean`] for the mean's gradient `grad` (`[x, weight, z, t,
-/// grad]`, `z` the logits): the loss's gradient at the logits by the host loops, then
-/// [`backward`].
+/// The gradients of [`forward_bce_mean`] for the mean's gradient `grad` (`[x, weight, d,
+/// grad]`, `d` the residuals): the logits' gradient `d grad / count`, then [`backward`].
 pub(crate) fn backward_bce_mean<B: Host>(
-    [x, weight, z, t, grad]: [FloatTensor<B>; 5],
+    [x, weight, d, grad]: [FloatTensor<B>; 4],
     need_x: bool,
     need_w: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
-    let not_kept = B::float_empty(Shape::new([0]), &z.device(), FloatDType::from(z.dtype()));
-    let (gz, _) = host::bce_mean_backward::<B>(z.clone(), t, not_kept, grad, false);
-    backward::<B>([x, weight, z, gz], false, need_x, need_w)
+    let n = d.shape().num_elements().max(1);
+    let g = B::values(&grad).first().copied().unwrap_or(0.0) / n as f32;
+    let gz = B::float_mul_scalar(d.clone(), Scalar::from(g));
+    backward::<B>([x, weight, d, gz], false, need_x, need_w)
 }

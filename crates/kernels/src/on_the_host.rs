@@ -118,13 +118,12 @@ macro_rules! on_the_host {
             fn dense_bce_mean_backward(
                 x: FloatTensor<Self>,
                 weight: FloatTensor<Self>,
-                z: FloatTensor<Self>,
-                t: FloatTensor<Self>,
+                d: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
                 need_x: bool,
                 need_w: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                linear::backward_bce_mean::<Self>([x, weight, z, t, grad], need_x, need_w)
+                linear::backward_bce_mean::<Self>([x, weight, d, grad], need_x, need_w)
             }
 
             fn gaussian_code(

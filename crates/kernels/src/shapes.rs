@@ -144,13 +144,12 @@ pub fn dense_bce_mean(
 pub fn dense_bce_grads(
     x: &TensorSpec,
     weight: &TensorSpec,
-    z: &TensorSpec,
-    _t: &TensorSpec,
+    d: &TensorSpec,
     grad: &TensorSpec,
     need_x: &bool,
     need_w: &bool,
 ) -> (TensorSpec, TensorSpec, TensorSpec) {
-    linear_grads(x, weight, z, grad, &false, need_x, need_w)
+    linear_grads(x, weight, d, grad, &false, need_x, need_w)
 }
 
 /// The loss's gradients: the logits', and the targets' (`[0]` unless `need_t`).

@@ -192,8 +192,9 @@ fn the_models_layers_take_the_op_on_wgpu_only_and_agree_with_burn_s_layer() {
 }
 
 /// The layer and the loss's mean after it as one op (`dense_bce_mean`; `linear_bce_mean` in the
-/// models): the mean and the input's, weight's and bias's gradients against Burn's layer and
-/// the loss from Burn's operations (`bce::mean_reference`), one cube's worth of logits and
+/// models): the mean, the residuals `sigmoid(z) - t` it keeps for the backward, and the
+/// input's, weight's and bias's gradients against Burn's layer and the loss from Burn's
+/// operations (`bce::mean_reference`), one cube's worth of logits and
 /// dense-ae's 256 x 784 (a sum in parts), on contiguous inputs and views.
 #[test]
 fn the_dense_layer_with_the_loss_after_it_matches_burn_s() {
@@ -219,22 +220,25 @@ fn the_dense_layer_with_the_loss_after_it_matches_burn_s() {
                     w.clone().require_grad(),
                     b.clone().require_grad(),
                 );
-                let mean = if fused {
-                    let (_, mean) = Dispatch::dense_bce_mean(
+                let (mean, residual) = if fused {
+                    let (d, mean) = Dispatch::dense_bce_mean(
                         x.clone().into_dispatch(),
                         w.clone().into_dispatch(),
                         b.clone().into_dispatch(),
                         t.clone().into_dispatch(),
                     );
-                    Tensor::<1>::from_dispatch(mean)
-                } else {
-                    bce::mean_reference(
-                        linear::reference(x.clone(), w.clone(), b.clone(), false),
-                        t.clone(),
+                    (
+                        Tensor::<1>::from_dispatch(mean),
+                        Tensor::<2>::from_dispatch(d),
                     )
+                } else {
+                    let z = linear::reference(x.clone(), w.clone(), b.clone(), false);
+                    let d = burn::tensor::activation::sigmoid(z.clone()) - t.clone();
+                    (bce::mean_reference(z, t.clone()), d)
                 };
                 let g = mean.clone().mul_scalar(scale).sum().backward();
                 [
+                    values(residual.inner()),
                     values(mean.inner()),
                     values(x.grad(&g).unwrap()),
                     values(w.grad(&g).unwrap()),
@@ -242,9 +246,15 @@ fn the_dense_layer_with_the_loss_after_it_matches_burn_s() {
                 ]
             };
             let (a, r) = (run(true), run(false));
-            for (k, part) in ["mean", "input grad", "weight grad", "bias grad"]
-                .iter()
-                .enumerate()
+            for (k, part) in [
+                "residuals",
+                "mean",
+                "input grad",
+                "weight grad",
+                "bias grad",
+            ]
+            .iter()
+            .enumerate()
             {
                 assert_close(&a[k], &r[k], &format!("{part}, {what}"));
             }

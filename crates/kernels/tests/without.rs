@@ -36,5 +36,8 @@ fn op_sets_read_and_write_the_ops_names() {
         assert_eq!(OpSet::parse(op.name()).unwrap().to_string(), op.name());
     }
     let err = OpSet::parse("linear,dense").unwrap_err();
-    assert!(err.contains("'dense'") && err.contains("adam-group"), "{err}");
+    assert!(
+        err.contains("'dense'") && err.contains("adam-group"),
+        "{err}"
+    );
 }

@@ -20,11 +20,8 @@ enum After<B: KernelBackend> {
         relu: bool,
         out: Option<FloatTensor<B>>,
     },
-    /// The loss's mean ([`KernelBackend::dense_bce_mean`]): the logits and the targets.
-    BceMean {
-        z: FloatTensor<B>,
-        t: FloatTensor<B>,
-    },
+    /// The loss's mean ([`KernelBackend::dense_bce_mean`]): the residuals it gave.
+    BceMean { d: FloatTensor<B> },
 }
 
 // By hand: a derive would ask `B: Clone`, where only its tensors need to be.
@@ -35,10 +32,7 @@ impl<B: KernelBackend> Clone for After<B> {
                 relu: *relu,
                 out: out.clone(),
             },
-            After::BceMean { z, t } => After::BceMean {
-                z: z.clone(),
-                t: t.clone(),
-            },
+            After::BceMean { d } => After::BceMean { d: d.clone() },
         }
     }
 }
@@ -68,7 +62,7 @@ impl<B: KernelBackend> Backward<B, 3> for DenseBackward {
                 let out = out.unwrap_or_else(|| grad.clone());
                 B::dense_backward(x, w, out, grad, relu, need_x, need_w)
             }
-            After::BceMean { z, t } => B::dense_bce_mean_backward(x, w, z, t, grad, need_x, need_w),
+            After::BceMean { d } => B::dense_bce_mean_backward(x, w, d, grad, need_x, need_w),
         };
         for (node, grad) in [node_x, node_w, node_b].into_iter().zip([gx, gw, gb]) {
             if let Some(node) = node {
@@ -105,7 +99,7 @@ pub(super) fn linear_node<B: KernelBackend, C: CheckpointStrategy>(
 }
 
 /// [`KernelBackend::dense_bce_mean`] under autodiff: the mean carries the gradient, the
-/// logits come back untracked. The targets are taken as constants (the public function
+/// residuals come back untracked. The targets are taken as constants (the public function
 /// sends tracked ones to the unfused ops).
 pub(super) fn dense_bce_node<B: KernelBackend, C: CheckpointStrategy>(
     x: FloatTensor<Autodiff<B, C>>,
@@ -123,14 +117,14 @@ pub(super) fn dense_bce_node<B: KernelBackend, C: CheckpointStrategy>(
         OpsKind::Tracked(mut prep) => {
             let (x_state, w_state) = (prep.checkpoint(&x), prep.checkpoint(&weight));
             let [x, weight, bias] = [x, weight, bias].map(|t| t.into_primitive());
-            let (z, mean) = B::dense_bce_mean(x, weight, bias, t.clone());
-            let after = After::BceMean { z: z.clone(), t };
-            (wrap(z), prep.finish((x_state, w_state, after), mean))
+            let (d, mean) = B::dense_bce_mean(x, weight, bias, t);
+            let after = After::BceMean { d: d.clone() };
+            (wrap(d), prep.finish((x_state, w_state, after), mean))
         }
         OpsKind::UnTracked(prep) => {
             let [x, weight, bias] = [x, weight, bias].map(|t| t.into_primitive());
-            let (z, mean) = B::dense_bce_mean(x, weight, bias, t);
-            (wrap(z), prep.finish(mean))
+            let (d, mean) = B::dense_bce_mean(x, weight, bias, t);
+            (wrap(d), prep.finish(mean))
         }
     }
 }

@@ -2,7 +2,8 @@
 //! kernels, with their launches: the output in one launch (one unit per output, the bias and
 //! then the `n` products added in order), and the input, weight and bias gradients together in
 //! another (one unit per gradient element, each a sum in order over the batch or the outputs;
-//! with ReLU the unit reads the output for its mask). Burn's layer takes a matrix product and
+//! with ReLU the unit reads the output for its mask; after the loss, the residual the forward
+//! kept). Burn's layer takes a matrix product and
 //! an element-wise kernel forward, two products and a reduction backward: five launches where
 //! these take two. Inputs are read through their strides (a transposed weight needs no copy);
 //! outputs are contiguous.
@@ -59,10 +60,11 @@ fn linear_kernel<F: Float>(
     out[p] = y;
 }
 
-/// Cubes of `SUM_UNITS` units, one unit per logit `[r, j]` of the contiguous `out` `[b, o]`
-/// ([`product_at`]), and cube `k`'s share of the loss: the BCE-with-logits of its units' logits
-/// against `t` ([`bce`]), summed in the cube ([`cube_sum`]) and divided by `div`, into
-/// `partial[k]`.
+/// Cubes of `SUM_UNITS` units, one unit per logit `[r, j]` ([`product_at`]): its residual
+/// `sigmoid(z) - t` into the contiguous `out` `[b, o]` (the loss's gradient at the logit but
+/// for the mean's factor: what the backward reads), and cube `k`'s share of the loss: the
+/// BCE-with-logits of its units' logits against `t` ([`bce`]), summed in the cube
+/// ([`cube_sum`]) and divided by `div`, into `partial[k]`.
 #[cube(launch)]
 fn linear_bce_kernel<F: Float>(
     x: &Tensor<F>,
@@ -86,8 +88,10 @@ fn linear_bce_kernel<F: Float>(
     if p < out.len() {
         let (r, j) = (p / o, p % o);
         let z = product_at(x, w, bias, r, j);
-        out[p] = z;
-        loss = bce::<F>(z, t[r * t.stride(0) + j * t.stride(1)]);
+        let target = t[r * t.stride(0) + j * t.stride(1)];
+        let one = F::new(1.0);
+        out[p] = one / (one + (-z).exp()) - target;
+        loss = bce::<F>(z, target);
     }
     let total = cube_sum::<F>(loss, unit);
     if unit == 0 {
@@ -95,11 +99,11 @@ fn linear_bce_kernel<F: Float>(
     }
 }
 
-/// The gradient reaching the product at `[r, j]`. With `bce` the product is a logit `out`
-/// whose loss against `t` was averaged over `div` elements: `(sigmoid(out) - t) grad[0] /
-/// div`, as the loss's own gradient kernel computes it. Else `grad`'s, or, with `relu`, 0
-/// where the output `out` is not positive (ReLU's rule). `t` is read only with `bce`, `out`
-/// only with one of the two.
+/// The gradient reaching the product at `[r, j]`. With `bce` the product is a logit whose
+/// loss was averaged over `div` elements, and `out` its residual `sigmoid(z) - t`
+/// ([`linear_bce_kernel`]): `out grad[0] / div`, as the loss's own gradient kernel computes
+/// it. Else `grad`'s, or, with `relu`, 0 where the output `out` is not positive (ReLU's rule).
+/// `out` is read only with one of the two.
 #[cube]
 #[allow(
     clippy::collapsible_if,
@@ -116,7 +120,6 @@ fn linear_bce_kernel<F: Float>(
 fn arriving<F: Float>(
     grad: &Tensor<F>,
     out: &Tensor<F>,
-    t: &Tensor<F>,
     div: usize,
     r: usize,
     j: usize,
@@ -125,10 +128,7 @@ fn arriving<F: Float>(
 ) -> F {
     let mut g = F::new(0.0);
     if bce {
-        let one = F::new(1.0);
-        let z = out[r * out.stride(0) + j * out.stride(1)];
-        let target = t[r * t.stride(0) + j * t.stride(1)];
-        g = (one / (one + (-z).exp()) - target) * (grad[0] / F::cast_from(div));
+        g = out[r * out.stride(0) + j * out.stride(1)] * (grad[0] / F::cast_from(div));
     } else {
         g = grad[r * grad.stride(0) + j * grad.stride(1)];
         if relu {
@@ -142,7 +142,7 @@ fn arriving<F: Float>(
 
 /// One unit per gradient element, in three stretches of the grid: the first `nw` units the
 /// weight's `gw[k, j]` (the sum over the batch `r` of `x[r, k]` times the arriving gradient
-/// [`arriving`]`(r, j)`, which with `bce` each unit computes again from the logit), the next
+/// [`arriving`]`(r, j)`), the next
 /// `nb` the bias's `gb[j]` (the sum over the batch of the arriving gradient), the last `nx`
 /// the input's `gx[r, k]` (the sum over the outputs `j` of the arriving gradient times
 /// `w[k, j]`). Each sum is added in order; `nw` and `nb` are 0 when the weight's are not
@@ -156,7 +156,6 @@ fn linear_grads_kernel<F: Float>(
     x: &Tensor<F>,
     w: &Tensor<F>,
     out: &Tensor<F>,
-    t: &Tensor<F>,
     grad: &Tensor<F>,
     gw: &mut Tensor<F>,
     gb: &mut Tensor<F>,
@@ -176,13 +175,13 @@ fn linear_grads_kernel<F: Float>(
         let (k, j) = (p / o, p % o);
         let (xs0, xk) = (x.stride(0), k * x.stride(1));
         for r in 0..b {
-            sum += x[r * xs0 + xk] * arriving(grad, out, t, div, r, j, relu, bce);
+            sum += x[r * xs0 + xk] * arriving(grad, out, div, r, j, relu, bce);
         }
         gw[p] = sum;
     } else if p < nw + nb {
         let j = p - nw;
         for r in 0..b {
-            sum += arriving(grad, out, t, div, r, j, relu, bce);
+            sum += arriving(grad, out, div, r, j, relu, bce);
         }
         gb[j] = sum;
     } else if p < nw + nb + nx {
@@ -190,7 +189,7 @@ fn linear_grads_kernel<F: Float>(
         let (r, k) = (q / n, q % n);
         let (wk, ws1) = (k * w.stride(0), w.stride(1));
         for j in 0..o {
-            sum += arriving(grad, out, t, div, r, j, relu, bce) * w[wk + j * ws1];
+            sum += arriving(grad, out, div, r, j, relu, bce) * w[wk + j * ws1];
         }
         gx[q] = sum;
     }
@@ -227,9 +226,9 @@ pub enum Then {
     Nothing,
     /// ReLU: `out` is the layer's output, whose mask the gradient passes through.
     Relu,
-    /// The mean BCE-with-logits against `t` ([`linear_bce_mean`]): `out` is the logits and
+    /// The mean BCE-with-logits ([`linear_bce_mean`]): `out` is the residual it kept and
     /// `grad` the mean's gradient (`[1]`).
-    BceMean(Box<CubeTensor>),
+    BceMean,
 }
 
 /// The gradients of [`linear`] (or of [`linear_bce_mean`]) for the gradient `grad`, in one
@@ -255,13 +254,11 @@ pub fn linear_grads(
         (one(), one())
     };
     let div = out.shape().num_elements().max(1);
-    let (relu, t) = match then {
-        Then::Nothing => (false, None),
-        Then::Relu => (true, None),
-        Then::BceMean(t) => (false, Some(*t)),
+    let (relu, bce) = match then {
+        Then::Nothing => (false, false),
+        Then::Relu => (true, false),
+        Then::BceMean => (false, true),
     };
-    let bce = t.is_some();
-    let t = t.unwrap_or_else(one);
     let (nw, nb) = if need_w { (n * o, o) } else { (0, 0) };
     let nx = if need_x { x.shape().num_elements() } else { 0 };
     let units = nw + nb + nx;
@@ -275,7 +272,6 @@ pub fn linear_grads(
             x.into_tensor_arg(),
             weight.into_tensor_arg(),
             out.into_tensor_arg(),
-            t.into_tensor_arg(),
             grad.into_tensor_arg(),
             gw.clone().into_tensor_arg(),
             gb.clone().into_tensor_arg(),
@@ -292,9 +288,10 @@ pub fn linear_grads(
     (need_x.then_some(gx), need_w.then_some((gw, gb)))
 }
 
-/// The logits of [`linear`] (no ReLU) and the mean of their BCE-with-logits against `t`
-/// (`[b, o]`): `(logits, [1] mean)`. The logits and each cube's share of the loss in one
-/// launch; with more than one cube, a second launch adds the shares (`launch::sum_parts`).
+/// The mean BCE-with-logits of [`linear`]'s logits (no ReLU) against `t` (`[b, o]`), and
+/// their residuals `sigmoid(z) - t` for the backward: `(residuals, [1] mean)`. The residuals
+/// and each cube's share of the loss in one launch; with more than one cube, a second launch
+/// adds the shares (`launch::sum_parts`).
 pub fn linear_bce_mean(
     x: CubeTensor,
     weight: CubeTensor,
