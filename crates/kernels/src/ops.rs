@@ -8,6 +8,8 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+mod buffers;
+
 /// Whether the public functions use the kernels where they can (the default) or Burn's layers
 /// everywhere (`--kernels burn`).
 static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -127,13 +129,15 @@ impl Op {
     /// layer there is Burn's matrix product, and Adam steps each parameter in one pass); the
     /// max-pool, the convolution, the loss, the layer, the code, the unpacking and Adam three
     /// parameters to a launch on wgpu (CubeCL kernels; the transposed convolution there is
-    /// Burn's). Elsewhere the public functions use Burn's layers.
+    /// Burn's), each where the device lets one kernel bind its [`Op::buffers`] (on OpenGL,
+    /// 16 storage buffers, all but the grouped Adam). Elsewhere the public functions use
+    /// Burn's layers.
     pub fn runs_on(self, device: &Device) -> bool {
         match device.as_dispatch().clone().inner() {
             DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => {
                 !matches!(self, Op::Unpack | Op::Linear | Op::Gaussian | Op::AdamGroup)
             }
-            DispatchDevice::Cube(CubeDevice::Wgpu(_)) => {
+            DispatchDevice::Cube(cube @ CubeDevice::Wgpu(_)) => {
                 matches!(
                     self,
                     Op::MaxPool
@@ -143,7 +147,7 @@ impl Op {
                         | Op::Linear
                         | Op::Gaussian
                         | Op::AdamGroup
-                )
+                ) && buffers::fits(&cube, self.buffers())
             }
             _ => false,
         }

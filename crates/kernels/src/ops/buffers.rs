@@ -1,0 +1,39 @@
+//! How many storage buffers one kernel of each op binds, and whether a device lets a kernel
+//! bind that many. wgpu's limit is the adapter's: far past every op on Vulkan (lavapipe, desktop
+//! GPUs), 31 on Metal, 16 on OpenGL (wgpu's fallback where no Vulkan driver is installed). A
+//! kernel past it is refused when its pipeline is made, so an op that would not fit stays on
+//! Burn's layers there ([`Op::runs_on`]).
+
+use super::Op;
+use burn::backend::CubeDevice;
+
+impl Op {
+    /// The storage buffers the largest of this op's CubeCL kernels binds: its tensors and
+    /// CubeCL's one buffer of sizes and scalars. 0 for an op without a CubeCL kernel.
+    pub fn buffers(self) -> u32 {
+        match self {
+            // The backward: input, gradient, output.
+            Op::MaxPool => 4,
+            // The backward: input, gradient, output, weight and the four it writes.
+            Op::Conv => 9,
+            // The gradient at the logits: logits, target, gradient, output.
+            Op::Bce => 5,
+            // Words, indices, output.
+            Op::Unpack => 4,
+            // The gradients: input, weight, output, gradient and the three it writes.
+            Op::Linear => 8,
+            // The gradients: seven tensors read (the input, both heads' weights, the heads,
+            // the noise, the code's gradient, the KL weight), five written.
+            Op::Gaussian => 13,
+            // Seven tensors for each of three parameters, and the factors.
+            Op::AdamGroup => 23,
+            Op::ConvTranspose | Op::Adam => 0,
+        }
+    }
+}
+
+/// Whether one kernel on `device` may bind `buffers` storage buffers. CubeCL's `max_bindings`
+/// is wgpu's limit less one (Metal keeps one for itself), which is the limit taken here.
+pub(super) fn fits(device: &CubeDevice, buffers: u32) -> bool {
+    device.client().properties().hardware.max_bindings >= buffers
+}
