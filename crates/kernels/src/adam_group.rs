@@ -1,5 +1,5 @@
-//! Adam over many parameters in few launches on wgpu: three parameters per launch
-//! ([`crate::KernelBackend::adam3`]), where Burn's fused Adam takes about one and a half.
+//! Adam over many parameters in few launches on wgpu: four parameters per launch
+//! ([`crate::KernelBackend::adam4`]), where Burn's fused Adam takes about one and a half.
 //!
 //! Burn 0.22's `ModuleOptimizer` steps one parameter at a time and keeps the optimizer's
 //! state, which the `Learner` checkpoints. So [`step_module`] runs it twice: the first pass
@@ -28,7 +28,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 
 /// Parameters per launch.
-pub const GROUP: usize = 3;
+pub const GROUP: usize = 4;
 
 /// One parameter as the first pass found it, flattened.
 pub(crate) struct Entry {
@@ -87,7 +87,7 @@ pub fn used_on(device: &Device) -> bool {
     Op::AdamGroup.used_on(device)
 }
 
-/// `optim.step(lr, module, grads)`, with the Adam steps of [`crate::adam::FusedAdam`] three
+/// `optim.step(lr, module, grads)`, with the Adam steps of [`crate::adam::FusedAdam`] four
 /// parameters to a launch where [`used_on`] the module's device; the same step as one
 /// parameter at a time (Burn's Adam's arithmetic), and the same state afterwards.
 pub fn step_module<M: Module>(
@@ -140,7 +140,7 @@ fn copy_grads<M: Module>(module: &M, grads: &GradientsParams) -> GradientsParams
     copy.to
 }
 
-/// Every recorded step, three to a launch, in order.
+/// Every recorded step, four to a launch, in order.
 fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
     let mut slots: Vec<Option<Slot>> = entries
         .iter()
@@ -181,10 +181,26 @@ fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
             }
         }
         let factors = Tensor::<1>::from_floats(factors.as_slice(), &device);
-        let [p0, g0, m0, v0, p1, g1, m1, v1, p2, g2, m2, v2] =
-            <[Tensor<1>; 12]>::try_from(args).unwrap_or_else(|_| unreachable!("4 per slot"));
+        let [
+            p0,
+            g0,
+            m0,
+            v0,
+            p1,
+            g1,
+            m1,
+            v1,
+            p2,
+            g2,
+            m2,
+            v2,
+            p3,
+            g3,
+            m3,
+            v3,
+        ] = <[Tensor<1>; 16]>::try_from(args).unwrap_or_else(|_| unreachable!("4 per slot"));
         let d = |t: Tensor<1>| t.into_dispatch();
-        let out = Dispatch::adam3(
+        let out = Dispatch::adam4(
             d(p0),
             d(g0),
             d(m0),
@@ -197,11 +213,15 @@ fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
             d(g2),
             d(m2),
             d(v2),
+            d(p3),
+            d(g3),
+            d(m3),
+            d(v3),
             d(factors),
             count,
         );
-        let (a0, a1, a2, b0, b1, b2, c0, c1, c2) = out;
-        let results = [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2]];
+        let (a0, a1, a2, b0, b1, b2, c0, c1, c2, d0, d1, d2) = out;
+        let results = [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2], [d0, d1, d2]];
         for ((i, e), [p, m, v]) in group.into_iter().zip(results) {
             let t = |x| Tensor::<1>::from_dispatch(x);
             slots[i] = Some(Slot::Stepped {
@@ -216,14 +236,14 @@ fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
     slots.into_iter().map(|s| s.unwrap_or(Slot::Done)).collect()
 }
 
-/// [`crate::KernelBackend::adam3`] on a CPU backend: each slot's step by the one-pass loops
+/// [`crate::KernelBackend::adam4`] on a CPU backend: each slot's step by the one-pass loops
 /// of [`crate::adam::FusedAdam`] ([`step_with`], Burn's Adam's arithmetic in its order), into
 /// new tensors. The models step there one parameter at a time; this completes the trait.
 pub(crate) fn on_the_host<B: Backend + Host>(
-    slots: [[FloatTensor<B>; 4]; 3],
+    slots: [[FloatTensor<B>; 4]; 4],
     factors: FloatTensor<B>,
     count: usize,
-) -> [[FloatTensor<B>; 3]; 3] {
+) -> [[FloatTensor<B>; 3]; 4] {
     let f = B::values(&factors).into_owned();
     let mut k = 0;
     slots.map(|[p, g, m, v]| {

@@ -158,7 +158,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
 
     /// The optimizer's arithmetic, not a function to differentiate: the inner backend's,
     /// untracked.
-    fn adam3(
+    fn adam4(
         p0: FloatTensor<Self>,
         g0: FloatTensor<Self>,
         m0: FloatTensor<Self>,
@@ -171,6 +171,10 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         g2: FloatTensor<Self>,
         m2: FloatTensor<Self>,
         v2: FloatTensor<Self>,
+        p3: FloatTensor<Self>,
+        g3: FloatTensor<Self>,
+        m3: FloatTensor<Self>,
+        v3: FloatTensor<Self>,
         factors: FloatTensor<Self>,
         count: usize,
     ) -> (
@@ -183,9 +187,12 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         FloatTensor<Self>,
         FloatTensor<Self>,
         FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
     ) {
         let i = |t: FloatTensor<Self>| t.into_primitive();
-        let out = B::adam3(
+        let out = B::adam4(
             i(p0),
             i(g0),
             i(m0),
@@ -198,6 +205,10 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
             i(g2),
             i(m2),
             i(v2),
+            i(p3),
+            i(g3),
+            i(m3),
+            i(v3),
             i(factors),
             count,
         );
@@ -212,6 +223,9 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
             w(out.6),
             w(out.7),
             w(out.8),
+            w(out.9),
+            w(out.10),
+            w(out.11),
         )
     }
 

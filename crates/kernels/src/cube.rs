@@ -204,7 +204,7 @@ impl KernelBackend for CubeBackend {
         loss::bce_backward(z, t, grad, need_t, true)
     }
 
-    fn adam3(
+    fn adam4(
         p0: FloatTensor<Self>,
         g0: FloatTensor<Self>,
         m0: FloatTensor<Self>,
@@ -217,6 +217,10 @@ impl KernelBackend for CubeBackend {
         g2: FloatTensor<Self>,
         m2: FloatTensor<Self>,
         v2: FloatTensor<Self>,
+        p3: FloatTensor<Self>,
+        g3: FloatTensor<Self>,
+        m3: FloatTensor<Self>,
+        v3: FloatTensor<Self>,
         factors: FloatTensor<Self>,
         count: usize,
     ) -> (
@@ -229,10 +233,19 @@ impl KernelBackend for CubeBackend {
         FloatTensor<Self>,
         FloatTensor<Self>,
         FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
     ) {
-        let slots = [[p0, g0, m0, v0], [p1, g1, m1, v1], [p2, g2, m2, v2]];
-        let [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2]] = adam::adam3(slots, factors, count);
-        (a0, a1, a2, b0, b1, b2, c0, c1, c2)
+        let slots = [
+            [p0, g0, m0, v0],
+            [p1, g1, m1, v1],
+            [p2, g2, m2, v2],
+            [p3, g3, m3, v3],
+        ];
+        let [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2], [d0, d1, d2]] =
+            adam::adam4(slots, factors, count);
+        (a0, a1, a2, b0, b1, b2, c0, c1, c2, d0, d1, d2)
     }
 
     fn gaussian_code(

@@ -234,20 +234,20 @@ pub trait KernelBackend: Backend {
         FloatTensor<Self>,
     );
 
-    /// Adam's step for up to three parameters at once (`count` of them; the others' slots
+    /// Adam's step for up to four parameters at once (`count` of them; the others' slots
     /// hold stand-ins): slot `i` is the parameter `p_i`, its gradient `g_i` and its moments
-    /// `m_i`, `v_i`; `factors` (`[3, 6]`) holds each slot's `1 - beta_1`, `1 - beta_2`, bias
+    /// `m_i`, `v_i`; `factors` (`[4, 6]`) holds each slot's `1 - beta_1`, `1 - beta_2`, bias
     /// correction, epsilon, learning rate, and 1 on its first step (when its moments are
     /// stand-ins, not read) or 0. Burn's Adam's arithmetic ([`adam`]). Returns each slot's
     /// parameter, first and second moment after the step, in slot order (stand-ins past
     /// `count`).
-    #[fusion(meta = shapes::adam3)]
+    #[fusion(meta = shapes::adam4)]
     #[allow(
         clippy::too_many_arguments,
-        reason = "three parameters' tensors: what makes it one launch for three"
+        reason = "four parameters' tensors: what makes it one launch for four"
     )]
-    #[allow(clippy::type_complexity, reason = "three parameters' results")]
-    fn adam3(
+    #[allow(clippy::type_complexity, reason = "four parameters' results")]
+    fn adam4(
         p0: FloatTensor<Self>,
         g0: FloatTensor<Self>,
         m0: FloatTensor<Self>,
@@ -260,9 +260,16 @@ pub trait KernelBackend: Backend {
         g2: FloatTensor<Self>,
         m2: FloatTensor<Self>,
         v2: FloatTensor<Self>,
+        p3: FloatTensor<Self>,
+        g3: FloatTensor<Self>,
+        m3: FloatTensor<Self>,
+        v3: FloatTensor<Self>,
         factors: FloatTensor<Self>,
         count: usize,
     ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
         FloatTensor<Self>,
         FloatTensor<Self>,
         FloatTensor<Self>,

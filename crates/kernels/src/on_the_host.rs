@@ -158,7 +158,7 @@ macro_rules! on_the_host {
                 gaussian::backward::<Self>([h, wmu, wlv, heads, eps, gz, kl_weight], need_h, need_w)
             }
 
-            fn adam3(
+            fn adam4(
                 p0: FloatTensor<Self>,
                 g0: FloatTensor<Self>,
                 m0: FloatTensor<Self>,
@@ -171,6 +171,10 @@ macro_rules! on_the_host {
                 g2: FloatTensor<Self>,
                 m2: FloatTensor<Self>,
                 v2: FloatTensor<Self>,
+                p3: FloatTensor<Self>,
+                g3: FloatTensor<Self>,
+                m3: FloatTensor<Self>,
+                v3: FloatTensor<Self>,
                 factors: FloatTensor<Self>,
                 count: usize,
             ) -> (
@@ -183,20 +187,19 @@ macro_rules! on_the_host {
                 FloatTensor<Self>,
                 FloatTensor<Self>,
                 FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
             ) {
-                let slots = [[p0, g0, m0, v0], [p1, g1, m1, v1], [p2, g2, m2, v2]];
-                let [a, b, c] = adam_group::on_the_host::<Self>(slots, factors, count);
-                (
-                    a[0].clone(),
-                    a[1].clone(),
-                    a[2].clone(),
-                    b[0].clone(),
-                    b[1].clone(),
-                    b[2].clone(),
-                    c[0].clone(),
-                    c[1].clone(),
-                    c[2].clone(),
-                )
+                let slots = [
+                    [p0, g0, m0, v0],
+                    [p1, g1, m1, v1],
+                    [p2, g2, m2, v2],
+                    [p3, g3, m3, v3],
+                ];
+                let [a, b, c, d] = adam_group::on_the_host::<Self>(slots, factors, count);
+                let [a, b, c, d] = [a, b, c, d].map(|[p, m, v]| (p, m, v));
+                (a.0, a.1, a.2, b.0, b.1, b.2, c.0, c.1, c.2, d.0, d.1, d.2)
             }
 
             fn bce_with_logits_rows(

@@ -86,7 +86,7 @@ pub enum Op {
     Gaussian,
     /// Adam's step ([`crate::adam::FusedAdam`]).
     Adam,
-    /// Adam's steps three parameters to a launch ([`crate::adam_group::step_module`]).
+    /// Adam's steps four parameters to a launch ([`crate::adam_group::step_module`]).
     AdamGroup,
 }
 
@@ -127,7 +127,7 @@ impl Op {
     /// connected layer, the VAE's code and the grouped Adam on flex and ndarray (with or
     /// without autodiff; their data sets stay on the host, where the unpacking is a copy, the
     /// layer there is Burn's matrix product, and Adam steps each parameter in one pass); the
-    /// max-pool, the convolution, the loss, the layer, the code, the unpacking and Adam three
+    /// max-pool, the convolution, the loss, the layer, the code, the unpacking and Adam four
     /// parameters to a launch on wgpu (CubeCL kernels; the transposed convolution there is
     /// Burn's), each where the device lets one kernel bind its [`Op::buffers`] (on OpenGL,
     /// 16 storage buffers, all but the grouped Adam). Elsewhere the public functions use

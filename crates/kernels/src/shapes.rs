@@ -209,11 +209,11 @@ pub fn gaussian_grads(
     )
 }
 
-/// Adam's step for three parameters: each slot's parameter and moments, shaped as its
+/// Adam's step for four parameters: each slot's parameter and moments, shaped as its
 /// parameter.
 #[allow(clippy::too_many_arguments, reason = "the op's arguments, in order")]
-#[allow(clippy::type_complexity, reason = "three parameters' results")]
-pub fn adam3(
+#[allow(clippy::type_complexity, reason = "four parameters' results")]
+pub fn adam4(
     p0: &TensorSpec,
     _g0: &TensorSpec,
     _m0: &TensorSpec,
@@ -226,9 +226,16 @@ pub fn adam3(
     _g2: &TensorSpec,
     _m2: &TensorSpec,
     _v2: &TensorSpec,
+    p3: &TensorSpec,
+    _g3: &TensorSpec,
+    _m3: &TensorSpec,
+    _v3: &TensorSpec,
     _factors: &TensorSpec,
     _count: &usize,
 ) -> (
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
     TensorSpec,
     TensorSpec,
     TensorSpec,
@@ -249,5 +256,8 @@ pub fn adam3(
         p2.clone(),
         p2.clone(),
         p2.clone(),
+        p3.clone(),
+        p3.clone(),
+        p3.clone(),
     )
 }

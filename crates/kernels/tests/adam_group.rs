@@ -1,6 +1,6 @@
-//! Adam three parameters to a launch on wgpu (`adam_group::step_module` with `FusedAdam`)
+//! Adam four parameters to a launch on wgpu (`adam_group::step_module` with `FusedAdam`)
 //! against Burn's Adam stepping one parameter at a time: a stack of seven parameters of five
-//! shapes (three launches: 3, 3 and 1 parameters), four steps, the parameters equal to float
+//! shapes (two launches: 4 and 3 parameters), four steps, the parameters equal to float
 //! rounding after each; the optimizer state it leaves continues in Burn's Adam; on flex and
 //! ndarray `step_module` is the ordinary step, bit for bit. Also the grouped op's CPU
 //! definition against Burn's Adam.
@@ -126,8 +126,8 @@ fn another_optimizer_steps_once() {
 }
 
 /// The grouped op itself on every backend (on flex and ndarray the trait's host loops, which
-/// the models do not call) against Adam's step written out: a slot on its first step, one on a
-/// later step, and an empty one given back as it came.
+/// the models do not call) against Adam's step written out: slots on their first step and on
+/// later steps, each with its own factors, and empty ones given back as they came.
 #[test]
 fn the_grouped_op_takes_adam_s_step_on_every_backend() {
     use ae_kernels::KernelBackend;
@@ -155,41 +155,66 @@ fn the_grouped_op_takes_adam_s_step_on_every_backend() {
         }
         out
     };
+    // Slot 2 a later step of the second parameter at another time, slot 3 a first step of the
+    // first at another: each slot's own factors row, read where it sits.
     let want = [
         by_hand(&p0, &g0, None, factors_of(1)),
         by_hand(&p1, &g1, Some((&m1, &v1)), factors_of(3)),
+        by_hand(&p1, &g1, Some((&m1, &v1)), factors_of(2)),
+        by_hand(&p0, &g0, None, factors_of(4)),
     ];
+    let mut factors = Vec::new();
+    for (t, first) in [(1, 1.0), (3, 0.0), (2, 0.0), (4, 1.0)] {
+        factors.extend(factors_of(t));
+        factors.push(first);
+    }
     for (device, _) in all_devices() {
-        let t = |x: &[f32]| Tensor::<1>::from_floats(x, &device).into_dispatch();
-        let mut factors = factors_of(1).to_vec();
-        factors.push(1.0);
-        factors.extend(factors_of(3));
-        factors.push(0.0);
-        factors.extend([0.0; 6]);
-        let out = Dispatch::adam3(
-            t(&p0),
-            t(&g0),
-            t(&p0),
-            t(&p0),
-            t(&p1),
-            t(&g1),
-            t(&m1),
-            t(&v1),
-            t(&p1),
-            t(&g1),
-            t(&m1),
-            t(&v1),
-            t(&factors),
-            2,
-        );
-        let got = |x| values(Tensor::<1>::from_dispatch(x));
-        let slots = [[out.0, out.1, out.2], [out.3, out.4, out.5]];
-        for (k, (slot, want)) in slots.into_iter().zip(&want).enumerate() {
-            for (part, (x, w)) in slot.into_iter().zip(want).enumerate() {
-                assert_close(&got(x), w, &format!("slot {k}, output {part}, {device:?}"));
+        // With two slots taken the other two come back as they went in; with four, all stepped.
+        for count in [2, 4] {
+            let t = |x: &[f32]| Tensor::<1>::from_floats(x, &device).into_dispatch();
+            let out = Dispatch::adam4(
+                t(&p0),
+                t(&g0),
+                t(&p0),
+                t(&p0),
+                t(&p1),
+                t(&g1),
+                t(&m1),
+                t(&v1),
+                t(&p1),
+                t(&g1),
+                t(&m1),
+                t(&v1),
+                t(&p0),
+                t(&g0),
+                t(&g1),
+                t(&v1),
+                t(&factors),
+                count,
+            );
+            let got = |x| values(Tensor::<1>::from_dispatch(x));
+            let slots = [
+                [out.0, out.1, out.2],
+                [out.3, out.4, out.5],
+                [out.6, out.7, out.8],
+                [out.9, out.10, out.11],
+            ];
+            for (k, (slot, want)) in slots.into_iter().zip(&want).enumerate() {
+                let what = |part| format!("count {count}, slot {k}, output {part}, {device:?}");
+                if k < count {
+                    for (part, (x, w)) in slot.into_iter().zip(want).enumerate() {
+                        assert_close(&got(x), w, &what(part));
+                    }
+                } else {
+                    let [p, m, v] = slot.map(got);
+                    let given = if k == 2 {
+                        [&p1, &m1, &v1]
+                    } else {
+                        [&p0, &g1, &v1]
+                    };
+                    assert_eq!([&p, &m, &v], given, "{}", what(0));
+                }
             }
         }
-        // The empty slot comes back as it went in.
-        assert_eq!(got(out.6), p1, "{device:?}");
     }
 }

@@ -1,5 +1,5 @@
 //! Devices that let a kernel bind few storage buffers (wgpu on OpenGL allows 16, where the
-//! grouped Adam's kernel binds 23): each op takes its kernel only where it fits, the grouped
+//! grouped Adam's kernel binds 30): each op takes its kernel only where it fits, the grouped
 //! Adam falls back to a step per parameter and trains as Burn's Adam does; one buffer past
 //! the grouped Adam's own count (CubeCL keeps one back) its kernel is taken and runs, so a
 //! count two short fails here. The devices are lavapipe's (or whatever wgpu finds) asked for
@@ -121,7 +121,7 @@ fn on_sixteen_buffers_every_op_but_the_grouped_adam_is_ours_and_adam_steps_one_b
     ] {
         assert!(op.used_on(&ad), "{op:?} needs {} buffers", op.buffers());
     }
-    assert!(!adam_group::used_on(&ad), "the grouped Adam binds 23");
+    assert!(!adam_group::used_on(&ad), "the grouped Adam binds 30");
     steps_match_burn_s_adam(&ad);
 }
 

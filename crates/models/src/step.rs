@@ -83,7 +83,7 @@ impl TrainStep for Autoencoder {
     type Input = AeBatch;
     type Output = AeOutput;
 
-    /// The optimizer's step, with Adam's steps three parameters to a launch on wgpu
+    /// The optimizer's step, with Adam's steps four parameters to a launch on wgpu
     /// ([`ae_kernels::adam_group::step_module`]); elsewhere Burn's per-parameter step.
     fn optimize(
         self,

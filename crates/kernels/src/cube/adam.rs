@@ -1,5 +1,5 @@
-//! Adam's step for three parameters in one launch ([`crate::KernelBackend::adam3`]): one unit
-//! per number of the three parameters, the first parameter's numbers first. Burn's Adam's
+//! Adam's step for four parameters in one launch ([`crate::KernelBackend::adam4`]): one unit
+//! per number of the four parameters, the first parameter's numbers first. Burn's Adam's
 //! arithmetic, in its order, each unit on its own number.
 
 use super::launch::{empty, grid};
@@ -45,14 +45,14 @@ fn adam_at<F: Float>(
     po[i] = p[i] - step * lr;
 }
 
-/// One unit per number: the first `n0` slot 0's, the next `n1` slot 1's, the next `n2` slot
-/// 2's ([`adam_at`]).
+/// One unit per number: the first `n0` slot 0's, the next `n1` slot 1's, and so on to slot
+/// 3's ([`adam_at`]).
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
-    reason = "three parameters' tensors: what makes it one launch for three"
+    reason = "four parameters' tensors: what makes it one launch for four"
 )]
-fn adam3_kernel<F: Float>(
+fn adam4_kernel<F: Float>(
     p0: &Tensor<F>,
     g0: &Tensor<F>,
     m0: &Tensor<F>,
@@ -74,10 +74,18 @@ fn adam3_kernel<F: Float>(
     po2: &mut Tensor<F>,
     mo2: &mut Tensor<F>,
     vo2: &mut Tensor<F>,
+    p3: &Tensor<F>,
+    g3: &Tensor<F>,
+    m3: &Tensor<F>,
+    v3: &Tensor<F>,
+    po3: &mut Tensor<F>,
+    mo3: &mut Tensor<F>,
+    vo3: &mut Tensor<F>,
     factors: &Tensor<F>,
     n0: usize,
     n1: usize,
     n2: usize,
+    n3: usize,
     #[define(F)] _dtype: ElemType,
 ) {
     let i = ABSOLUTE_POS;
@@ -87,16 +95,18 @@ fn adam3_kernel<F: Float>(
         adam_at(p1, g1, m1, v1, po1, mo1, vo1, factors, 1, i - n0);
     } else if i < n0 + n1 + n2 {
         adam_at(p2, g2, m2, v2, po2, mo2, vo2, factors, 2, i - n0 - n1);
+    } else if i < n0 + n1 + n2 + n3 {
+        adam_at(p3, g3, m3, v3, po3, mo3, vo3, factors, 3, i - n0 - n1 - n2);
     }
 }
 
-/// The three slots' steps (`[p, g, m, v]` each; the first `count` real, the rest stand-ins,
+/// The four slots' steps (`[p, g, m, v]` each; the first `count` real, the rest stand-ins,
 /// given back as they came): each slot's parameter and moments, contiguous.
-pub fn adam3(
-    slots: [[CubeTensor; 4]; 3],
+pub fn adam4(
+    slots: [[CubeTensor; 4]; 4],
     factors: CubeTensor,
     count: usize,
-) -> [[CubeTensor; 3]; 3] {
+) -> [[CubeTensor; 3]; 4] {
     let slots = slots.map(|s| {
         s.map(|t| {
             if t.is_contiguous() {
@@ -125,13 +135,18 @@ pub fn adam3(
             0
         }
     };
-    let (n0, n1, n2) = (n(0), n(1), n(2));
-    if n0 + n1 + n2 > 0 {
-        let (cubes, dim) = grid(&like, n0 + n1 + n2);
+    let (n0, n1, n2, n3) = (n(0), n(1), n(2), n(3));
+    if n0 + n1 + n2 + n3 > 0 {
+        let (cubes, dim) = grid(&like, n0 + n1 + n2 + n3);
         let dtype = dtype_to_storage_type(like.dtype);
-        let [[p0, g0, m0, v0], [p1, g1, m1, v1], [p2, g2, m2, v2]] = slots;
+        let [
+            [p0, g0, m0, v0],
+            [p1, g1, m1, v1],
+            [p2, g2, m2, v2],
+            [p3, g3, m3, v3],
+        ] = slots;
         let arg = |t: &CubeTensor| t.clone().into_tensor_arg();
-        adam3_kernel::launch(
+        adam4_kernel::launch(
             &like.client.clone(),
             cubes,
             dim,
@@ -156,12 +171,20 @@ pub fn adam3(
             arg(&outs[2][0]),
             arg(&outs[2][1]),
             arg(&outs[2][2]),
+            p3.into_tensor_arg(),
+            g3.into_tensor_arg(),
+            m3.into_tensor_arg(),
+            v3.into_tensor_arg(),
+            arg(&outs[3][0]),
+            arg(&outs[3][1]),
+            arg(&outs[3][2]),
             factors.into_tensor_arg(),
             n0,
             n1,
             n2,
+            n3,
             dtype,
         );
     }
-    <[[CubeTensor; 3]; 3]>::try_from(outs).unwrap_or_else(|_| unreachable!("three slots"))
+    <[[CubeTensor; 3]; 4]>::try_from(outs).unwrap_or_else(|_| unreachable!("four slots"))
 }

@@ -1,6 +1,6 @@
 //! How many storage buffers one kernel of each op binds, and whether a device lets a kernel
 //! bind that many. wgpu's limit is the adapter's: far past every op on Vulkan (lavapipe, desktop
-//! GPUs), 31 on Metal, 16 on OpenGL (wgpu's fallback where no Vulkan driver is installed). A
+//! GPUs), 31 on Metal (CubeCL takes 30: the grouped Adam's count, just), 16 on OpenGL (wgpu's fallback where no Vulkan driver is installed). A
 //! kernel past it is refused when its pipeline is made, so an op that would not fit stays on
 //! Burn's layers there ([`Op::runs_on`]).
 
@@ -25,8 +25,8 @@ impl Op {
             // The gradients: seven tensors read (the input, both heads' weights, the heads,
             // the noise, the code's gradient, the KL weight), five written.
             Op::Gaussian => 13,
-            // Seven tensors for each of three parameters, and the factors.
-            Op::AdamGroup => 23,
+            // Seven tensors for each of four parameters, and the factors.
+            Op::AdamGroup => 30,
             Op::ConvTranspose | Op::Adam => 0,
         }
     }
