@@ -236,6 +236,21 @@ fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
     slots.into_iter().map(|s| s.unwrap_or(Slot::Done)).collect()
 }
 
+/// [`crate::KernelBackend::adam4`]'s sixteen tensors, `[p, g, m, v]` a slot, as its slots.
+pub(crate) fn into_slots<T>(flat: [T; 16]) -> [[T; 4]; 4] {
+    let mut flat = flat.into_iter();
+    std::array::from_fn(|_| std::array::from_fn(|_| flat.next().expect("16 = 4 slots of 4")))
+}
+
+/// Each slot's parameter and moments as [`crate::KernelBackend::adam4`] returns them.
+pub(crate) type Results<T> = (T, T, T, T, T, T, T, T, T, T, T, T);
+
+/// The four slots' results, `[p, m, v]` each, in the op's order.
+pub(crate) fn into_results<T>(slots: [[T; 3]; 4]) -> Results<T> {
+    let [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2], [d0, d1, d2]] = slots;
+    (a0, a1, a2, b0, b1, b2, c0, c1, c2, d0, d1, d2)
+}
+
 /// [`crate::KernelBackend::adam4`] on a CPU backend: each slot's step by the one-pass loops
 /// of [`crate::adam::FusedAdam`] ([`step_with`], Burn's Adam's arithmetic in its order), into
 /// new tensors. The models step there one parameter at a time; this completes the trait.

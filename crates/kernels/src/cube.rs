@@ -17,6 +17,7 @@ mod loss;
 mod unpack;
 
 use crate::KernelBackend;
+use crate::adam_group::{into_results, into_slots};
 use burn::backend::ops::{FloatTensorOps, IntTensorOps, ModuleOps};
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{FloatDType, IntDType, TensorMetadata};
@@ -237,15 +238,10 @@ impl KernelBackend for CubeBackend {
         FloatTensor<Self>,
         FloatTensor<Self>,
     ) {
-        let slots = [
-            [p0, g0, m0, v0],
-            [p1, g1, m1, v1],
-            [p2, g2, m2, v2],
-            [p3, g3, m3, v3],
-        ];
-        let [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2], [d0, d1, d2]] =
-            adam::adam4(slots, factors, count);
-        (a0, a1, a2, b0, b1, b2, c0, c1, c2, d0, d1, d2)
+        let slots = into_slots([
+            p0, g0, m0, v0, p1, g1, m1, v1, p2, g2, m2, v2, p3, g3, m3, v3,
+        ]);
+        into_results(adam::adam4(slots, factors, count))
     }
 
     fn gaussian_code(

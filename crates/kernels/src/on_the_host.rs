@@ -191,15 +191,10 @@ macro_rules! on_the_host {
                 FloatTensor<Self>,
                 FloatTensor<Self>,
             ) {
-                let slots = [
-                    [p0, g0, m0, v0],
-                    [p1, g1, m1, v1],
-                    [p2, g2, m2, v2],
-                    [p3, g3, m3, v3],
-                ];
-                let [a, b, c, d] = adam_group::on_the_host::<Self>(slots, factors, count);
-                let [a, b, c, d] = [a, b, c, d].map(|[p, m, v]| (p, m, v));
-                (a.0, a.1, a.2, b.0, b.1, b.2, c.0, c.1, c.2, d.0, d.1, d.2)
+                let slots = adam_group::into_slots([
+                    p0, g0, m0, v0, p1, g1, m1, v1, p2, g2, m2, v2, p3, g3, m3, v3,
+                ]);
+                adam_group::into_results(adam_group::on_the_host::<Self>(slots, factors, count))
             }
 
             fn bce_with_logits_rows(
