@@ -1,5 +1,5 @@
 //! The CubeCL kernels (GPU: wgpu, and CUDA where built) shared by the others, and the 2x2
-//! max-pool's: the sum in a cube ([`cube_sum`]) and the sum of a split sum's parts
+//! max-pool's: the sums in a cube ([`cube_sum`], [`cube_sums`]) and the sum of a split sum's parts
 //! ([`sum_parts`]), the pool forward and backward (one unit per output element; inputs read
 //! through their strides, as Burn's convolutions hand back NCHW views of NHWC memory; outputs
 //! contiguous).
@@ -27,24 +27,47 @@ const _: () = assert!(SUM_UNITS == 1 << 8);
 pub(super) const SPAN: usize = SUM_UNITS * 16;
 
 /// The sum of `value` over the `SUM_UNITS` units of the cube (`unit` is this unit's
-/// position), for every unit: the values are added pairwise in shared memory, halving eight
-/// times, always in the same order. Every unit of the cube must call it: it waits at barriers.
+/// position), for every unit: [`cube_sums`] of one value. Every unit of the cube must call
+/// it: it waits at barriers.
 #[cube]
 pub(super) fn cube_sum<F: Float>(value: F, unit: usize) -> F {
-    let mut partial = Shared::<[F]>::new_slice(SUM_UNITS);
-    partial[unit] = value;
+    let mut values = Array::<F>::new(1usize);
+    values[0] = value;
+    cube_sums::<F>(&mut values, unit, 1usize);
+    values[0]
+}
+
+/// The sums of `values[0..count]` over the `SUM_UNITS` units of the cube (`unit` is this
+/// unit's position), back into `values`, for every unit: each value's terms are added pairwise
+/// in shared memory, halving eight times, always in the same order (the order of
+/// [`cube_sum`]), all `count` values at each halving, so the cube waits at nine barriers
+/// however many values it sums, not nine per value. Every unit of the cube must call it.
+#[cube]
+pub(super) fn cube_sums<F: Float>(values: &mut Array<F>, unit: usize, #[comptime] count: usize) {
+    let mut partial = Shared::<[F]>::new_slice(SUM_UNITS * count);
+    #[unroll]
+    for v in 0..count {
+        partial[v * SUM_UNITS + unit] = values[v];
+    }
     sync_cube();
     // Halves: 128, 64, ..., 1.
     #[unroll]
     for level in 1..9usize {
         let half = SUM_UNITS >> level;
         if unit < half {
-            let other = partial[unit + half];
-            partial[unit] += other;
+            #[unroll]
+            for v in 0..count {
+                let at = v * SUM_UNITS + unit;
+                let other = partial[at + half];
+                partial[at] += other;
+            }
         }
         sync_cube();
     }
-    partial[0]
+    #[unroll]
+    for v in 0..count {
+        values[v] = partial[v * SUM_UNITS];
+    }
 }
 
 /// One cube per value `v` of `first` and then of `second` (`second`'s `v - first.len()`): the

@@ -1,7 +1,7 @@
 //! The convolution's gradient kernel (device code): the input, weight and bias gradients in
 //! one launch, with ReLU's mask and the pool's routing; its launch is in `mod.rs`.
 
-use super::super::launch::{SUM_UNITS, cube_sum, first_max_in_window};
+use super::super::launch::{SUM_UNITS, cube_sums, first_max_in_window};
 use cubecl::prelude::*;
 
 /// The output gradient at offset `g` of `grad`, zero where ReLU (if `relu`) cut the output
@@ -263,9 +263,9 @@ fn grad_w_shares<F: Float>(
 /// cubes sum the weight and bias gradients (`sums` is 0 when they are not wanted, else one per
 /// pair of output and input channels and one per bias): cube `s * parts + k` takes positions
 /// `k * span ..` of the batch and the image (`span` of them, fewer in the last part; all of
-/// them when `parts` is 1), every unit a strided share ([`grad_w_shares`]), then [`cube_sum`]
-/// adds the units' shares, always in the same order. With one part the sums go straight to
-/// `gw` and `gb`; with more, to `partial` (value `v`'s part `k` at `v * parts + k`, the values
+/// them when `parts` is 1), every unit a strided share ([`grad_w_shares`]), then [`cube_sums`]
+/// adds the units' shares, a pair's nine taps together (nine barriers, not 81), always in the
+/// same order. With one part the sums go straight to `gw` and `gb`; with more, to `partial` (value `v`'s part `k` at `v * parts + k`, the values
 /// being the weights' gradients and then the biases'), which a second launch adds
 /// (`launch::sum_parts`). The cubes after them give the input gradient, one unit
 /// per input of `gx` (`nx` of them; 0 when not wanted). Whether a cube sums is the same for all
@@ -317,24 +317,24 @@ pub(super) fn conv_grads_kernel<F: Float>(
         );
         let pairs = gw.len() / 9;
         if s < pairs {
-            #[unroll]
-            for tap in 0..9usize {
-                let total = cube_sum::<F>(shares[tap], unit);
-                if unit == 0 {
+            cube_sums::<F>(&mut shares, unit, 9usize);
+            if unit == 0 {
+                #[unroll]
+                for tap in 0..9usize {
                     if parts == 1 {
-                        gw[s * 9 + tap] = total;
+                        gw[s * 9 + tap] = shares[tap];
                     } else {
-                        partial[(s * 9 + tap) * parts + k] = total;
+                        partial[(s * 9 + tap) * parts + k] = shares[tap];
                     }
                 }
             }
         } else {
-            let total = cube_sum::<F>(shares[0], unit);
+            cube_sums::<F>(&mut shares, unit, 1usize);
             if unit == 0 {
                 if parts == 1 {
-                    gb[s - pairs] = total;
+                    gb[s - pairs] = shares[0];
                 } else {
-                    partial[(pairs * 9 + s - pairs) * parts + k] = total;
+                    partial[(pairs * 9 + s - pairs) * parts + k] = shares[0];
                 }
             }
         }

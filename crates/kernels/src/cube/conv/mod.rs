@@ -7,9 +7,10 @@
 //!
 //! Inputs are read through their strides, so the NCHW views of NHWC memory that Burn's own
 //! convolutions hand back need no copy first; outputs are contiguous NCHW. The weight and bias
-//! gradients are sums over the batch and the image: one cube per weight (and per bias), each
-//! unit summing a strided share, then a tree in shared memory, always in the same order; the
-//! input gradient's cubes follow theirs in the same launch. A sum over more than [`SPAN`]
+//! gradients are sums over the batch and the image: one cube per pair of output and input
+//! channels (its nine weights) and per bias, each unit summing a strided share, then a tree in
+//! shared memory (a pair's nine sums halving together), always in the same order; the input
+//! gradient's cubes follow theirs in the same launch. A sum over more than [`SPAN`]
 //! positions (16 a unit) is split into parts, a cube each, which a second launch adds: a GPU
 //! runs a cube on one multiprocessor, and 32 cubes for conv-ae's first layer at batch 1024
 //! (800,000 positions each) would leave most of them idle.
