@@ -235,14 +235,15 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
             b.into_dispatch(),
         ))
     };
-    // The last two: more positions per weight (3 x 28 x 28) than a cube has units (and, up-
-    // sampled, 3 x 56 x 56: more than one cube sums, so each weight's sum is split into parts
-    // that a second launch adds), and an input in NHWC memory.
+    // The last two: more positions per weight (6 x 28 x 28) than a cube has units (and, up-
+    // sampled, 6 x 56 x 56 outputs, or pooled after it 6 x 28 x 28 windows: more than a cube
+    // sums, so each weight's sum is split into parts that a second launch adds), and an input
+    // in NHWC memory.
     for (b, c, o, h, w, nhwc) in [
         (1, 1, 1, 1, 1, false),
         (2, 16, 8, 7, 9, false),
         (1, 8, 1, 14, 13, false),
-        (3, 1, 16, 28, 28, false),
+        (6, 1, 16, 28, 28, false),
         (2, 8, 16, 14, 14, true),
     ] {
         let x = random([b, c, h, w], nhwc, &ad);

@@ -27,47 +27,6 @@ fn masked<F: Float>(
     r
 }
 
-/// The gradient arriving at the output `[bi, oi, oy, ox]` of `y` (the convolution's output,
-/// after ReLU if `relu`). Without `pool`, `grad[g]`, masked by ReLU ([`masked`]; `yo` is the
-/// output's offset in `y`). With `pool`, `grad` is the gradient of `y` max-pooled 2x2: the
-/// output's window's gradient if the output is the window's first maximum (row-major), else 0
-/// (and 0 where ReLU cut it).
-#[cube]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the tensors, the offsets and the position, and the two flags"
-)]
-fn out_grad<F: Float>(
-    grad: &Tensor<F>,
-    y: &Tensor<F>,
-    g: usize,
-    yo: usize,
-    bi: usize,
-    oi: usize,
-    oy: usize,
-    ox: usize,
-    #[comptime] relu: bool,
-    #[comptime] pool: bool,
-) -> F {
-    let mut r = F::new(0.0);
-    if pool {
-        let (oh, ow) = (y.shape(2), y.shape(3));
-        let (s2, s3) = (y.stride(2), y.stride(3));
-        let (y0, x0) = (oy / 2 * 2, ox / 2 * 2);
-        let corner = bi * y.stride(0) + oi * y.stride(1) + y0 * s2 + x0 * s3;
-        let k = first_max_in_window(y, corner, s2, s3, x0 + 1 < ow, y0 + 1 < oh);
-        let at = corner + k / 2 * s2 + k % 2 * s3;
-        if at == yo && (!relu || y[at] > F::new(0.0)) {
-            r = grad[bi * grad.stride(0)
-                + oi * grad.stride(1)
-                + oy / 2 * grad.stride(2)
-                + ox / 2 * grad.stride(3)];
-        }
-    } else {
-        r = masked(grad, y, g, yo, relu);
-    }
-    r
-}
 /// The input gradient at input `i` (`[b, c, sy, sx]` of a contiguous tensor shaped as `x`):
 /// the sum over the output channels of what each sends back ([`sent_back`]), over the
 /// `scale` x `scale` pixels of the up-sampled image it stands for.
@@ -177,13 +136,16 @@ fn sent_back<F: Float>(
     sum
 }
 
-/// This unit's shares of the sums of sum `s`, over every `SUM_UNITS`-th position of the batch
-/// and the image from `start` (before `end`), into `shares`: for the pair of output and input
-/// channels `(oi, ci)` (the first `o * c` sums; `s = oi * c + ci`) the gradients of the nine
-/// weights `[oi, ci, ky, kx]` (the output gradient times the input each tap saw) in
+/// This unit's shares of the sums of sum `s`, over every `SUM_UNITS`-th position from
+/// `start` (before `end`), into `shares`: for the pair of output and input channels `(oi, ci)`
+/// (the first `o * c` sums; `s = oi * c + ci`) the gradients of the nine weights
+/// `[oi, ci, ky, kx]` (the output gradient times the input each tap saw) in
 /// `shares[ky * 3 + kx]`; for a bias (the next `o` sums) the output gradient in `shares[0]`.
-/// Each output's gradient ([`out_grad`]) is found once for its nine taps, and skipped where it
-/// is 0 (the pool's other window inputs, ReLU's cut ones).
+/// The positions are the outputs of the batch and the image (`[b, oy, ox]`, row-major), each
+/// output's gradient masked by ReLU's rule; with `pool`, the pool's windows (`[b, py, px]`):
+/// only a window's first maximum (row-major) gets its gradient, so each window's maximum is
+/// looked up once, and its gradient (0 where ReLU cut it) goes to the nine taps of that
+/// output. A gradient of 0 is skipped.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
@@ -204,6 +166,7 @@ fn grad_w_shares<F: Float>(
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
     let (o, oh, ow) = (y.shape(1), y.shape(2), y.shape(3));
+    let (gh, gw) = (grad.shape(2), grad.shape(3));
     let pairs = o * c;
     let (gs0, gs1, gs2, gs3) = (
         grad.stride(0),
@@ -217,15 +180,37 @@ fn grad_w_shares<F: Float>(
     for k in 0..9usize {
         shares[k] = F::new(0.0);
     }
-    if s < pairs {
-        let (oi, ci) = (s / c, s % c);
-        for p in range_stepped(start, end, SUM_UNITS) {
-            let ox = p % ow;
-            let oy = p / ow % oh;
-            let bi = p / (ow * oh);
-            let g = bi * gs0 + oi * gs1 + oy * gs2 + ox * gs3;
-            let yo = bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3;
-            let d = out_grad(grad, y, g, yo, bi, oi, oy, ox, relu, pool);
+    let weights = s < pairs;
+    let mut oi = s / c;
+    let mut ci = s % c;
+    if !weights {
+        oi = s - pairs;
+        ci = 0;
+    }
+    for p in range_stepped(start, end, SUM_UNITS) {
+        // The position's row and column in `grad`; the output (oy, ox) of image bi that gets
+        // the gradient d.
+        let col = p % gw;
+        let row = p / gw % gh;
+        let bi = p / (gw * gh);
+        let g = bi * gs0 + oi * gs1 + row * gs2 + col * gs3;
+        let mut oy = row;
+        let mut ox = col;
+        let mut d = F::new(0.0);
+        if pool {
+            let (y0, x0) = (row * 2, col * 2);
+            let corner = bi * ys0 + oi * ys1 + y0 * ys2 + x0 * ys3;
+            let k = first_max_in_window(y, corner, ys2, ys3, x0 + 1 < ow, y0 + 1 < oh);
+            oy = y0 + k / 2;
+            ox = x0 + k % 2;
+            let at = corner + k / 2 * ys2 + k % 2 * ys3;
+            if !relu || y[at] > F::new(0.0) {
+                d = grad[g];
+            }
+        } else {
+            d = masked(grad, y, g, bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3, relu);
+        }
+        if weights {
             if d != F::new(0.0) {
                 let xc = bi * xs0 + ci * xs1;
                 #[unroll]
@@ -243,33 +228,24 @@ fn grad_w_shares<F: Float>(
                     }
                 }
             }
+        } else {
+            shares[0] += d;
         }
-    } else {
-        let oi = s - pairs;
-        let mut sum = F::new(0.0);
-        for p in range_stepped(start, end, SUM_UNITS) {
-            let ox = p % ow;
-            let oy = p / ow % oh;
-            let bi = p / (ow * oh);
-            let g = bi * gs0 + oi * gs1 + oy * gs2 + ox * gs3;
-            let yo = bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3;
-            sum += out_grad(grad, y, g, yo, bi, oi, oy, ox, relu, pool);
-        }
-        shares[0] = sum;
     }
 }
 
 /// All the gradients in one launch of cubes of `SUM_UNITS` units. The first `sums * parts`
 /// cubes sum the weight and bias gradients (`sums` is 0 when they are not wanted, else one per
 /// pair of output and input channels and one per bias): cube `s * parts + k` takes positions
-/// `k * span ..` of the batch and the image (`span` of them, fewer in the last part; all of
-/// them when `parts` is 1), every unit a strided share ([`grad_w_shares`]), then [`cube_sums`]
-/// adds the units' shares, a pair's nine taps together (nine barriers, not 81), always in the
-/// same order. With one part the sums go straight to `gw` and `gb`; with more, to `partial` (value `v`'s part `k` at `v * parts + k`, the values
-/// being the weights' gradients and then the biases'), which a second launch adds
-/// (`launch::sum_parts`). The cubes after them give the input gradient, one unit
-/// per input of `gx` (`nx` of them; 0 when not wanted). Whether a cube sums is the same for all
-/// its units, so all of them reach the same barriers.
+/// `k * span ..` of the batch and the gradient's image (the outputs, or the pool's windows;
+/// `span` of them, fewer in the last part; all of them when `parts` is 1), every unit a
+/// strided share ([`grad_w_shares`]), then [`cube_sums`] adds the units' shares, a pair's nine
+/// taps together (nine barriers, not 81), always in the same order. With one part the sums go
+/// straight to `gw` and `gb`; with more, to `partial` (value `v`'s part `k` at
+/// `v * parts + k`, the values being the weights' gradients and then the biases'), which a
+/// second launch adds (`launch::sum_parts`). The cubes after them give the input gradient, one
+/// unit per input of `gx` (`nx` of them; 0 when not wanted). Whether a cube sums is the same
+/// for all its units, so all of them reach the same barriers.
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
@@ -298,7 +274,7 @@ pub(super) fn conv_grads_kernel<F: Float>(
     let cube = CUBE_POS;
     if cube < sums * parts {
         let (s, k) = (cube / parts, cube % parts);
-        let n = y.shape(0) * y.shape(2) * y.shape(3);
+        let n = grad.shape(0) * grad.shape(2) * grad.shape(3);
         let start = k * span;
         let end = (start + span).min(n);
         let mut shares = Array::<F>::new(9usize);
