@@ -181,24 +181,13 @@ fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
             }
         }
         let factors = Tensor::<1>::from_floats(factors.as_slice(), &device);
+        let args = <[Tensor<1>; 16]>::try_from(args).unwrap_or_else(|_| unreachable!("4 per slot"));
         let [
-            p0,
-            g0,
-            m0,
-            v0,
-            p1,
-            g1,
-            m1,
-            v1,
-            p2,
-            g2,
-            m2,
-            v2,
-            p3,
-            g3,
-            m3,
-            v3,
-        ] = <[Tensor<1>; 16]>::try_from(args).unwrap_or_else(|_| unreachable!("4 per slot"));
+            [p0, g0, m0, v0],
+            [p1, g1, m1, v1],
+            [p2, g2, m2, v2],
+            [p3, g3, m3, v3],
+        ] = into_slots(args);
         let d = |t: Tensor<1>| t.into_dispatch();
         let out = Dispatch::adam4(
             d(p0),
@@ -220,9 +209,7 @@ fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
             d(factors),
             count,
         );
-        let (a0, a1, a2, b0, b1, b2, c0, c1, c2, d0, d1, d2) = out;
-        let results = [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2], [d0, d1, d2]];
-        for ((i, e), [p, m, v]) in group.into_iter().zip(results) {
+        for ((i, e), [p, m, v]) in group.into_iter().zip(from_results(out)) {
             let t = |x| Tensor::<1>::from_dispatch(x);
             slots[i] = Some(Slot::Stepped {
                 p: t(p),
@@ -249,6 +236,12 @@ pub(crate) type Results<T> = (T, T, T, T, T, T, T, T, T, T, T, T);
 pub(crate) fn into_results<T>(slots: [[T; 3]; 4]) -> Results<T> {
     let [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2], [d0, d1, d2]] = slots;
     (a0, a1, a2, b0, b1, b2, c0, c1, c2, d0, d1, d2)
+}
+
+/// The op's results back as four slots, `[p, m, v]` each: [`into_results`] undone.
+fn from_results<T>(results: Results<T>) -> [[T; 3]; 4] {
+    let (a0, a1, a2, b0, b1, b2, c0, c1, c2, d0, d1, d2) = results;
+    [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2], [d0, d1, d2]]
 }
 
 /// [`crate::KernelBackend::adam4`] on a CPU backend: each slot's step by the one-pass loops
