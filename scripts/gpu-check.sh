@@ -18,6 +18,12 @@
 # model under LIMIT seconds each: our kernels and Burn's layers side by side at BATCHES
 # (default "128,256,1024"), then, at each model's own batch, our kernels without each op of
 # WITHOUT (default "linear gaussian adam-group"), one at a time; into $OUT/gpu-steps.log.
+#   bash scripts/gpu-check.sh kernels
+# times every kernel of a training step on the GPU (CubeCL's profiling logger at level
+# "medium", the speed bench at BATCH, default each model's own, 3 steps after 3, loss read every
+# step): each kernel's milliseconds and launches per step, the most costly first
+# (scripts/kernel-times.awk, as `TIMES=1 bash scripts/kernel-count.sh` on lavapipe); into
+# $OUT/gpu-kernels.log. Where a step's time goes, before changing a kernel for the GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -138,10 +144,39 @@ steps() {
     done
 }
 
+# Each kernel's time per step, model by model, from CubeCL's profiling logger (CubeCL reads
+# cubecl.toml from the working directory).
+kernels() {
+    there gpu-kernels.log
+    xz -dc .gpu/speed.xz >/tmp/speed && chmod +x /tmp/speed
+    echo "GPU: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi'), $(date -u +%Y-%m-%d)"
+    local work m awk_file=$PWD/scripts/kernel-times.awk data=$PWD/.gpu batch=()
+    [ -n "${BATCH:-}" ] && batch=(--batches "$BATCH")
+    work=$(mktemp -d)
+    for m in ${MODELS:-conv-ae dense-ae vae deep-ae}; do
+        printf '[profiling.logger]\nlevel = "medium"\nfile = "%s/%s.log"\n' "$work" "$m" >"$work/cubecl.toml"
+        # Twice: the first run fills the autotune cache, whose trials would be timed too.
+        local run ok=1
+        for run in tune time; do
+            rm -f "$work/$m.log"
+            (cd "$work" && timeout "${LIMIT:-90}" /tmp/speed --models "$m" --backends wgpu --no-load \
+                --data-dir "$data" --warmup 3 --steps 3 --seconds 0 --read-every 1 "${batch[@]}" \
+                >"$work/$m.out" 2>&1) || ok=0
+        done
+        if [ $ok = 1 ]; then
+            awk -v n=6 -v m="$m" -f "$awk_file" "$work/$m.log" |
+                awk -F'\t' 'NF == 3 { printf "    %10.3f ms %5.1f x  %s\n", $1, $2, $3; next } { print }' | head -25
+        else
+            echo "($m: stopped or failed)"; tail -3 "$work/$m.out"
+        fi
+    done
+}
+
 case "${1:-}" in
     pack) pack ;;
     run) run ;;
     ab) ab ;;
     steps) steps ;;
-    *) echo "usage: bash scripts/gpu-check.sh pack|run|ab|steps (see the comments)" >&2; exit 1 ;;
+    kernels) kernels ;;
+    *) echo "usage: bash scripts/gpu-check.sh pack|run|ab|steps|kernels (see the comments)" >&2; exit 1 ;;
 esac

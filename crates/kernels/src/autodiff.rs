@@ -81,8 +81,9 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         .0
     }
 
-    /// The pooled output carries the gradient; the output before the pool is handed back
-    /// untracked (the node keeps it for its backward).
+    /// The pooled output carries the gradient; what the inner backend kept for the backward
+    /// (the output before the pool, or each window's maximum) is handed back untracked (the
+    /// node keeps it too).
     fn conv3x3_pool(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

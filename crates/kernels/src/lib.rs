@@ -67,7 +67,11 @@ pub trait KernelBackend: Backend {
     ) -> FloatTensor<Self>;
 
     /// [`KernelBackend::conv3x3`] and its output max-pooled 2x2 (stride 2, rounding up, as
-    /// [`KernelBackend::max_pool2x2`]) in one op: `(output, pooled output)`.
+    /// [`KernelBackend::max_pool2x2`]) in one op: `(kept, pooled output)`, `kept` being what
+    /// [`KernelBackend::conv3x3_backward`] reads of the forward, each backend's own: on flex
+    /// and ndarray the output before the pool; on CubeCL, shaped as the pooled output, which
+    /// of each window's outputs is its first maximum (row-major, 0 to 3, as floats), or 4 where
+    /// ReLU cut the window (the output before the pool is not stored there).
     #[fusion(meta = shapes::conv3x3_pool)]
     fn conv3x3_pool(
         x: FloatTensor<Self>,
@@ -82,8 +86,8 @@ pub trait KernelBackend: Backend {
     /// (an empty tensor unless `need_x`), the weight's and the bias's (empty unless `need_w`).
     /// With `relu`, `out` is the op's output, and the gradient passes only where it is
     /// positive (ReLU's rule); without, `out` is not read. With `pool`, the op was
-    /// [`KernelBackend::conv3x3_pool`], `grad` is the pooled output's gradient and `out` the
-    /// output before the pool (always read): each window's gradient goes to its first maximum.
+    /// [`KernelBackend::conv3x3_pool`], `grad` is the pooled output's gradient and `out` what
+    /// that op kept (always read): each window's gradient goes to its first maximum.
     #[fusion(meta = shapes::conv3x3_grads)]
     #[allow(
         clippy::too_many_arguments,

@@ -45,7 +45,9 @@ pub fn bce_mean(z: &TensorSpec, _t: &TensorSpec, _keep: &bool) -> (TensorSpec, T
     )
 }
 
-/// The convolution's output and that output max-pooled (2x2, rounding up).
+/// What the convolution-and-pool op keeps for its backward on CubeCL, the only backend under
+/// fusion (each window's first maximum: shaped as the pooled output), and the convolution's
+/// output max-pooled (2x2, rounding up).
 pub fn conv3x3_pool(
     x: &TensorSpec,
     weight: &TensorSpec,
@@ -54,10 +56,9 @@ pub fn conv3x3_pool(
     _relu: &bool,
     up: &bool,
 ) -> (TensorSpec, TensorSpec) {
-    let out = conv3x3(&x.shape, &weight.shape, pad, up);
-    let pooled = pooled(&out);
+    let pooled = pooled(&conv3x3(&x.shape, &weight.shape, pad, up));
     (
-        TensorSpec::new(out, x.dtype),
+        TensorSpec::new(pooled.clone(), x.dtype),
         TensorSpec::new(pooled, x.dtype),
     )
 }

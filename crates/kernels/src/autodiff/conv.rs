@@ -25,8 +25,8 @@ pub(super) enum Conv {
 }
 
 impl Conv {
-    /// The node's output, and the convolution's own output where the backward reads it
-    /// (ReLU's mask, the pool's maxima) or, pooled, where it is not the node's output.
+    /// The node's output, and what the backward reads of the forward: the convolution's own
+    /// output for ReLU's mask, or, pooled, what the inner backend kept for the pool's maxima.
     fn forward<B: KernelBackend>(
         self,
         x: FloatTensor<B>,
@@ -95,8 +95,8 @@ impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
 }
 
 /// A convolution under autodiff: the inner backend's forward, and a node whose backward is
-/// the inner backend's backward kernel. Also the convolution's output before the pool when
-/// `conv` pools (the node's output is the pooled one).
+/// the inner backend's backward kernel. Also, when `conv` pools (the node's output is the
+/// pooled one), what the inner backend kept for the backward ([`KernelBackend::conv3x3_pool`]).
 pub(super) fn conv_node<B: KernelBackend, C: CheckpointStrategy>(
     x: FloatTensor<Autodiff<B, C>>,
     weight: FloatTensor<Autodiff<B, C>>,

@@ -191,7 +191,8 @@ pub(super) fn sum_cubes(cubes: usize) -> CubeCount {
 /// strictly larger): 0 the top-left one, at offset `corner` of `t`; 1 the one right of it
 /// (`+ col`), 2 the one below (`+ row`), 3 the one below and right. `right` and `below` say
 /// whether the window has those inputs (windows at the bottom and right edges may be cut
-/// short). The max-pool's backward and the fused convolution's both follow this rule.
+/// short). The max-pool's backward follows this rule; the fused convolution's forward records
+/// the same one (`conv::forward::conv_pool_kernel`).
 #[cube]
 pub(super) fn first_max_in_window<F: Float>(
     t: &Tensor<F>,

@@ -101,14 +101,11 @@ fn linear_bce_kernel<F: Float>(
 
 /// The gradient reaching the product at `[r, j]`. With `bce` the product is a logit whose
 /// loss was averaged over `div` elements, and `out` its residual `sigmoid(z) - t`
-/// ([`linear_bce_kernel`]): `out grad[0] / div`, as the loss's own gradient kernel computes
-/// it. Else `grad`'s, or, with `relu`, 0 where the output `out` is not positive (ReLU's rule).
-/// `out` is read only with one of the two.
+/// ([`linear_bce_kernel`]): `out` times `scale`, the mean's gradient over its elements
+/// ([`residual_factor`]), as the loss's own gradient kernel computes it. Else `grad`'s, or,
+/// with `relu`, 0 where the output `out` is not positive (ReLU's rule, a select rather than a
+/// branch). `out` is read only with one of the two.
 #[cube]
-#[allow(
-    clippy::collapsible_if,
-    reason = "the outer tests are on comptime flags, settled when the kernel is built"
-)]
 #[allow(
     clippy::too_many_arguments,
     reason = "the tensors, the position and what follows"
@@ -120,7 +117,7 @@ fn linear_bce_kernel<F: Float>(
 fn arriving<F: Float>(
     grad: &Tensor<F>,
     out: &Tensor<F>,
-    div: usize,
+    scale: F,
     r: usize,
     j: usize,
     #[comptime] relu: bool,
@@ -128,16 +125,31 @@ fn arriving<F: Float>(
 ) -> F {
     let mut g = F::new(0.0);
     if bce {
-        g = out[r * out.stride(0) + j * out.stride(1)] * (grad[0] / F::cast_from(div));
+        g = out[r * out.stride(0) + j * out.stride(1)] * scale;
     } else {
         g = grad[r * grad.stride(0) + j * grad.stride(1)];
         if relu {
-            if out[r * out.stride(0) + j * out.stride(1)] <= F::new(0.0) {
-                g = F::new(0.0);
-            }
+            let kept = out[r * out.stride(0) + j * out.stride(1)] > F::new(0.0);
+            g = select(kept, g, F::new(0.0));
         }
     }
     g
+}
+
+/// With `bce`, the factor of each residual in the gradient (`grad[0] / div`, the mean's
+/// gradient spread over its `div` elements), worked out once per unit, not once per term:
+/// the same value, so the same sums to the bit. Else 0, not read.
+#[cube]
+#[allow(
+    unused_assignments,
+    reason = "the cube macro needs the variable declared before the comptime branch assigns it"
+)]
+fn residual_factor<F: Float>(grad: &Tensor<F>, div: usize, #[comptime] bce: bool) -> F {
+    let mut s = F::new(0.0);
+    if bce {
+        s = grad[0] / F::cast_from(div);
+    }
+    s
 }
 
 /// One unit per gradient element, in three stretches of the grid: the first `nw` units the
@@ -170,18 +182,19 @@ fn linear_grads_kernel<F: Float>(
 ) {
     let p = ABSOLUTE_POS;
     let (b, n, o) = (x.shape(0), x.shape(1), w.shape(1));
+    let scale = residual_factor(grad, div, bce);
     let mut sum = F::new(0.0);
     if p < nw {
         let (k, j) = (p / o, p % o);
         let (xs0, xk) = (x.stride(0), k * x.stride(1));
         for r in 0..b {
-            sum += x[r * xs0 + xk] * arriving(grad, out, div, r, j, relu, bce);
+            sum += x[r * xs0 + xk] * arriving(grad, out, scale, r, j, relu, bce);
         }
         gw[p] = sum;
     } else if p < nw + nb {
         let j = p - nw;
         for r in 0..b {
-            sum += arriving(grad, out, div, r, j, relu, bce);
+            sum += arriving(grad, out, scale, r, j, relu, bce);
         }
         gb[j] = sum;
     } else if p < nw + nb + nx {
@@ -189,7 +202,7 @@ fn linear_grads_kernel<F: Float>(
         let (r, k) = (q / n, q % n);
         let (wk, ws1) = (k * w.stride(0), w.stride(1));
         for j in 0..o {
-            sum += arriving(grad, out, div, r, j, relu, bce) * w[wk + j * ws1];
+            sum += arriving(grad, out, scale, r, j, relu, bce) * w[wk + j * ws1];
         }
         gx[q] = sum;
     }

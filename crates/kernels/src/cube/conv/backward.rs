@@ -1,7 +1,8 @@
 //! The convolution's gradient kernel (device code): the input, weight and bias gradients in
 //! one launch, with ReLU's mask and the pool's routing; its launch is in `mod.rs`.
 
-use super::super::launch::{SUM_UNITS, cube_sums, first_max_in_window};
+use super::super::launch::{SUM_UNITS, cube_sums};
+use super::forward::CUT;
 use cubecl::prelude::*;
 
 /// The output gradient at offset `g` of `grad`, zero where ReLU (if `relu`) cut the output
@@ -29,11 +30,16 @@ fn masked<F: Float>(
 
 /// The input gradient at input `i` (`[b, c, sy, sx]` of a contiguous tensor shaped as `x`):
 /// the sum over the output channels of what each sends back ([`sent_back`]), over the
-/// `scale` x `scale` pixels of the up-sampled image it stands for.
+/// `scale` x `scale` pixels of the up-sampled image it stands for; or, up-sampled without the
+/// pool, the same sum gathered by output ([`sent_back_up2`]).
 #[cube]
 #[allow(
     clippy::too_many_arguments,
     reason = "the tensors and the convolution's shape, as the kernel's"
+)]
+#[allow(
+    clippy::collapsible_if,
+    reason = "`pool` is known when the kernel is compiled: the outer `if` picks the code, the inner one runs"
 )]
 fn grad_x_at<F: Float>(
     i: usize,
@@ -52,16 +58,110 @@ fn grad_x_at<F: Float>(
     let ci = i / (w * h) % c;
     let bi = i / (w * h * c);
     let o = y.shape(1);
+    // The output's size (before the pool: `y` is then the pool's `arg`, shaped as its output).
+    let (oh, ow) = (h * scale + 2 * pad - 2, w * scale + 2 * pad - 2);
     let mut sum = F::new(0.0);
     let (gs0, gs1, ys0, ys1) = (grad.stride(0), grad.stride(1), y.stride(0), y.stride(1));
     let (ws0, ws1) = (weight.stride(0), weight.stride(1));
-    for p in 0..scale * scale {
-        let yy = sy * scale + p / scale + pad;
-        let xx = sx * scale + p % scale + pad;
-        for oi in 0..o {
-            let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
-            let wb = oi * ws0 + ci * ws1;
-            sum += sent_back(grad, y, weight, gb, yb, wb, yy, xx, relu, pool);
+    let mut done = false;
+    if !pool {
+        if scale == 2 {
+            for oi in 0..o {
+                let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
+                let wb = oi * ws0 + ci * ws1;
+                sum += sent_back_up2(
+                    grad,
+                    y,
+                    weight,
+                    gb,
+                    yb,
+                    wb,
+                    sy * 2 + pad,
+                    sx * 2 + pad,
+                    relu,
+                );
+            }
+            done = true;
+        }
+    }
+    if !done {
+        for p in 0..scale * scale {
+            let yy = sy * scale + p / scale + pad;
+            let xx = sx * scale + p % scale + pad;
+            for oi in 0..o {
+                let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
+                let wb = oi * ws0 + ci * ws1;
+                sum += sent_back(grad, y, weight, gb, yb, wb, yy, xx, oh, ow, relu, pool);
+            }
+        }
+    }
+    sum
+}
+
+/// What the output channel whose offsets are `gb` (in `grad`), `yb` (in `y`) and `wb` (in
+/// `weight`, with the input channel's) sends back to an input whose 2x2 block of the
+/// up-sampled image starts at `(yy, xx)` of the padded image, without the pool. The block's
+/// four pixels reach a 4x4 patch of outputs, rows `yy - 2 ..= yy + 1` and the same columns:
+/// output `(yy - 2 + a, xx - 2 + b)` through the taps whose rows are `K(a)` and columns
+/// `K(b)`, `K` being `{2}`, `{1, 2}`, `{0, 1}`, `{0}` for 0 to 3. So each of the 16 outputs'
+/// gradients (masked by ReLU) is read once and multiplied by the sum of those taps' weights,
+/// where [`sent_back`] over the four pixels reads 36 gradients and weights: the same sum,
+/// grouped by output.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the offsets, the position and the flag"
+)]
+fn sent_back_up2<F: Float>(
+    grad: &Tensor<F>,
+    y: &Tensor<F>,
+    weight: &Tensor<F>,
+    gb: usize,
+    yb: usize,
+    wb: usize,
+    yy: usize,
+    xx: usize,
+    #[comptime] relu: bool,
+) -> F {
+    let (oh, ow) = (y.shape(2), y.shape(3));
+    let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
+    let (ws2, ws3) = (weight.stride(2), weight.stride(3));
+    // rows[a * 3 + kx]: the weights of column kx summed over the rows K(a); then taps[a * 4 +
+    // b]: those summed over the columns K(b).
+    let mut rows = Array::<F>::new(12usize);
+    #[unroll]
+    for kx in 0..3usize {
+        let w0 = weight[wb + kx * ws3];
+        let w1 = weight[wb + ws2 + kx * ws3];
+        let w2 = weight[wb + 2 * ws2 + kx * ws3];
+        rows[kx] = w2;
+        rows[3 + kx] = w1 + w2;
+        rows[6 + kx] = w0 + w1;
+        rows[9 + kx] = w0;
+    }
+    let mut taps = Array::<F>::new(16usize);
+    #[unroll]
+    for a in 0..4usize {
+        taps[a * 4] = rows[a * 3 + 2];
+        taps[a * 4 + 1] = rows[a * 3 + 1] + rows[a * 3 + 2];
+        taps[a * 4 + 2] = rows[a * 3] + rows[a * 3 + 1];
+        taps[a * 4 + 3] = rows[a * 3];
+    }
+    let mut sum = F::new(0.0);
+    #[unroll]
+    for a in 0..4usize {
+        // Output row yy + a - 2, kept unsigned.
+        let oy = yy + a;
+        if oy >= 2 && oy - 2 < oh {
+            let (gr, yr) = (gb + (oy - 2) * gs2, yb + (oy - 2) * ys2);
+            #[unroll]
+            for b in 0..4usize {
+                let ox = xx + b;
+                if ox >= 2 && ox - 2 < ow {
+                    let d = masked(grad, y, gr + (ox - 2) * gs3, yr + (ox - 2) * ys3, relu);
+                    sum += d * taps[a * 4 + b];
+                }
+            }
         }
     }
     sum
@@ -69,16 +169,16 @@ fn grad_x_at<F: Float>(
 
 /// What the output channel whose offsets are `gb` (in `grad`), `yb` (in `y`) and `wb` (in
 /// `weight`, with the input channel's) sends back to the input at `(yy, xx)` of the padded
-/// image. Without `pool`: the gradient of each of the (up to) nine outputs the input reached,
-/// masked by ReLU, times the weight of the tap that joined them. With `pool`, `grad` is the
-/// pooled output's gradient, and each of the (up to) four 2x2 windows that hold outputs the
-/// input reached sends its gradient back only through its first maximum
-/// ([`first_max_in_window`]; not where ReLU cut it), if the input reached that one, times the
-/// weight of the tap that joined them: each window's maximum is found once, not once per tap.
+/// image, the output being `oh` x `ow`. Without `pool`: the gradient of each of the (up to)
+/// nine outputs the input reached, masked by ReLU, times the weight of the tap that joined
+/// them. With `pool`, `grad` is the pooled output's gradient and `y` the pool's `arg`
+/// (`forward::conv_pool_kernel`): each of the (up to) four 2x2 windows that hold outputs the
+/// input reached sends its gradient back only through its first maximum (not where ReLU cut
+/// it), if the input reached that one, times the weight of the tap that joined them.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
-    reason = "the tensors, the offsets, the position and the two flags"
+    reason = "the tensors, the offsets, the position, the output's size and the two flags"
 )]
 fn sent_back<F: Float>(
     grad: &Tensor<F>,
@@ -89,10 +189,11 @@ fn sent_back<F: Float>(
     wb: usize,
     yy: usize,
     xx: usize,
+    oh: usize,
+    ow: usize,
     #[comptime] relu: bool,
     #[comptime] pool: bool,
 ) -> F {
-    let (oh, ow) = (y.shape(2), y.shape(3));
     let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
     let (ws2, ws3) = (weight.stride(2), weight.stride(3));
     let mut sum = F::new(0.0);
@@ -104,13 +205,10 @@ fn sent_back<F: Float>(
         if y_lo <= y_hi && x_lo <= x_hi {
             for wy in y_lo / 2..y_hi / 2 + 1 {
                 for wx in x_lo / 2..x_hi / 2 + 1 {
-                    let (y0, x0) = (wy * 2, wx * 2);
-                    let corner = yb + y0 * ys2 + x0 * ys3;
-                    let k = first_max_in_window(y, corner, ys2, ys3, x0 + 1 < ow, y0 + 1 < oh);
-                    let (my, mx) = (y0 + k / 2, x0 + k % 2);
-                    let at = corner + k / 2 * ys2 + k % 2 * ys3;
+                    let k = usize::cast_from(y[yb + wy * ys2 + wx * ys3]);
+                    let (my, mx) = (wy * 2 + k / 2, wx * 2 + k % 2);
                     let reached = my <= yy && yy - my < 3 && mx <= xx && xx - mx < 3;
-                    if reached && (!relu || y[at] > F::new(0.0)) {
+                    if k < CUT && reached {
                         let w = weight[wb + (yy - my) * ws2 + (xx - mx) * ws3];
                         sum += grad[gb + wy * gs2 + wx * gs3] * w;
                     }
@@ -143,9 +241,9 @@ fn sent_back<F: Float>(
 /// `shares[ky * 3 + kx]`; for a bias (the next `o` sums) the output gradient in `shares[0]`.
 /// The positions are the outputs of the batch and the image (`[b, oy, ox]`, row-major), each
 /// output's gradient masked by ReLU's rule; with `pool`, the pool's windows (`[b, py, px]`):
-/// only a window's first maximum (row-major) gets its gradient, so each window's maximum is
-/// looked up once, and its gradient (0 where ReLU cut it) goes to the nine taps of that
-/// output. A gradient of 0 is skipped.
+/// only a window's first maximum (row-major), which `y`, the pool's `arg`, names, gets its
+/// gradient (none where ReLU cut it), and it goes to the nine taps of that output. A gradient
+/// of 0 is skipped.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
@@ -165,7 +263,7 @@ fn grad_w_shares<F: Float>(
     #[comptime] pool: bool,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
-    let (o, oh, ow) = (y.shape(1), y.shape(2), y.shape(3));
+    let o = y.shape(1);
     let (gh, gw) = (grad.shape(2), grad.shape(3));
     let pairs = o * c;
     let (gs0, gs1, gs2, gs3) = (
@@ -198,13 +296,10 @@ fn grad_w_shares<F: Float>(
         let mut ox = col;
         let mut d = F::new(0.0);
         if pool {
-            let (y0, x0) = (row * 2, col * 2);
-            let corner = bi * ys0 + oi * ys1 + y0 * ys2 + x0 * ys3;
-            let k = first_max_in_window(y, corner, ys2, ys3, x0 + 1 < ow, y0 + 1 < oh);
-            oy = y0 + k / 2;
-            ox = x0 + k % 2;
-            let at = corner + k / 2 * ys2 + k % 2 * ys3;
-            if !relu || y[at] > F::new(0.0) {
+            let k = usize::cast_from(y[bi * ys0 + oi * ys1 + row * ys2 + col * ys3]);
+            oy = row * 2 + k / 2;
+            ox = col * 2 + k % 2;
+            if k < CUT {
                 d = grad[g];
             }
         } else {

@@ -78,20 +78,30 @@ pub(super) fn conv_kernel<F: Float>(
     out[i] = conv_at(x, weight, bias, bi, oi, oy, ox, pad, scale, relu);
 }
 
-/// One unit per output `[b, o, py, px]` of the contiguous, max-pooled `pooled`: the (up to)
-/// four outputs of its 2x2 window ([`conv_at`]) into the contiguous `out`, their maximum into
-/// `pooled`.
+/// One unit per output `[b, o, py, px]` of the contiguous, max-pooled `pooled`: the maximum of
+/// the (up to) four outputs of its 2x2 window ([`conv_at`]) into `pooled`, and into `arg` (the
+/// same shape) which of them is the window's first maximum, row-major (later outputs win only
+/// when strictly larger: 0 top-left, 1 right of it, 2 below, 3 below right, as
+/// `launch::first_max_in_window` finds it), or [`CUT`] where ReLU cut the window (its maximum
+/// is 0: no gradient passes). The backward reads `arg` where it would otherwise search the
+/// window again, and the output before the pool is not stored at all.
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
     reason = "the tensors and the convolution's shape"
 )]
+#[allow(
+    clippy::collapsible_if,
+    reason = "`relu` is known when the kernel is compiled: the outer `if` picks the code, the inner one runs"
+)]
 pub(super) fn conv_pool_kernel<F: Float>(
     x: &Tensor<F>,
     weight: &Tensor<F>,
     bias: &Tensor<F>,
-    out: &mut Tensor<F>,
+    arg: &mut Tensor<F>,
     pooled: &mut Tensor<F>,
+    oh: usize,
+    ow: usize,
     pad: usize,
     scale: usize,
     #[comptime] relu: bool,
@@ -101,30 +111,51 @@ pub(super) fn conv_pool_kernel<F: Float>(
     if i >= pooled.len() {
         terminate!();
     }
-    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
+    let o = pooled.shape(1);
     let (ph, pw) = (pooled.shape(2), pooled.shape(3));
     let px = i % pw;
     let py = i / pw % ph;
     let oi = i / (pw * ph) % o;
     let bi = i / (pw * ph * o);
     let (y0, x0) = (py * 2, px * 2);
-    let base = ((bi * o + oi) * oh + y0) * ow + x0;
     let mut best = conv_at(x, weight, bias, bi, oi, y0, x0, pad, scale, relu);
-    out[base] = best;
+    // The first maximum as first_max_in_window finds it (strictly larger wins), beside
+    // `best`, which takes `max` as the pool does.
+    let mut first = best;
+    let mut k = 0usize;
     if x0 + 1 < ow {
         let v = conv_at(x, weight, bias, bi, oi, y0, x0 + 1, pad, scale, relu);
-        out[base + 1] = v;
         best = best.max(v);
+        if v > first {
+            first = v;
+            k = 1;
+        }
     }
     if y0 + 1 < oh {
         let v = conv_at(x, weight, bias, bi, oi, y0 + 1, x0, pad, scale, relu);
-        out[base + ow] = v;
         best = best.max(v);
+        if v > first {
+            first = v;
+            k = 2;
+        }
         if x0 + 1 < ow {
             let v = conv_at(x, weight, bias, bi, oi, y0 + 1, x0 + 1, pad, scale, relu);
-            out[base + ow + 1] = v;
             best = best.max(v);
+            if v > first {
+                first = v;
+                k = 3;
+            }
+        }
+    }
+    if relu {
+        if first <= F::new(0.0) {
+            k = CUT;
         }
     }
     pooled[i] = best;
+    arg[i] = F::cast_from(k);
 }
+
+/// In `arg` of [`conv_pool_kernel`]: a window whose maximum ReLU cut, which sends no gradient
+/// back.
+pub(super) const CUT: usize = 4;

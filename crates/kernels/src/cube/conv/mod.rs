@@ -2,8 +2,9 @@
 //! the input up-sampled 2x, max-pooled 2x2 after or not) as CubeCL kernels (`forward.rs`,
 //! `backward.rs`; their launches here): the output in one launch, the input, weight and bias
 //! gradients together in another. With ReLU, the gradient kernel reads the output for its mask;
-//! with the pool, for each window's maximum; with the up-sampling, the kernels read the small
-//! input where the large image would repeat it: none of them needs a launch of its own.
+//! with the pool, which output is each window's maximum, as the forward recorded it (the output
+//! before the pool is not stored); with the up-sampling, the kernels read the small input where
+//! the large image would repeat it: none of them needs a launch of its own.
 //!
 //! Inputs are read through their strides, so the NCHW views of NHWC memory that Burn's own
 //! convolutions hand back need no copy first; outputs are contiguous NCHW. The weight and bias
@@ -30,10 +31,11 @@ use forward::{conv_kernel, conv_pool_kernel};
 
 /// The gradient arriving at the convolution's output: `grad`, masked by ReLU's rule on the
 /// output `out` when the convolution ends in ReLU, or the pooled output's `grad` routed to
-/// each window's first maximum of `out` when it ends in the pool (else `out` is not read).
+/// each window's first maximum, which `out` names, when it ends in the pool (else `out` is not
+/// read).
 #[derive(Clone)]
 pub struct OutGrad {
-    /// The convolution's output (after ReLU).
+    /// The convolution's output (after ReLU); with the pool, the `arg` of [`conv3x3_pool`].
     pub out: CubeTensor,
     /// The gradient of the output.
     pub grad: CubeTensor,
@@ -91,7 +93,10 @@ fn out_shape(x: &CubeTensor, weight: &CubeTensor, conv: Conv) -> Shape {
     shapes::conv3x3(&x.shape(), &weight.shape(), &conv.pad, &conv.up)
 }
 
-/// [`conv3x3`] and its output max-pooled 2x2 (rounding up), in one launch: `(output, pooled)`.
+/// [`conv3x3`] and its output max-pooled 2x2 (rounding up), in one launch: `(arg, pooled)`,
+/// `arg` shaped as `pooled` and holding each window's first maximum, or that ReLU cut it
+/// (`forward::conv_pool_kernel`): what the backward reads, in place of the output before the
+/// pool, which is not stored.
 pub fn conv3x3_pool(
     x: CubeTensor,
     weight: CubeTensor,
@@ -99,8 +104,9 @@ pub fn conv3x3_pool(
     conv: Conv,
 ) -> (CubeTensor, CubeTensor) {
     let shape = out_shape(&x, &weight, conv);
+    let [_, _, oh, ow] = shape.dims::<4>();
     let pooled = empty(&x, shapes::pooled(&shape));
-    let out = empty(&x, shape);
+    let arg = empty(&x, pooled.shape());
     let n = pooled.shape().num_elements();
     if n > 0 {
         let (count, dim) = grid(&x, n);
@@ -112,15 +118,17 @@ pub fn conv3x3_pool(
             x.into_tensor_arg(),
             weight.into_tensor_arg(),
             bias.into_tensor_arg(),
-            out.clone().into_tensor_arg(),
+            arg.clone().into_tensor_arg(),
             pooled.clone().into_tensor_arg(),
+            oh,
+            ow,
             conv.pad,
             conv.scale(),
             conv.relu,
             dtype,
         );
     }
-    (out, pooled)
+    (arg, pooled)
 }
 
 /// The gradients of [`conv3x3`] for the output gradient `dy`, in one launch: the input's
