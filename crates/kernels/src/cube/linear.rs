@@ -1,9 +1,9 @@
 //! The fully connected layer (`x [b, n] · weight [n, o] + bias [o]`, ReLU or not) as CubeCL
 //! kernels, with their launches: the output in one launch (one unit per output, the bias and
 //! then the `n` products added in order), and the input, weight and bias gradients together in
-//! another (one unit per gradient element, each a sum in order over the batch or the outputs;
-//! with ReLU the unit reads the output for its mask; after the loss, the residual the forward
-//! kept). Burn's layer takes a matrix product and
+//! another (a unit per bias gradient and per block of four weight or input gradients, each a
+//! sum in order over the batch or the outputs; with ReLU the unit reads the output for its
+//! mask; after the loss, the residual the forward kept). Burn's layer takes a matrix product and
 //! an element-wise kernel forward, two products and a reduction backward: five launches where
 //! these take two. Inputs are read through their strides (a transposed weight needs no copy);
 //! outputs are contiguous.
@@ -152,13 +152,19 @@ fn residual_factor<F: Float>(grad: &Tensor<F>, div: usize, #[comptime] bce: bool
     s
 }
 
-/// One unit per gradient element, in three stretches of the grid: the first `nw` units the
-/// weight's `gw[k, j]` (the sum over the batch `r` of `x[r, k]` times the arriving gradient
-/// [`arriving`]`(r, j)`), the next
-/// `nb` the bias's `gb[j]` (the sum over the batch of the arriving gradient), the last `nx`
-/// the input's `gx[r, k]` (the sum over the outputs `j` of the arriving gradient times
-/// `w[k, j]`). Each sum is added in order; `nw` and `nb` are 0 when the weight's are not
-/// wanted, `nx` when the input's is not.
+/// How many of the weight's rows (or of the input's columns) one unit of the gradient kernel
+/// sums for: the gradient arriving at an output is read once for all of them.
+const BLOCK: usize = 4;
+
+/// In three stretches of the grid: the first `nw` units the weight's gradient, a unit per
+/// output `j` and block of [`BLOCK`] rows `k` (`gw[k, j]`, the sum over the batch `r` of
+/// `x[r, k]` times the arriving gradient [`arriving`]`(r, j)`, each arriving gradient read once
+/// for the block); the next `nb` the bias's `gb[j]` (the sum over the batch of the arriving
+/// gradient); the last `nx` the input's gradient, a unit per row `r` and block of [`BLOCK`]
+/// columns `k` (`gx[r, k]`, the sum over the outputs `j` of the arriving gradient times
+/// `w[k, j]`). Each sum is added in order, as one unit per element would (the same sums to the
+/// bit); `nw` and `nb` are 0 when the weight's are not wanted, `nx` when the input's is not.
+/// A block past the last row reads the last one again and stores nothing for it.
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
@@ -182,29 +188,53 @@ fn linear_grads_kernel<F: Float>(
 ) {
     let p = ABSOLUTE_POS;
     let (b, n, o) = (x.shape(0), x.shape(1), w.shape(1));
+    let blocks = n.div_ceil(BLOCK);
     let scale = residual_factor(grad, div, bce);
-    let mut sum = F::new(0.0);
+    let mut sums = Array::<F>::new(BLOCK);
+    #[unroll]
+    for q in 0..BLOCK {
+        sums[q] = F::new(0.0);
+    }
     if p < nw {
-        let (k, j) = (p / o, p % o);
-        let (xs0, xk) = (x.stride(0), k * x.stride(1));
+        let (k0, j) = (p / o * BLOCK, p % o);
+        let (xs0, xs1) = (x.stride(0), x.stride(1));
         for r in 0..b {
-            sum += x[r * xs0 + xk] * arriving(grad, out, scale, r, j, relu, bce);
+            let a = arriving(grad, out, scale, r, j, relu, bce);
+            #[unroll]
+            for q in 0..BLOCK {
+                sums[q] += x[r * xs0 + (k0 + q).min(n - 1) * xs1] * a;
+            }
         }
-        gw[p] = sum;
+        #[unroll]
+        for q in 0..BLOCK {
+            if k0 + q < n {
+                gw[(k0 + q) * o + j] = sums[q];
+            }
+        }
     } else if p < nw + nb {
         let j = p - nw;
+        let mut sum = F::new(0.0);
         for r in 0..b {
             sum += arriving(grad, out, scale, r, j, relu, bce);
         }
         gb[j] = sum;
     } else if p < nw + nb + nx {
-        let q = p - nw - nb;
-        let (r, k) = (q / n, q % n);
-        let (wk, ws1) = (k * w.stride(0), w.stride(1));
+        let u = p - nw - nb;
+        let (r, k0) = (u / blocks, u % blocks * BLOCK);
+        let (ws0, ws1) = (w.stride(0), w.stride(1));
         for j in 0..o {
-            sum += arriving(grad, out, scale, r, j, relu, bce) * w[wk + j * ws1];
+            let a = arriving(grad, out, scale, r, j, relu, bce);
+            #[unroll]
+            for q in 0..BLOCK {
+                sums[q] += a * w[(k0 + q).min(n - 1) * ws0 + j * ws1];
+            }
         }
-        gx[q] = sum;
+        #[unroll]
+        for q in 0..BLOCK {
+            if k0 + q < n {
+                gx[r * n + k0 + q] = sums[q];
+            }
+        }
     }
 }
 
@@ -272,8 +302,10 @@ pub fn linear_grads(
         Then::Relu => (true, false),
         Then::BceMean => (false, true),
     };
-    let (nw, nb) = if need_w { (n * o, o) } else { (0, 0) };
-    let nx = if need_x { x.shape().num_elements() } else { 0 };
+    // A unit per output and block of rows of the weight, per row and block of columns of x.
+    let blocks = n.div_ceil(BLOCK);
+    let (nw, nb) = if need_w { (blocks * o, o) } else { (0, 0) };
+    let nx = if need_x { x.shape()[0] * blocks } else { 0 };
     let units = nw + nb + nx;
     if units > 0 {
         let (count, dim) = grid(&x, units);
