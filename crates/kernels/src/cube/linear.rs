@@ -1,6 +1,6 @@
 //! The fully connected layer (`x [b, n] · weight [n, o] + bias [o]`, ReLU or not) as CubeCL
-//! kernels, with their launches: the output in one launch (one unit per output, the bias and
-//! then the `n` products added in order), and the input, weight and bias gradients together in
+//! kernels, with their launches: the output in one launch (a unit per four outputs of a row,
+//! each the bias and then the `n` products added in order), and the input, weight and bias gradients together in
 //! another (a unit per bias gradient and per block of four weight or input gradients, each a
 //! sum in order over the batch or the outputs; with ReLU the unit reads the output for its
 //! mask; after the loss, the residual the forward kept). Burn's layer takes a matrix product and
@@ -37,8 +37,39 @@ pub(super) fn product_at<F: Float>(
     sum
 }
 
-/// One unit per output `[r, j]` of the contiguous `out` `[b, o]`: [`product_at`], then
-/// `max(., 0)` if `relu`.
+/// The layer's outputs `[r, j0 + q]` for `q` below [`BLOCK`], before any activation, into
+/// `sums`, each as [`product_at`] gives it (the bias, then the products added in order), the
+/// row's `x[r, k]` read once for the block. Columns past the last one read the last one
+/// again; what they give is not to be stored.
+#[cube]
+fn products_at<F: Float>(
+    x: &Tensor<F>,
+    w: &Tensor<F>,
+    bias: &Tensor<F>,
+    r: usize,
+    j0: usize,
+    sums: &mut Array<F>,
+) {
+    let last = w.shape(1) - 1;
+    let (xs0, xs1) = (x.stride(0), x.stride(1));
+    let (ws0, ws1) = (w.stride(0), w.stride(1));
+    let xr = r * xs0;
+    #[unroll]
+    for q in 0..BLOCK {
+        sums[q] = bias[(j0 + q).min(last) * bias.stride(0)];
+    }
+    for k in 0..x.shape(1) {
+        let xk = x[xr + k * xs1];
+        let wk = k * ws0;
+        #[unroll]
+        for q in 0..BLOCK {
+            sums[q] += xk * w[wk + (j0 + q).min(last) * ws1];
+        }
+    }
+}
+
+/// One unit per row `r` and block of [`BLOCK`] columns `j` of the contiguous `out` `[b, o]`
+/// ([`products_at`]), through `max(., 0)` if `relu`.
 #[cube(launch)]
 fn linear_kernel<F: Float>(
     x: &Tensor<F>,
@@ -49,22 +80,32 @@ fn linear_kernel<F: Float>(
     #[define(F)] _dtype: ElemType,
 ) {
     let p = ABSOLUTE_POS;
-    if p >= out.len() {
+    let o = out.shape(1);
+    let blocks = o.div_ceil(BLOCK);
+    if p >= out.shape(0) * blocks {
         terminate!();
     }
-    let o = out.shape(1);
-    let mut y = product_at(x, w, bias, p / o, p % o);
-    if relu {
-        y = y.max(F::new(0.0));
+    let (r, j0) = (p / blocks, p % blocks * BLOCK);
+    let mut sums = Array::<F>::new(BLOCK);
+    products_at(x, w, bias, r, j0, &mut sums);
+    #[unroll]
+    for q in 0..BLOCK {
+        if j0 + q < o {
+            let mut y = sums[q];
+            if relu {
+                y = y.max(F::new(0.0));
+            }
+            out[r * o + j0 + q] = y;
+        }
     }
-    out[p] = y;
 }
 
-/// Cubes of `SUM_UNITS` units, one unit per logit `[r, j]` ([`product_at`]): its residual
-/// `sigmoid(z) - t` into the contiguous `out` `[b, o]` (the loss's gradient at the logit but
-/// for the mean's factor: what the backward reads), and cube `k`'s share of the loss: the
-/// BCE-with-logits of its units' logits against `t` ([`bce`]), summed in the cube
-/// ([`cube_sum`]) and divided by `div`, into `partial[k]`.
+/// Cubes of `SUM_UNITS` units, one unit per row `r` and block of [`BLOCK`] logits `[r, j]`
+/// ([`products_at`]): their residuals `sigmoid(z) - t` into the contiguous `out` `[b, o]` (the
+/// loss's gradient at the logit but for the mean's factor: what the backward reads), and cube
+/// `k`'s share of the loss: the BCE-with-logits of its units' logits against `t` ([`bce`]),
+/// a unit's added in order, summed in the cube ([`cube_sum`]) and divided by `div`, into
+/// `partial[k]`.
 #[cube(launch)]
 fn linear_bce_kernel<F: Float>(
     x: &Tensor<F>,
@@ -83,21 +124,35 @@ fn linear_bce_kernel<F: Float>(
         terminate!();
     }
     let o = out.shape(1);
+    let blocks = o.div_ceil(BLOCK);
     let p = cube * SUM_UNITS + unit;
     let mut loss = F::new(0.0);
-    if p < out.len() {
-        let (r, j) = (p / o, p % o);
-        let z = product_at(x, w, bias, r, j);
-        let target = t[r * t.stride(0) + j * t.stride(1)];
+    if p < out.shape(0) * blocks {
+        let (r, j0) = (p / blocks, p % blocks * BLOCK);
+        let mut sums = Array::<F>::new(BLOCK);
+        products_at(x, w, bias, r, j0, &mut sums);
         let one = F::new(1.0);
-        out[p] = one / (one + (-z).exp()) - target;
-        loss = bce::<F>(z, target);
+        #[unroll]
+        for q in 0..BLOCK {
+            let j = j0 + q;
+            if j < o {
+                let z = sums[q];
+                let target = t[r * t.stride(0) + j * t.stride(1)];
+                out[r * o + j] = one / (one + (-z).exp()) - target;
+                loss += bce::<F>(z, target);
+            }
+        }
     }
     let total = cube_sum::<F>(loss, unit);
     if unit == 0 {
         partial[cube] = total / F::cast_from(div);
     }
 }
+
+/// How many of the weight's rows (or of the input's columns) one unit of the gradient kernel
+/// sums for: the gradient arriving at an output is read once for all of them. Also how many
+/// outputs of a row one unit of the forward kernels gives: the row's input read once for them.
+const BLOCK: usize = 4;
 
 /// The gradient reaching the product at `[r, j]`. With `bce` the product is a logit whose
 /// loss was averaged over `div` elements, and `out` its residual `sigmoid(z) - t`
@@ -151,10 +206,6 @@ fn residual_factor<F: Float>(grad: &Tensor<F>, div: usize, #[comptime] bce: bool
     }
     s
 }
-
-/// How many of the weight's rows (or of the input's columns) one unit of the gradient kernel
-/// sums for: the gradient arriving at an output is read once for all of them.
-const BLOCK: usize = 4;
 
 /// In three stretches of the grid: the first `nw` units the weight's gradient, a unit per
 /// output `j` and block of [`BLOCK`] rows `k` (`gw[k, j]`, the sum over the batch `r` of
@@ -244,7 +295,7 @@ pub fn linear(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, relu: bool) -
     let b = x.shape()[0];
     let o = weight.shape()[1];
     let out = empty(&x, Shape::new([b, o]));
-    let units = b * o;
+    let units = b * o.div_ceil(BLOCK);
     if units > 0 {
         let (count, dim) = grid(&x, units);
         let dtype = dtype_to_storage_type(x.dtype);
@@ -347,7 +398,7 @@ pub fn linear_bce_mean(
     let o = weight.shape()[1];
     let out = empty(&x, Shape::new([b, o]));
     let n = b * o;
-    let parts = n.div_ceil(SUM_UNITS).max(1);
+    let parts = (b * o.div_ceil(BLOCK)).div_ceil(SUM_UNITS).max(1);
     let mean = SplitSum::new(&x, parts, n.max(1));
     let dtype = dtype_to_storage_type(x.dtype);
     let client = x.client.clone();
