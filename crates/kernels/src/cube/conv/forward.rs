@@ -3,58 +3,84 @@
 
 use cubecl::prelude::*;
 
-/// The output `[bi, oi, oy, ox]` of the convolution into `out`'s shape: the bias plus the sum
-/// over the input channels and the 3x3 window (taps outside the image are the padding's
-/// zeros), then `max(., 0)` if `relu`. The image convolved is `x` up-sampled `scale` times (1
-/// or 2; nearest: pixel `(y, x)` of the image is `x`'s `(y / scale, x / scale)`).
+/// The 2x2 block of outputs `[bi, oi, y0 + dy, x0 + dx]` (`dy`, `dx` 0 or 1) of the
+/// convolution into `outs[dy * 2 + dx]`: each the bias plus the sum over the input channels
+/// and the 3x3 window (taps outside the image are the padding's zeros, skipped), then
+/// `max(., 0)` if `relu`. The image convolved is `x` up-sampled `scale` times (1 or 2;
+/// nearest: pixel `(y, x)` of the image is `x`'s `(y / scale, x / scale)`). The four outputs
+/// read a 4x4 patch of the image: each of its pixels is loaded once per input channel (16
+/// loads where four outputs one by one take 36), and each output still adds its terms channel
+/// by channel, tap row by tap row, in order. Outputs past the output's last row or column
+/// are computed all the same and must not be stored.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
     reason = "the tensors, the position and the convolution's shape"
 )]
-fn conv_at<F: Float>(
+fn conv_block<F: Float>(
     x: &Tensor<F>,
     weight: &Tensor<F>,
     bias: &Tensor<F>,
     bi: usize,
     oi: usize,
-    oy: usize,
-    ox: usize,
+    y0: usize,
+    x0: usize,
     pad: usize,
     scale: usize,
+    outs: &mut Array<F>,
     #[comptime] relu: bool,
-) -> F {
+) {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
-    let mut sum = bias[oi * bias.stride(0)];
     let (xs1, xs2, xs3) = (x.stride(1), x.stride(2), x.stride(3));
     let (ws1, ws2, ws3) = (weight.stride(1), weight.stride(2), weight.stride(3));
     let xb = bi * x.stride(0);
     let wb = oi * weight.stride(0);
+    let b0 = bias[oi * bias.stride(0)];
+    #[unroll]
+    for q in 0..4usize {
+        outs[q] = b0;
+    }
+    let mut taps = Array::<F>::new(9usize);
     for ci in 0..c {
         let xc = xb + ci * xs1;
         let wc = wb + ci * ws1;
         #[unroll]
-        for ky in 0..3usize {
-            let iy = oy + ky;
+        for k in 0..9usize {
+            taps[k] = weight[wc + k / 3 * ws2 + k % 3 * ws3];
+        }
+        // Patch row py is the image's row y0 + py - pad: tap row py - dy of output row y0 + dy.
+        #[unroll]
+        for py in 0..4usize {
+            let iy = y0 + py;
             if iy >= pad && iy - pad < h {
                 let xr = xc + (iy - pad) / scale * xs2;
                 #[unroll]
-                for kx in 0..3usize {
-                    let ix = ox + kx;
+                for px in 0..4usize {
+                    let ix = x0 + px;
                     if ix >= pad && ix - pad < w {
-                        sum += x[xr + (ix - pad) / scale * xs3] * weight[wc + ky * ws2 + kx * ws3];
+                        let v = x[xr + (ix - pad) / scale * xs3];
+                        #[unroll]
+                        for q in 0..4usize {
+                            let (dy, dx) = (q / 2, q % 2);
+                            if py >= dy && py - dy < 3 && px >= dx && px - dx < 3 {
+                                outs[q] += v * taps[(py - dy) * 3 + px - dx];
+                            }
+                        }
                     }
                 }
             }
         }
     }
     if relu {
-        sum = sum.max(F::new(0.0));
+        #[unroll]
+        for q in 0..4usize {
+            outs[q] = outs[q].max(F::new(0.0));
+        }
     }
-    sum
 }
 
-/// One unit per output `[b, o, oy, ox]` of the contiguous `out` ([`conv_at`]).
+/// One unit per 2x2 block `[b, o, by, bx]` of the contiguous `out` (the last row and column
+/// of blocks cut short where a side is odd): its (up to) four outputs ([`conv_block`]).
 #[cube(launch)]
 pub(super) fn conv_kernel<F: Float>(
     x: &Tensor<F>,
@@ -67,19 +93,31 @@ pub(super) fn conv_kernel<F: Float>(
     #[define(F)] _dtype: ElemType,
 ) {
     let i = ABSOLUTE_POS;
-    if i >= out.len() {
+    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
+    let (bh, bw) = (oh.div_ceil(2), ow.div_ceil(2));
+    if i >= out.shape(0) * o * bh * bw {
         terminate!();
     }
-    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
-    let ox = i % ow;
-    let oy = i / ow % oh;
-    let oi = i / (ow * oh) % o;
-    let bi = i / (ow * oh * o);
-    out[i] = conv_at(x, weight, bias, bi, oi, oy, ox, pad, scale, relu);
+    let (y0, x0) = (i / bw % bh * 2, i % bw * 2);
+    let oi = i / (bw * bh) % o;
+    let bi = i / (bw * bh * o);
+    let mut outs = Array::<F>::new(4usize);
+    conv_block(x, weight, bias, bi, oi, y0, x0, pad, scale, &mut outs, relu);
+    let base = ((bi * o + oi) * oh + y0) * ow + x0;
+    out[base] = outs[0];
+    if x0 + 1 < ow {
+        out[base + 1] = outs[1];
+    }
+    if y0 + 1 < oh {
+        out[base + ow] = outs[2];
+        if x0 + 1 < ow {
+            out[base + ow + 1] = outs[3];
+        }
+    }
 }
 
 /// One unit per output `[b, o, py, px]` of the contiguous, max-pooled `pooled`: the maximum of
-/// the (up to) four outputs of its 2x2 window ([`conv_at`]) into `pooled`, and into `arg` (the
+/// the (up to) four outputs of its 2x2 window ([`conv_block`]) into `pooled`, and into `arg` (the
 /// same shape) which of them is the window's first maximum, row-major (later outputs win only
 /// when strictly larger: 0 top-left, 1 right of it, 2 below, 3 below right, as
 /// `launch::first_max_in_window` finds it), or [`CUT`] where ReLU cut the window (its maximum
@@ -118,13 +156,15 @@ pub(super) fn conv_pool_kernel<F: Float>(
     let oi = i / (pw * ph) % o;
     let bi = i / (pw * ph * o);
     let (y0, x0) = (py * 2, px * 2);
-    let mut best = conv_at(x, weight, bias, bi, oi, y0, x0, pad, scale, relu);
+    let mut outs = Array::<F>::new(4usize);
+    conv_block(x, weight, bias, bi, oi, y0, x0, pad, scale, &mut outs, relu);
+    let mut best = outs[0];
     // The first maximum as first_max_in_window finds it (strictly larger wins), beside
     // `best`, which takes `max` as the pool does.
     let mut first = best;
     let mut k = 0usize;
     if x0 + 1 < ow {
-        let v = conv_at(x, weight, bias, bi, oi, y0, x0 + 1, pad, scale, relu);
+        let v = outs[1];
         best = best.max(v);
         if v > first {
             first = v;
@@ -132,14 +172,14 @@ pub(super) fn conv_pool_kernel<F: Float>(
         }
     }
     if y0 + 1 < oh {
-        let v = conv_at(x, weight, bias, bi, oi, y0 + 1, x0, pad, scale, relu);
+        let v = outs[2];
         best = best.max(v);
         if v > first {
             first = v;
             k = 2;
         }
         if x0 + 1 < ow {
-            let v = conv_at(x, weight, bias, bi, oi, y0 + 1, x0 + 1, pad, scale, relu);
+            let v = outs[3];
             best = best.max(v);
             if v > first {
                 first = v;

@@ -1,7 +1,9 @@
 //! The 3x3 convolution (stride 1, padding 0 or 1, with bias, ReLU or not, of the input or of
 //! the input up-sampled 2x, max-pooled 2x2 after or not) as CubeCL kernels (`forward.rs`,
-//! `backward.rs`; their launches here): the output in one launch, the input, weight and bias
-//! gradients together in another. With ReLU, the gradient kernel reads the output for its mask;
+//! `backward.rs`; their launches here): the output in one launch (a unit per 2x2 block of
+//! outputs, or per pool window, reading the 4x4 patch of input they share once), the input,
+//! weight and bias gradients together in another. With ReLU, the gradient kernel reads the
+//! output for its mask;
 //! with the pool, which output is each window's maximum, as the forward recorded it (the output
 //! before the pool is not stored); with the up-sampling, the kernels read the small input where
 //! the large image would repeat it: none of them needs a launch of its own.
@@ -67,7 +69,9 @@ impl Conv {
 pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, conv: Conv) -> CubeTensor {
     let out = empty(&x, out_shape(&x, &weight, conv));
     let (pad, scale) = (conv.pad, conv.scale());
-    let n = out.shape().num_elements();
+    // A unit per 2x2 block of outputs.
+    let [b, o, oh, ow] = out.shape().dims::<4>();
+    let n = b * o * oh.div_ceil(2) * ow.div_ceil(2);
     if n > 0 {
         let (count, dim) = grid(&x, n);
         let dtype = dtype_to_storage_type(x.dtype);
