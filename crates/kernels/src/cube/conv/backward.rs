@@ -1,8 +1,10 @@
 //! The convolution's gradient kernel (device code): the input, weight and bias gradients in
-//! one launch, with ReLU's mask and the pool's routing; its launch is in `mod.rs`.
+//! one launch, with ReLU's mask and the pool's routing; the weight and bias gradients' sums
+//! here, the input gradient in `input_grad.rs`; its launch is in `mod.rs`.
 
 use super::super::launch::{SUM_UNITS, cube_sums};
 use super::forward::CUT;
+use super::input_grad::{grad_x_at, grad_x_pooled_block};
 use cubecl::prelude::*;
 
 /// The output gradient at offset `g` of `grad`, zero where ReLU (if `relu`) cut the output
@@ -12,7 +14,7 @@ use cubecl::prelude::*;
     reason = "`relu` is known when the kernel is compiled: the outer `if` picks the code, the inner one runs"
 )]
 #[cube]
-fn masked<F: Float>(
+pub(super) fn masked<F: Float>(
     grad: &Tensor<F>,
     out: &Tensor<F>,
     g: usize,
@@ -26,212 +28,6 @@ fn masked<F: Float>(
         }
     }
     r
-}
-
-/// The input gradient at input `i` (`[b, c, sy, sx]` of a contiguous tensor shaped as `x`):
-/// the sum over the output channels of what each sends back ([`sent_back`]), over the
-/// `scale` x `scale` pixels of the up-sampled image it stands for; or, up-sampled without the
-/// pool, the same sum gathered by output ([`sent_back_up2`]).
-#[cube]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the tensors and the convolution's shape, as the kernel's"
-)]
-#[allow(
-    clippy::collapsible_if,
-    reason = "`pool` is known when the kernel is compiled: the outer `if` picks the code, the inner one runs"
-)]
-fn grad_x_at<F: Float>(
-    i: usize,
-    grad: &Tensor<F>,
-    y: &Tensor<F>,
-    weight: &Tensor<F>,
-    x: &Tensor<F>,
-    pad: usize,
-    scale: usize,
-    #[comptime] relu: bool,
-    #[comptime] pool: bool,
-) -> F {
-    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
-    let sx = i % w;
-    let sy = i / w % h;
-    let ci = i / (w * h) % c;
-    let bi = i / (w * h * c);
-    let o = y.shape(1);
-    // The output's size (before the pool: `y` is then the pool's `arg`, shaped as its output).
-    let (oh, ow) = (h * scale + 2 * pad - 2, w * scale + 2 * pad - 2);
-    let mut sum = F::new(0.0);
-    let (gs0, gs1, ys0, ys1) = (grad.stride(0), grad.stride(1), y.stride(0), y.stride(1));
-    let (ws0, ws1) = (weight.stride(0), weight.stride(1));
-    let mut done = false;
-    if !pool {
-        if scale == 2 {
-            for oi in 0..o {
-                let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
-                let wb = oi * ws0 + ci * ws1;
-                sum += sent_back_up2(
-                    grad,
-                    y,
-                    weight,
-                    gb,
-                    yb,
-                    wb,
-                    sy * 2 + pad,
-                    sx * 2 + pad,
-                    relu,
-                );
-            }
-            done = true;
-        }
-    }
-    if !done {
-        for p in 0..scale * scale {
-            let yy = sy * scale + p / scale + pad;
-            let xx = sx * scale + p % scale + pad;
-            for oi in 0..o {
-                let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
-                let wb = oi * ws0 + ci * ws1;
-                sum += sent_back(grad, y, weight, gb, yb, wb, yy, xx, oh, ow, relu, pool);
-            }
-        }
-    }
-    sum
-}
-
-/// What the output channel whose offsets are `gb` (in `grad`), `yb` (in `y`) and `wb` (in
-/// `weight`, with the input channel's) sends back to an input whose 2x2 block of the
-/// up-sampled image starts at `(yy, xx)` of the padded image, without the pool. The block's
-/// four pixels reach a 4x4 patch of outputs, rows `yy - 2 ..= yy + 1` and the same columns:
-/// output `(yy - 2 + a, xx - 2 + b)` through the taps whose rows are `K(a)` and columns
-/// `K(b)`, `K` being `{2}`, `{1, 2}`, `{0, 1}`, `{0}` for 0 to 3. So each of the 16 outputs'
-/// gradients (masked by ReLU) is read once and multiplied by the sum of those taps' weights,
-/// where [`sent_back`] over the four pixels reads 36 gradients and weights: the same sum,
-/// grouped by output.
-#[cube]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the tensors, the offsets, the position and the flag"
-)]
-fn sent_back_up2<F: Float>(
-    grad: &Tensor<F>,
-    y: &Tensor<F>,
-    weight: &Tensor<F>,
-    gb: usize,
-    yb: usize,
-    wb: usize,
-    yy: usize,
-    xx: usize,
-    #[comptime] relu: bool,
-) -> F {
-    let (oh, ow) = (y.shape(2), y.shape(3));
-    let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
-    let (ws2, ws3) = (weight.stride(2), weight.stride(3));
-    // rows[a * 3 + kx]: the weights of column kx summed over the rows K(a); then taps[a * 4 +
-    // b]: those summed over the columns K(b).
-    let mut rows = Array::<F>::new(12usize);
-    #[unroll]
-    for kx in 0..3usize {
-        let w0 = weight[wb + kx * ws3];
-        let w1 = weight[wb + ws2 + kx * ws3];
-        let w2 = weight[wb + 2 * ws2 + kx * ws3];
-        rows[kx] = w2;
-        rows[3 + kx] = w1 + w2;
-        rows[6 + kx] = w0 + w1;
-        rows[9 + kx] = w0;
-    }
-    let mut taps = Array::<F>::new(16usize);
-    #[unroll]
-    for a in 0..4usize {
-        taps[a * 4] = rows[a * 3 + 2];
-        taps[a * 4 + 1] = rows[a * 3 + 1] + rows[a * 3 + 2];
-        taps[a * 4 + 2] = rows[a * 3] + rows[a * 3 + 1];
-        taps[a * 4 + 3] = rows[a * 3];
-    }
-    let mut sum = F::new(0.0);
-    #[unroll]
-    for a in 0..4usize {
-        // Output row yy + a - 2, kept unsigned.
-        let oy = yy + a;
-        if oy >= 2 && oy - 2 < oh {
-            let (gr, yr) = (gb + (oy - 2) * gs2, yb + (oy - 2) * ys2);
-            #[unroll]
-            for b in 0..4usize {
-                let ox = xx + b;
-                if ox >= 2 && ox - 2 < ow {
-                    let d = masked(grad, y, gr + (ox - 2) * gs3, yr + (ox - 2) * ys3, relu);
-                    sum += d * taps[a * 4 + b];
-                }
-            }
-        }
-    }
-    sum
-}
-
-/// What the output channel whose offsets are `gb` (in `grad`), `yb` (in `y`) and `wb` (in
-/// `weight`, with the input channel's) sends back to the input at `(yy, xx)` of the padded
-/// image, the output being `oh` x `ow`. Without `pool`: the gradient of each of the (up to)
-/// nine outputs the input reached, masked by ReLU, times the weight of the tap that joined
-/// them. With `pool`, `grad` is the pooled output's gradient and `y` the pool's `arg`
-/// (`forward::conv_pool_kernel`): each of the (up to) four 2x2 windows that hold outputs the
-/// input reached sends its gradient back only through its first maximum (not where ReLU cut
-/// it), if the input reached that one, times the weight of the tap that joined them.
-#[cube]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the tensors, the offsets, the position, the output's size and the two flags"
-)]
-fn sent_back<F: Float>(
-    grad: &Tensor<F>,
-    y: &Tensor<F>,
-    weight: &Tensor<F>,
-    gb: usize,
-    yb: usize,
-    wb: usize,
-    yy: usize,
-    xx: usize,
-    oh: usize,
-    ow: usize,
-    #[comptime] relu: bool,
-    #[comptime] pool: bool,
-) -> F {
-    let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
-    let (ws2, ws3) = (weight.stride(2), weight.stride(3));
-    let mut sum = F::new(0.0);
-    if pool {
-        // The outputs the input reached: rows yy - 2 ..= yy and columns xx - 2 ..= xx, inside
-        // the output; the windows holding them.
-        let (y_lo, x_lo) = (yy - yy.min(2), xx - xx.min(2));
-        let (y_hi, x_hi) = (yy.min(oh - 1), xx.min(ow - 1));
-        if y_lo <= y_hi && x_lo <= x_hi {
-            for wy in y_lo / 2..y_hi / 2 + 1 {
-                for wx in x_lo / 2..x_hi / 2 + 1 {
-                    let k = usize::cast_from(y[yb + wy * ys2 + wx * ys3]);
-                    let (my, mx) = (wy * 2 + k / 2, wx * 2 + k % 2);
-                    let reached = my <= yy && yy - my < 3 && mx <= xx && xx - mx < 3;
-                    if k < CUT && reached {
-                        let w = weight[wb + (yy - my) * ws2 + (xx - mx) * ws3];
-                        sum += grad[gb + wy * gs2 + wx * gs3] * w;
-                    }
-                }
-            }
-        }
-    } else {
-        #[unroll]
-        for ky in 0..3usize {
-            if yy >= ky && yy - ky < oh {
-                let (gr, yr) = (gb + (yy - ky) * gs2, yb + (yy - ky) * ys2);
-                #[unroll]
-                for kx in 0..3usize {
-                    if xx >= kx && xx - kx < ow {
-                        let (g, yo) = (gr + (xx - kx) * gs3, yr + (xx - kx) * ys3);
-                        let d = masked(grad, y, g, yo, relu);
-                        sum += d * weight[wb + ky * ws2 + kx * ws3];
-                    }
-                }
-            }
-        }
-    }
-    sum
 }
 
 /// This unit's shares of the sums of sum `s`, over every `SUM_UNITS`-th position from
@@ -339,12 +135,17 @@ fn grad_w_shares<F: Float>(
 /// straight to `gw` and `gb`; with more, to `partial` (value `v`'s part `k` at
 /// `v * parts + k`, the values being the weights' gradients and then the biases'), which a
 /// second launch adds (`launch::sum_parts`). The cubes after them give the input gradient, one
-/// unit per input of `gx` (`nx` of them; 0 when not wanted). Whether a cube sums is the same
+/// unit per input of `gx`, or, pooled without up-sampling, per 2x2 block of inputs
+/// (`input_grad::grad_x_pooled_block`; `nx` units either way, 0 when not wanted). Whether a cube sums is the same
 /// for all its units, so all of them reach the same barriers.
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
     reason = "the tensors, the convolution's shape and the counts"
+)]
+#[allow(
+    clippy::collapsible_if,
+    reason = "`pool` is known when the kernel is compiled: the outer `if` picks the code, the inner one runs"
 )]
 pub(super) fn conv_grads_kernel<F: Float>(
     x: &Tensor<F>,
@@ -412,8 +213,18 @@ pub(super) fn conv_grads_kernel<F: Float>(
     } else {
         let i = (cube - sums * parts) * SUM_UNITS + unit;
         if i < nx {
-            let g = grad_x_at(i, grad, y, weight, x, pad, scale, relu, pool);
-            gx[i] = g;
+            // Pooled without up-sampling: a unit per 2x2 block of inputs; else per input.
+            let mut done = false;
+            if pool {
+                if scale == 1 {
+                    grad_x_pooled_block(i, grad, y, weight, x, gx, pad);
+                    done = true;
+                }
+            }
+            if !done {
+                let g = grad_x_at(i, grad, y, weight, x, pad, scale, relu, pool);
+                gx[i] = g;
+            }
         }
     }
 }

@@ -20,6 +20,7 @@
 
 mod backward;
 mod forward;
+mod input_grad;
 
 use super::launch::{SPAN, SUM_UNITS, empty, grid, sum_cubes, sum_parts};
 use crate::shapes;
@@ -171,7 +172,16 @@ pub fn conv3x3_grads(
     } else {
         one()
     };
-    let nx = if need_x { x.shape().num_elements() } else { 0 };
+    // A unit per input, or, pooled without up-sampling, per 2x2 block of the padded image's
+    // inputs (`input_grad::grad_x_pooled_block`).
+    let [_, _, h, w] = x.shape().dims::<4>();
+    let planes = x.shape()[0] * c;
+    let blocks = |n: usize| (conv.pad + n - 1) / 2 - conv.pad / 2 + 1;
+    let nx = match (need_x && planes * h * w > 0, conv.pool && !conv.up) {
+        (false, _) => 0,
+        (true, true) => planes * blocks(h) * blocks(w),
+        (true, false) => planes * h * w,
+    };
     let cubes = sums * parts + nx.div_ceil(SUM_UNITS);
     if cubes > 0 {
         let dtype = dtype_to_storage_type(x.dtype);

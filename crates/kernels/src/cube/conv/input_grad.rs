@@ -1,0 +1,318 @@
+//! The convolution's input gradient (device code), for the gradient kernel of `backward.rs`:
+//! what each input gets back from the outputs it reached, through ReLU's mask, the pool's
+//! routing to each window's first maximum, and the up-sampling.
+
+use super::backward::masked;
+use super::forward::CUT;
+use cubecl::prelude::*;
+
+/// The input gradient at input `i` (`[b, c, sy, sx]` of a contiguous tensor shaped as `x`):
+/// the sum over the output channels of what each sends back ([`sent_back`]), over the
+/// `scale` x `scale` pixels of the up-sampled image it stands for; or, up-sampled without the
+/// pool, the same sum gathered by output ([`sent_back_up2`]).
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors and the convolution's shape, as the kernel's"
+)]
+#[allow(
+    clippy::collapsible_if,
+    reason = "`pool` is known when the kernel is compiled: the outer `if` picks the code, the inner one runs"
+)]
+pub(super) fn grad_x_at<F: Float>(
+    i: usize,
+    grad: &Tensor<F>,
+    y: &Tensor<F>,
+    weight: &Tensor<F>,
+    x: &Tensor<F>,
+    pad: usize,
+    scale: usize,
+    #[comptime] relu: bool,
+    #[comptime] pool: bool,
+) -> F {
+    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
+    let sx = i % w;
+    let sy = i / w % h;
+    let ci = i / (w * h) % c;
+    let bi = i / (w * h * c);
+    let o = y.shape(1);
+    // The output's size (before the pool: `y` is then the pool's `arg`, shaped as its output).
+    let (oh, ow) = (h * scale + 2 * pad - 2, w * scale + 2 * pad - 2);
+    let mut sum = F::new(0.0);
+    let (gs0, gs1, ys0, ys1) = (grad.stride(0), grad.stride(1), y.stride(0), y.stride(1));
+    let (ws0, ws1) = (weight.stride(0), weight.stride(1));
+    let mut done = false;
+    if !pool {
+        if scale == 2 {
+            for oi in 0..o {
+                let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
+                let wb = oi * ws0 + ci * ws1;
+                sum += sent_back_up2(
+                    grad,
+                    y,
+                    weight,
+                    gb,
+                    yb,
+                    wb,
+                    sy * 2 + pad,
+                    sx * 2 + pad,
+                    relu,
+                );
+            }
+            done = true;
+        }
+    }
+    if !done {
+        for p in 0..scale * scale {
+            let yy = sy * scale + p / scale + pad;
+            let xx = sx * scale + p % scale + pad;
+            for oi in 0..o {
+                let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
+                let wb = oi * ws0 + ci * ws1;
+                sum += sent_back(grad, y, weight, gb, yb, wb, yy, xx, oh, ow, relu, pool);
+            }
+        }
+    }
+    sum
+}
+
+/// What the output channel whose offsets are `gb` (in `grad`), `yb` (in `y`) and `wb` (in
+/// `weight`, with the input channel's) sends back to an input whose 2x2 block of the
+/// up-sampled image starts at `(yy, xx)` of the padded image, without the pool. The block's
+/// four pixels reach a 4x4 patch of outputs, rows `yy - 2 ..= yy + 1` and the same columns:
+/// output `(yy - 2 + a, xx - 2 + b)` through the taps whose rows are `K(a)` and columns
+/// `K(b)`, `K` being `{2}`, `{1, 2}`, `{0, 1}`, `{0}` for 0 to 3. So each of the 16 outputs'
+/// gradients (masked by ReLU) is read once and multiplied by the sum of those taps' weights,
+/// where [`sent_back`] over the four pixels reads 36 gradients and weights: the same sum,
+/// grouped by output.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the offsets, the position and the flag"
+)]
+fn sent_back_up2<F: Float>(
+    grad: &Tensor<F>,
+    y: &Tensor<F>,
+    weight: &Tensor<F>,
+    gb: usize,
+    yb: usize,
+    wb: usize,
+    yy: usize,
+    xx: usize,
+    #[comptime] relu: bool,
+) -> F {
+    let (oh, ow) = (y.shape(2), y.shape(3));
+    let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
+    let (ws2, ws3) = (weight.stride(2), weight.stride(3));
+    // rows[a * 3 + kx]: the weights of column kx summed over the rows K(a); then taps[a * 4 +
+    // b]: those summed over the columns K(b).
+    let mut rows = Array::<F>::new(12usize);
+    #[unroll]
+    for kx in 0..3usize {
+        let w0 = weight[wb + kx * ws3];
+        let w1 = weight[wb + ws2 + kx * ws3];
+        let w2 = weight[wb + 2 * ws2 + kx * ws3];
+        rows[kx] = w2;
+        rows[3 + kx] = w1 + w2;
+        rows[6 + kx] = w0 + w1;
+        rows[9 + kx] = w0;
+    }
+    let mut taps = Array::<F>::new(16usize);
+    #[unroll]
+    for a in 0..4usize {
+        taps[a * 4] = rows[a * 3 + 2];
+        taps[a * 4 + 1] = rows[a * 3 + 1] + rows[a * 3 + 2];
+        taps[a * 4 + 2] = rows[a * 3] + rows[a * 3 + 1];
+        taps[a * 4 + 3] = rows[a * 3];
+    }
+    let mut sum = F::new(0.0);
+    #[unroll]
+    for a in 0..4usize {
+        // Output row yy + a - 2, kept unsigned.
+        let oy = yy + a;
+        if oy >= 2 && oy - 2 < oh {
+            let (gr, yr) = (gb + (oy - 2) * gs2, yb + (oy - 2) * ys2);
+            #[unroll]
+            for b in 0..4usize {
+                let ox = xx + b;
+                if ox >= 2 && ox - 2 < ow {
+                    let d = masked(grad, y, gr + (ox - 2) * gs3, yr + (ox - 2) * ys3, relu);
+                    sum += d * taps[a * 4 + b];
+                }
+            }
+        }
+    }
+    sum
+}
+
+/// What the output channel whose offsets are `gb` (in `grad`), `yb` (in `y`) and `wb` (in
+/// `weight`, with the input channel's) sends back to the input at `(yy, xx)` of the padded
+/// image, the output being `oh` x `ow`. Without `pool`: the gradient of each of the (up to)
+/// nine outputs the input reached, masked by ReLU, times the weight of the tap that joined
+/// them. With `pool`, `grad` is the pooled output's gradient and `y` the pool's `arg`
+/// (`forward::conv_pool_kernel`): each of the (up to) four 2x2 windows that hold outputs the
+/// input reached sends its gradient back only through its first maximum (not where ReLU cut
+/// it), if the input reached that one, times the weight of the tap that joined them.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the offsets, the position, the output's size and the two flags"
+)]
+fn sent_back<F: Float>(
+    grad: &Tensor<F>,
+    y: &Tensor<F>,
+    weight: &Tensor<F>,
+    gb: usize,
+    yb: usize,
+    wb: usize,
+    yy: usize,
+    xx: usize,
+    oh: usize,
+    ow: usize,
+    #[comptime] relu: bool,
+    #[comptime] pool: bool,
+) -> F {
+    let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
+    let (ws2, ws3) = (weight.stride(2), weight.stride(3));
+    let mut sum = F::new(0.0);
+    if pool {
+        // The outputs the input reached: rows yy - 2 ..= yy and columns xx - 2 ..= xx, inside
+        // the output; the windows holding them.
+        let (y_lo, x_lo) = (yy - yy.min(2), xx - xx.min(2));
+        let (y_hi, x_hi) = (yy.min(oh - 1), xx.min(ow - 1));
+        if y_lo <= y_hi && x_lo <= x_hi {
+            for wy in y_lo / 2..y_hi / 2 + 1 {
+                for wx in x_lo / 2..x_hi / 2 + 1 {
+                    let k = usize::cast_from(y[yb + wy * ys2 + wx * ys3]);
+                    let (my, mx) = (wy * 2 + k / 2, wx * 2 + k % 2);
+                    let reached = my <= yy && yy - my < 3 && mx <= xx && xx - mx < 3;
+                    if k < CUT && reached {
+                        let w = weight[wb + (yy - my) * ws2 + (xx - mx) * ws3];
+                        sum += grad[gb + wy * gs2 + wx * gs3] * w;
+                    }
+                }
+            }
+        }
+    } else {
+        #[unroll]
+        for ky in 0..3usize {
+            if yy >= ky && yy - ky < oh {
+                let (gr, yr) = (gb + (yy - ky) * gs2, yb + (yy - ky) * ys2);
+                #[unroll]
+                for kx in 0..3usize {
+                    if xx >= kx && xx - kx < ow {
+                        let (g, yo) = (gr + (xx - kx) * gs3, yr + (xx - kx) * ys3);
+                        let d = masked(grad, y, g, yo, relu);
+                        sum += d * weight[wb + ky * ws2 + kx * ws3];
+                    }
+                }
+            }
+        }
+    }
+    sum
+}
+
+/// How many 2x2 blocks of inputs a side of `n` inputs with `pad` zeros before it takes when
+/// the blocks start at even positions of the padded side ([`grad_x_pooled_block`]).
+#[cube]
+pub(super) fn pooled_blocks(n: usize, pad: usize) -> usize {
+    (pad + n - 1) / 2 - pad / 2 + 1
+}
+
+/// The input gradient of a pooled convolution (no up-sampling) for the 2x2 block of inputs
+/// `i` (`[b, c, t, u]`, [`pooled_blocks`] of them a side): the inputs at rows `2 t, 2 t + 1`
+/// and columns `2 u, 2 u + 1` of the padded image, those inside it, into the contiguous `gx`.
+/// All four reach outputs of the same (up to) 2x2 windows, `t - 1 ..= t` by `u - 1 ..= u`, so
+/// each window's first maximum (`y`, the pool's `arg`) and gradient are read once for the
+/// four, where [`sent_back`] reads them once per input. Each input still adds, output channel
+/// by output channel and window by window in order, the gradient of each window whose maximum
+/// it reached times the weight of the tap that joined them: the same sums to the bit.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the block and the padding"
+)]
+pub(super) fn grad_x_pooled_block<F: Float>(
+    i: usize,
+    grad: &Tensor<F>,
+    y: &Tensor<F>,
+    weight: &Tensor<F>,
+    x: &Tensor<F>,
+    gx: &mut Tensor<F>,
+    pad: usize,
+) {
+    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
+    let (bh, bw) = (pooled_blocks(h, pad), pooled_blocks(w, pad));
+    let t = pad / 2 + i / bw % bh;
+    let u = pad / 2 + i % bw;
+    let ci = i / (bw * bh) % c;
+    let bi = i / (bw * bh * c);
+    let (o, ph, pw) = (y.shape(1), y.shape(2), y.shape(3));
+    let (gs0, gs1, gs2, gs3) = (
+        grad.stride(0),
+        grad.stride(1),
+        grad.stride(2),
+        grad.stride(3),
+    );
+    let (ys0, ys1, ys2, ys3) = (y.stride(0), y.stride(1), y.stride(2), y.stride(3));
+    let (ws0, ws1, ws2, ws3) = (
+        weight.stride(0),
+        weight.stride(1),
+        weight.stride(2),
+        weight.stride(3),
+    );
+    let mut sums = Array::<F>::new(4usize);
+    #[unroll]
+    for q in 0..4usize {
+        sums[q] = F::new(0.0);
+    }
+    // Each output channel's share summed on its own, then added, as grad_x_at adds what
+    // sent_back gives.
+    let mut part = Array::<F>::new(4usize);
+    for oi in 0..o {
+        let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
+        let wb = oi * ws0 + ci * ws1;
+        #[unroll]
+        for q in 0..4usize {
+            part[q] = F::new(0.0);
+        }
+        // Window row t - 1 + a and column u - 1 + e, kept unsigned as wy - 1 and wx - 1.
+        #[unroll]
+        for a in 0..2usize {
+            let wy = t + a;
+            if wy >= 1 && wy - 1 < ph {
+                #[unroll]
+                for e in 0..2usize {
+                    let wx = u + e;
+                    if wx >= 1 && wx - 1 < pw {
+                        let (ry, rx) = (wy - 1, wx - 1);
+                        let k = usize::cast_from(y[yb + ry * ys2 + rx * ys3]);
+                        if k < CUT {
+                            let (my, mx) = (ry * 2 + k / 2, rx * 2 + k % 2);
+                            let g = grad[gb + ry * gs2 + rx * gs3];
+                            #[unroll]
+                            for q in 0..4usize {
+                                let (yy, xx) = (t * 2 + q / 2, u * 2 + q % 2);
+                                if my <= yy && yy - my < 3 && mx <= xx && xx - mx < 3 {
+                                    let tap = wb + (yy - my) * ws2 + (xx - mx) * ws3;
+                                    part[q] += g * weight[tap];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #[unroll]
+        for q in 0..4usize {
+            sums[q] += part[q];
+        }
+    }
+    #[unroll]
+    for q in 0..4usize {
+        let (yy, xx) = (t * 2 + q / 2, u * 2 + q % 2);
+        if yy >= pad && yy - pad < h && xx >= pad && xx - pad < w {
+            gx[((bi * c + ci) * h + yy - pad) * w + xx - pad] = sums[q];
+        }
+    }
+}
