@@ -4,7 +4,7 @@
 
 use super::super::launch::{SUM_UNITS, cube_sums};
 use super::forward::CUT;
-use super::input_grad::{grad_x_at, grad_x_pooled_block};
+use super::input_grad::{grad_x_at, grad_x_pooled_block, grad_x_up2_block};
 use cubecl::prelude::*;
 
 /// The output gradient at offset `g` of `grad`, zero where ReLU (if `relu`) cut the output
@@ -135,8 +135,9 @@ fn grad_w_shares<F: Float>(
 /// straight to `gw` and `gb`; with more, to `partial` (value `v`'s part `k` at
 /// `v * parts + k`, the values being the weights' gradients and then the biases'), which a
 /// second launch adds (`launch::sum_parts`). The cubes after them give the input gradient, one
-/// unit per input of `gx`, or, pooled without up-sampling, per 2x2 block of inputs
-/// (`input_grad::grad_x_pooled_block`; `nx` units either way, 0 when not wanted). Whether a cube sums is the same
+/// unit per input of `gx`, or, pooled without up-sampling or up-sampled without the pool, per
+/// 2x2 block of inputs (`input_grad::grad_x_pooled_block`, `grad_x_up2_block`; `nx` units
+/// either way, 0 when not wanted). Whether a cube sums is the same
 /// for all its units, so all of them reach the same barriers.
 #[cube(launch)]
 #[allow(
@@ -213,13 +214,17 @@ pub(super) fn conv_grads_kernel<F: Float>(
     } else {
         let i = (cube - sums * parts) * SUM_UNITS + unit;
         if i < nx {
-            // Pooled without up-sampling: a unit per 2x2 block of inputs; else per input.
+            // Pooled without up-sampling, or up-sampled without the pool: a unit per 2x2 block of
+            // inputs; else per input.
             let mut done = false;
             if pool {
                 if scale == 1 {
                     grad_x_pooled_block(i, grad, y, weight, x, gx, pad);
                     done = true;
                 }
+            } else if scale == 2 {
+                grad_x_up2_block(i, grad, y, weight, x, gx, pad, relu);
+                done = true;
             }
             if !done {
                 let g = grad_x_at(i, grad, y, weight, x, pad, scale, relu, pool);

@@ -8,16 +8,12 @@ use cubecl::prelude::*;
 
 /// The input gradient at input `i` (`[b, c, sy, sx]` of a contiguous tensor shaped as `x`):
 /// the sum over the output channels of what each sends back ([`sent_back`]), over the
-/// `scale` x `scale` pixels of the up-sampled image it stands for; or, up-sampled without the
-/// pool, the same sum gathered by output ([`sent_back_up2`]).
+/// `scale` x `scale` pixels of the up-sampled image it stands for. (The models' pooled and
+/// up-sampled convolutions take [`grad_x_pooled_block`] and [`grad_x_up2_block`] instead.)
 #[cube]
 #[allow(
     clippy::too_many_arguments,
     reason = "the tensors and the convolution's shape, as the kernel's"
-)]
-#[allow(
-    clippy::collapsible_if,
-    reason = "`pool` is known when the kernel is compiled: the outer `if` picks the code, the inner one runs"
 )]
 pub(super) fn grad_x_at<F: Float>(
     i: usize,
@@ -41,71 +37,27 @@ pub(super) fn grad_x_at<F: Float>(
     let mut sum = F::new(0.0);
     let (gs0, gs1, ys0, ys1) = (grad.stride(0), grad.stride(1), y.stride(0), y.stride(1));
     let (ws0, ws1) = (weight.stride(0), weight.stride(1));
-    let mut done = false;
-    if !pool {
-        if scale == 2 {
-            for oi in 0..o {
-                let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
-                let wb = oi * ws0 + ci * ws1;
-                sum += sent_back_up2(
-                    grad,
-                    y,
-                    weight,
-                    gb,
-                    yb,
-                    wb,
-                    sy * 2 + pad,
-                    sx * 2 + pad,
-                    relu,
-                );
-            }
-            done = true;
-        }
-    }
-    if !done {
-        for p in 0..scale * scale {
-            let yy = sy * scale + p / scale + pad;
-            let xx = sx * scale + p % scale + pad;
-            for oi in 0..o {
-                let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
-                let wb = oi * ws0 + ci * ws1;
-                sum += sent_back(grad, y, weight, gb, yb, wb, yy, xx, oh, ow, relu, pool);
-            }
+    for p in 0..scale * scale {
+        let yy = sy * scale + p / scale + pad;
+        let xx = sx * scale + p % scale + pad;
+        for oi in 0..o {
+            let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
+            let wb = oi * ws0 + ci * ws1;
+            sum += sent_back(grad, y, weight, gb, yb, wb, yy, xx, oh, ow, relu, pool);
         }
     }
     sum
 }
 
-/// What the output channel whose offsets are `gb` (in `grad`), `yb` (in `y`) and `wb` (in
-/// `weight`, with the input channel's) sends back to an input whose 2x2 block of the
-/// up-sampled image starts at `(yy, xx)` of the padded image, without the pool. The block's
-/// four pixels reach a 4x4 patch of outputs, rows `yy - 2 ..= yy + 1` and the same columns:
-/// output `(yy - 2 + a, xx - 2 + b)` through the taps whose rows are `K(a)` and columns
-/// `K(b)`, `K` being `{2}`, `{1, 2}`, `{0, 1}`, `{0}` for 0 to 3. So each of the 16 outputs'
-/// gradients (masked by ReLU) is read once and multiplied by the sum of those taps' weights,
-/// where [`sent_back`] over the four pixels reads 36 gradients and weights: the same sum,
-/// grouped by output.
+/// The weights joining an input's 2x2 block of the up-sampled image to the 4x4 patch of
+/// outputs it reaches, for the output and input channels at `wb` of `weight`: the block at
+/// `(yy, xx)` of the padded image reaches output `(yy - 2 + a, xx - 2 + b)` through the taps
+/// whose rows are `K(a)` and columns `K(b)`, `K` being `{2}`, `{1, 2}`, `{0, 1}`, `{0}` for 0
+/// to 3; `taps[a * 4 + b]` is the sum of their weights.
 #[cube]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the tensors, the offsets, the position and the flag"
-)]
-fn sent_back_up2<F: Float>(
-    grad: &Tensor<F>,
-    y: &Tensor<F>,
-    weight: &Tensor<F>,
-    gb: usize,
-    yb: usize,
-    wb: usize,
-    yy: usize,
-    xx: usize,
-    #[comptime] relu: bool,
-) -> F {
-    let (oh, ow) = (y.shape(2), y.shape(3));
-    let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
+fn up2_taps<F: Float>(weight: &Tensor<F>, wb: usize, taps: &mut Array<F>) {
     let (ws2, ws3) = (weight.stride(2), weight.stride(3));
-    // rows[a * 3 + kx]: the weights of column kx summed over the rows K(a); then taps[a * 4 +
-    // b]: those summed over the columns K(b).
+    // rows[a * 3 + kx]: the weights of column kx summed over the rows K(a).
     let mut rows = Array::<F>::new(12usize);
     #[unroll]
     for kx in 0..3usize {
@@ -117,7 +69,6 @@ fn sent_back_up2<F: Float>(
         rows[6 + kx] = w0 + w1;
         rows[9 + kx] = w0;
     }
-    let mut taps = Array::<F>::new(16usize);
     #[unroll]
     for a in 0..4usize {
         taps[a * 4] = rows[a * 3 + 2];
@@ -125,24 +76,96 @@ fn sent_back_up2<F: Float>(
         taps[a * 4 + 2] = rows[a * 3] + rows[a * 3 + 1];
         taps[a * 4 + 3] = rows[a * 3];
     }
-    let mut sum = F::new(0.0);
+}
+
+/// The input gradient of a convolution of the input up-sampled 2x, without the pool, for the
+/// 2x2 block of inputs `i` (`[b, c, t, u]`: inputs `2 t + dy`, `2 u + dx`, those inside the
+/// input), into the contiguous `gx`. Input `(sy, sx)` stands for the 2x2 block of the image at
+/// `(2 sy + pad, 2 sx + pad)` of the padded image, which reaches a 4x4 patch of outputs, each
+/// through the sum of the taps that join them ([`up2_taps`]): so each output's gradient
+/// (masked by ReLU) is read once for an input where its nine taps one by one would read it up
+/// to four times, and the four inputs of the block share a 6x6 patch of outputs, each read
+/// once for all of them. Each input adds its 16 outputs' terms in order, output channel by
+/// output channel.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the block, the padding and the flag"
+)]
+pub(super) fn grad_x_up2_block<F: Float>(
+    i: usize,
+    grad: &Tensor<F>,
+    y: &Tensor<F>,
+    weight: &Tensor<F>,
+    x: &Tensor<F>,
+    gx: &mut Tensor<F>,
+    pad: usize,
+    #[comptime] relu: bool,
+) {
+    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
+    let (bh, bw) = (h.div_ceil(2), w.div_ceil(2));
+    let (t, u) = (i / bw % bh, i % bw);
+    let ci = i / (bw * bh) % c;
+    let bi = i / (bw * bh * c);
+    let (o, oh, ow) = (y.shape(1), y.shape(2), y.shape(3));
+    let (gs0, gs1, gs2, gs3) = (
+        grad.stride(0),
+        grad.stride(1),
+        grad.stride(2),
+        grad.stride(3),
+    );
+    let (ys0, ys1, ys2, ys3) = (y.stride(0), y.stride(1), y.stride(2), y.stride(3));
+    let (ws0, ws1) = (weight.stride(0), weight.stride(1));
+    // Patch row r is output row 4 t + pad - 2 + r (kept unsigned as oy - 2); input dy of the
+    // block reaches rows r = 2 dy + a, a in 0..4. The same for columns.
+    let (y2, x2) = (t * 4 + pad, u * 4 + pad);
+    let mut taps = Array::<F>::new(16usize);
+    let mut sums = Array::<F>::new(4usize);
+    let mut part = Array::<F>::new(4usize);
     #[unroll]
-    for a in 0..4usize {
-        // Output row yy + a - 2, kept unsigned.
-        let oy = yy + a;
-        if oy >= 2 && oy - 2 < oh {
-            let (gr, yr) = (gb + (oy - 2) * gs2, yb + (oy - 2) * ys2);
-            #[unroll]
-            for b in 0..4usize {
-                let ox = xx + b;
-                if ox >= 2 && ox - 2 < ow {
-                    let d = masked(grad, y, gr + (ox - 2) * gs3, yr + (ox - 2) * ys3, relu);
-                    sum += d * taps[a * 4 + b];
+    for q in 0..4usize {
+        sums[q] = F::new(0.0);
+    }
+    for oi in 0..o {
+        let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
+        up2_taps(weight, oi * ws0 + ci * ws1, &mut taps);
+        #[unroll]
+        for q in 0..4usize {
+            part[q] = F::new(0.0);
+        }
+        #[unroll]
+        for r in 0..6usize {
+            let oy = y2 + r;
+            if oy >= 2 && oy - 2 < oh {
+                let (gr, yr) = (gb + (oy - 2) * gs2, yb + (oy - 2) * ys2);
+                #[unroll]
+                for e in 0..6usize {
+                    let ox = x2 + e;
+                    if ox >= 2 && ox - 2 < ow {
+                        let d = masked(grad, y, gr + (ox - 2) * gs3, yr + (ox - 2) * ys3, relu);
+                        #[unroll]
+                        for q in 0..4usize {
+                            let (dy, dx) = (q / 2, q % 2);
+                            if r >= 2 * dy && r - 2 * dy < 4 && e >= 2 * dx && e - 2 * dx < 4 {
+                                part[q] += d * taps[(r - 2 * dy) * 4 + e - 2 * dx];
+                            }
+                        }
+                    }
                 }
             }
         }
+        #[unroll]
+        for q in 0..4usize {
+            sums[q] += part[q];
+        }
     }
-    sum
+    #[unroll]
+    for q in 0..4usize {
+        let (sy, sx) = (t * 2 + q / 2, u * 2 + q % 2);
+        if sy < h && sx < w {
+            gx[((bi * c + ci) * h + sy) * w + sx] = sums[q];
+        }
+    }
 }
 
 /// What the output channel whose offsets are `gb` (in `grad`), `yb` (in `y`) and `wb` (in

@@ -172,15 +172,17 @@ pub fn conv3x3_grads(
     } else {
         one()
     };
-    // A unit per input, or, pooled without up-sampling, per 2x2 block of the padded image's
-    // inputs (`input_grad::grad_x_pooled_block`).
+    // A unit per input; pooled without up-sampling, per 2x2 block of the padded image's inputs
+    // (`input_grad::grad_x_pooled_block`); up-sampled without the pool, per 2x2 block of
+    // inputs (`grad_x_up2_block`).
     let [_, _, h, w] = x.shape().dims::<4>();
     let planes = x.shape()[0] * c;
     let blocks = |n: usize| (conv.pad + n - 1) / 2 - conv.pad / 2 + 1;
-    let nx = match (need_x && planes * h * w > 0, conv.pool && !conv.up) {
-        (false, _) => 0,
-        (true, true) => planes * blocks(h) * blocks(w),
-        (true, false) => planes * h * w,
+    let nx = match (need_x && planes * h * w > 0, conv.pool, conv.up) {
+        (false, _, _) => 0,
+        (true, true, false) => planes * blocks(h) * blocks(w),
+        (true, false, true) => planes * h.div_ceil(2) * w.div_ceil(2),
+        (true, _, _) => planes * h * w,
     };
     let cubes = sums * parts + nx.div_ceil(SUM_UNITS);
     if cubes > 0 {
