@@ -236,9 +236,9 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
         ))
     };
     // The last two: more positions per weight (6 x 28 x 28) than a cube has units (and, up-
-    // sampled, 6 x 56 x 56 outputs, or pooled after it 6 x 28 x 28 windows: more than a cube
-    // sums, so each weight's sum is split into parts that a second launch adds), and an input
-    // in NHWC memory.
+    // sampled, 6 x 28 x 28 blocks of 2x2 outputs, or pooled after it as many windows: more
+    // than a cube sums, so each weight's sum is split into parts that a second launch adds),
+    // and an input in NHWC memory.
     for (b, c, o, h, w, nhwc) in [
         (1, 1, 1, 1, 1, false),
         (2, 16, 8, 7, 9, false),

@@ -30,22 +30,35 @@ pub(super) fn masked<F: Float>(
     r
 }
 
-/// This unit's shares of the sums of sum `s`, over every `SUM_UNITS`-th position from
-/// `start` (before `end`), into `shares`: for the pair of output and input channels `(oi, ci)`
-/// (the first `o * c` sums; `s = oi * c + ci`) the gradients of the nine weights
+/// The pair of output and input channels `(oi, ci)` sum `s` stands for (the first `o * c`
+/// sums; `s = oi * c + ci`), or the bias `(oi, 0)` (the next `o`), and whether it is a pair.
+#[cube]
+fn sum_channels(s: usize, o: usize, c: usize) -> (usize, usize, bool) {
+    let pairs = o * c;
+    let weights = s < pairs;
+    let mut oi = s / c;
+    let mut ci = s % c;
+    if !weights {
+        oi = s - pairs;
+        ci = 0;
+    }
+    (oi, ci, weights)
+}
+
+/// A pooled convolution's share of this unit in the sums of sum `s` ([`sum_channels`]), over
+/// every `SUM_UNITS`-th window from `start` (before `end`) of the batch and the pooled image
+/// (`[b, py, px]`, row-major), into `shares`: for a pair, the gradients of the nine weights
 /// `[oi, ci, ky, kx]` (the output gradient times the input each tap saw) in
-/// `shares[ky * 3 + kx]`; for a bias (the next `o` sums) the output gradient in `shares[0]`.
-/// The positions are the outputs of the batch and the image (`[b, oy, ox]`, row-major), each
-/// output's gradient masked by ReLU's rule; with `pool`, the pool's windows (`[b, py, px]`):
-/// only a window's first maximum (row-major), which `y`, the pool's `arg`, names, gets its
-/// gradient (none where ReLU cut it), and it goes to the nine taps of that output. A gradient
-/// of 0 is skipped.
+/// `shares[ky * 3 + kx]`; for a bias, the output gradient in `shares[0]`. Only a window's
+/// first maximum (row-major), which `y`, the pool's `arg`, names, gets its gradient (none
+/// where ReLU cut it), and it goes to the nine taps of that output; a gradient of 0 is
+/// skipped.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
     reason = "the tensors and the convolution's shape, as the kernel's"
 )]
-fn grad_w_shares<F: Float>(
+fn grad_w_shares_pooled<F: Float>(
     s: usize,
     start: usize,
     end: usize,
@@ -55,13 +68,9 @@ fn grad_w_shares<F: Float>(
     shares: &mut Array<F>,
     pad: usize,
     scale: usize,
-    #[comptime] relu: bool,
-    #[comptime] pool: bool,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
-    let o = y.shape(1);
     let (gh, gw) = (grad.shape(2), grad.shape(3));
-    let pairs = o * c;
     let (gs0, gs1, gs2, gs3) = (
         grad.stride(0),
         grad.stride(1),
@@ -74,32 +83,18 @@ fn grad_w_shares<F: Float>(
     for k in 0..9usize {
         shares[k] = F::new(0.0);
     }
-    let weights = s < pairs;
-    let mut oi = s / c;
-    let mut ci = s % c;
-    if !weights {
-        oi = s - pairs;
-        ci = 0;
-    }
+    let (oi, ci, weights) = sum_channels(s, y.shape(1), c);
     for p in range_stepped(start, end, SUM_UNITS) {
-        // The position's row and column in `grad`; the output (oy, ox) of image bi that gets
-        // the gradient d.
+        // The window's row and column in `grad`; its maximum (oy, ox) of image bi gets the
+        // gradient d.
         let col = p % gw;
         let row = p / gw % gh;
         let bi = p / (gw * gh);
-        let g = bi * gs0 + oi * gs1 + row * gs2 + col * gs3;
-        let mut oy = row;
-        let mut ox = col;
+        let k = usize::cast_from(y[bi * ys0 + oi * ys1 + row * ys2 + col * ys3]);
+        let (oy, ox) = (row * 2 + k / 2, col * 2 + k % 2);
         let mut d = F::new(0.0);
-        if pool {
-            let k = usize::cast_from(y[bi * ys0 + oi * ys1 + row * ys2 + col * ys3]);
-            oy = row * 2 + k / 2;
-            ox = col * 2 + k % 2;
-            if k < CUT {
-                d = grad[g];
-            }
-        } else {
-            d = masked(grad, y, g, bi * ys0 + oi * ys1 + oy * ys2 + ox * ys3, relu);
+        if k < CUT {
+            d = grad[bi * gs0 + oi * gs1 + row * gs2 + col * gs3];
         }
         if weights {
             if d != F::new(0.0) {
@@ -125,12 +120,117 @@ fn grad_w_shares<F: Float>(
     }
 }
 
+/// As [`grad_w_shares_pooled`] for a convolution without the pool, over 2x2 blocks of outputs
+/// (`[b, by, bx]`, row-major, [`positions`] of them; blocks cut short at an odd side have
+/// gradients of 0 past it): each output's gradient masked by ReLU's rule, and, for a pair,
+/// the 4x4 patch of the image the block's outputs read loaded once (zeros outside the image),
+/// where the four outputs one by one would load 36 pixels; its outputs' terms added in order,
+/// each gradient of 0 skipped.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors and the convolution's shape, as the kernel's"
+)]
+fn grad_w_shares_blocks<F: Float>(
+    s: usize,
+    start: usize,
+    end: usize,
+    x: &Tensor<F>,
+    grad: &Tensor<F>,
+    y: &Tensor<F>,
+    shares: &mut Array<F>,
+    pad: usize,
+    scale: usize,
+    #[comptime] relu: bool,
+) {
+    let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
+    let (oh, ow) = (grad.shape(2), grad.shape(3));
+    let (bh, bw) = (oh.div_ceil(2), ow.div_ceil(2));
+    let (gs0, gs1, gs2, gs3) = (
+        grad.stride(0),
+        grad.stride(1),
+        grad.stride(2),
+        grad.stride(3),
+    );
+    let (ys0, ys1, ys2, ys3) = (y.stride(0), y.stride(1), y.stride(2), y.stride(3));
+    let (xs0, xs1, xs2, xs3) = (x.stride(0), x.stride(1), x.stride(2), x.stride(3));
+    #[unroll]
+    for k in 0..9usize {
+        shares[k] = F::new(0.0);
+    }
+    let (oi, ci, weights) = sum_channels(s, y.shape(1), c);
+    let mut d = Array::<F>::new(4usize);
+    let mut patch = Array::<F>::new(16usize);
+    let zero = F::new(0.0);
+    for p in range_stepped(start, end, SUM_UNITS) {
+        let (y0, x0) = (p / bw % bh * 2, p % bw * 2);
+        let bi = p / (bw * bh);
+        let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
+        #[unroll]
+        for q in 0..4usize {
+            let (oy, ox) = (y0 + q / 2, x0 + q % 2);
+            d[q] = zero;
+            if oy < oh && ox < ow {
+                let (g, yo) = (gb + oy * gs2 + ox * gs3, yb + oy * ys2 + ox * ys3);
+                d[q] = masked(grad, y, g, yo, relu);
+            }
+        }
+        if weights {
+            if d[0] != zero || d[1] != zero || d[2] != zero || d[3] != zero {
+                // Patch row py is the image's row y0 + py - pad: tap row py - dy of output
+                // row y0 + dy. The same for columns.
+                let xc = bi * xs0 + ci * xs1;
+                #[unroll]
+                for py in 0..4usize {
+                    let iy = y0 + py;
+                    let row_in = iy >= pad && iy - pad < h;
+                    #[unroll]
+                    for px in 0..4usize {
+                        let ix = x0 + px;
+                        patch[py * 4 + px] = zero;
+                        if row_in && ix >= pad && ix - pad < w {
+                            let at = xc + (iy - pad) / scale * xs2 + (ix - pad) / scale * xs3;
+                            patch[py * 4 + px] = x[at];
+                        }
+                    }
+                }
+                #[unroll]
+                for q in 0..4usize {
+                    let (dy, dx) = (q / 2, q % 2);
+                    if d[q] != zero {
+                        #[unroll]
+                        for k in 0..9usize {
+                            shares[k] += d[q] * patch[(dy + k / 3) * 4 + dx + k % 3];
+                        }
+                    }
+                }
+            }
+        } else {
+            #[unroll]
+            for q in 0..4usize {
+                shares[0] += d[q];
+            }
+        }
+    }
+}
+
+/// How many positions the weight and bias sums of a convolution run over, its gradient
+/// `[b, _, rows, cols]`: with `pool` the windows, `b rows cols`; without, the 2x2 blocks of
+/// outputs ([`grad_w_shares_blocks`]).
+pub(super) fn positions(b: usize, rows: usize, cols: usize, pool: bool) -> usize {
+    if pool {
+        b * rows * cols
+    } else {
+        b * rows.div_ceil(2) * cols.div_ceil(2)
+    }
+}
+
 /// All the gradients in one launch of cubes of `SUM_UNITS` units. The first `sums * parts`
 /// cubes sum the weight and bias gradients (`sums` is 0 when they are not wanted, else one per
 /// pair of output and input channels and one per bias): cube `s * parts + k` takes positions
 /// `k * span ..` of the batch and the gradient's image (the outputs, or the pool's windows;
 /// `span` of them, fewer in the last part; all of them when `parts` is 1), every unit a
-/// strided share ([`grad_w_shares`]), then [`cube_sums`] adds the units' shares, a pair's nine
+/// strided share ([`grad_w_shares_pooled`], [`grad_w_shares_blocks`]), then [`cube_sums`] adds the units' shares, a pair's nine
 /// taps together (nine barriers, not 81), always in the same order. With one part the sums go
 /// straight to `gw` and `gb`; with more, to `partial` (value `v`'s part `k` at
 /// `v * parts + k`, the values being the weights' gradients and then the biases'), which a
@@ -171,23 +271,20 @@ pub(super) fn conv_grads_kernel<F: Float>(
     let cube = CUBE_POS;
     if cube < sums * parts {
         let (s, k) = (cube / parts, cube % parts);
-        let n = grad.shape(0) * grad.shape(2) * grad.shape(3);
+        let (rows, cols) = (grad.shape(2), grad.shape(3));
+        let mut n = grad.shape(0) * rows * cols;
+        if !pool {
+            n = grad.shape(0) * rows.div_ceil(2) * cols.div_ceil(2);
+        }
         let start = k * span;
         let end = (start + span).min(n);
         let mut shares = Array::<F>::new(9usize);
-        grad_w_shares(
-            s,
-            start + unit,
-            end,
-            x,
-            grad,
-            y,
-            &mut shares,
-            pad,
-            scale,
-            relu,
-            pool,
-        );
+        if pool {
+            grad_w_shares_pooled(s, start + unit, end, x, grad, y, &mut shares, pad, scale);
+        } else {
+            let first = start + unit;
+            grad_w_shares_blocks(s, first, end, x, grad, y, &mut shares, pad, scale, relu);
+        }
         let pairs = gw.len() / 9;
         if s < pairs {
             cube_sums::<F>(&mut shares, unit, 9usize);

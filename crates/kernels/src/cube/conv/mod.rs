@@ -161,10 +161,10 @@ pub fn conv3x3_grads(
         (one(), one())
     };
     let sums = if need_w { o * c + o } else { 0 };
-    // The positions each sum runs over (the outputs, or with the pool its windows: the
-    // gradient's), split into parts of at most SPAN.
+    // The positions each sum runs over (with the pool its windows, else 2x2 blocks of
+    // outputs), split into parts of at most SPAN.
     let [b, _, rows, cols] = dy.grad.shape().dims::<4>();
-    let n = b * rows * cols;
+    let n = backward::positions(b, rows, cols, conv.pool);
     let parts = if need_w { n.div_ceil(SPAN).max(1) } else { 1 };
     let span = n.div_ceil(parts);
     let partial = if parts > 1 {
