@@ -5,11 +5,12 @@
 //! working directory. A first run fills the autotune cache (its trial launches would be
 //! counted), a second one counts.
 //!
-//! The bounds are the counts of 2026-12-06 (dense-ae 8.0, deep-ae 18.0, vae 17.0, conv-ae
-//! 29.0, on lavapipe; since that day the dense models' layers, and the last one with the
+//! The bounds are the counts of 2026-12-07 (dense-ae 8.0, deep-ae 18.0, vae 17.0, conv-ae
+//! 27.0, on lavapipe; since 2026-12-06 the dense models' layers, and the last one with the
 //! loss, are one op each way, the VAE's code, draw and KL one op each way, and Adam steps
-//! four parameters to a launch) with half a launch of room: a change that adds a kernel to
-//! every step of a model fails here. The GPU issue's goals (dense-ae 12, vae 20, conv-ae 30)
+//! four parameters to a launch; since 2026-12-07 a convolution's weight sums count 2x2 blocks
+//! of outputs, and conv-ae's 8x8 layer sums in one cube) with half a launch of room: a change
+//! that adds a kernel to every step of a model fails here. The GPU issue's goals (dense-ae 12, vae 20, conv-ae 30)
 //! are met; see the README's "On a GPU".
 
 use crate::common::{covers, temp_dir, tiny_dataset};
@@ -42,7 +43,7 @@ fn launches_per_training_step_stay_within_their_bounds() {
     for (model, bound) in [
         ("dense-ae", 8.5),
         ("deep-ae", 18.5),
-        ("conv-ae", 28.5),
+        ("conv-ae", 27.5),
         ("vae", 17.5),
     ] {
         let dir = temp_dir(&format!("launches-{model}"));

@@ -218,6 +218,12 @@ pub(super) fn first_max_in_window<F: Float>(
     k
 }
 
+/// The four strides of the rank-4 tensor `t`.
+#[cube]
+pub(super) fn strides<F: Float>(t: &Tensor<F>) -> (usize, usize, usize, usize) {
+    (t.stride(0), t.stride(1), t.stride(2), t.stride(3))
+}
+
 /// The offset of `[i0, i1, i2, i3]` in `t`, through its strides.
 #[cube]
 pub(super) fn at<F: Float>(t: &Tensor<F>, i0: usize, i1: usize, i2: usize, i3: usize) -> usize {

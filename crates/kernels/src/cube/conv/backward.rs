@@ -2,7 +2,7 @@
 //! one launch, with ReLU's mask and the pool's routing; the weight and bias gradients' sums
 //! here, the input gradient in `input_grad.rs`; its launch is in `mod.rs`.
 
-use super::super::launch::{SUM_UNITS, cube_sums};
+use super::super::launch::{SUM_UNITS, cube_sums, strides};
 use super::forward::CUT;
 use super::input_grad::{grad_x_at, grad_x_pooled_block, grad_x_up2_block};
 use cubecl::prelude::*;
@@ -71,14 +71,9 @@ fn grad_w_shares_pooled<F: Float>(
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
     let (gh, gw) = (grad.shape(2), grad.shape(3));
-    let (gs0, gs1, gs2, gs3) = (
-        grad.stride(0),
-        grad.stride(1),
-        grad.stride(2),
-        grad.stride(3),
-    );
-    let (ys0, ys1, ys2, ys3) = (y.stride(0), y.stride(1), y.stride(2), y.stride(3));
-    let (xs0, xs1, xs2, xs3) = (x.stride(0), x.stride(1), x.stride(2), x.stride(3));
+    let (gs0, gs1, gs2, gs3) = strides(grad);
+    let (ys0, ys1, ys2, ys3) = strides(y);
+    let (xs0, xs1, xs2, xs3) = strides(x);
     #[unroll]
     for k in 0..9usize {
         shares[k] = F::new(0.0);
@@ -146,14 +141,9 @@ fn grad_w_shares_blocks<F: Float>(
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
     let (oh, ow) = (grad.shape(2), grad.shape(3));
     let (bh, bw) = (oh.div_ceil(2), ow.div_ceil(2));
-    let (gs0, gs1, gs2, gs3) = (
-        grad.stride(0),
-        grad.stride(1),
-        grad.stride(2),
-        grad.stride(3),
-    );
-    let (ys0, ys1, ys2, ys3) = (y.stride(0), y.stride(1), y.stride(2), y.stride(3));
-    let (xs0, xs1, xs2, xs3) = (x.stride(0), x.stride(1), x.stride(2), x.stride(3));
+    let (gs0, gs1, gs2, gs3) = strides(grad);
+    let (ys0, ys1, ys2, ys3) = strides(y);
+    let (xs0, xs1, xs2, xs3) = strides(x);
     #[unroll]
     for k in 0..9usize {
         shares[k] = F::new(0.0);

@@ -2,6 +2,7 @@
 //! what each input gets back from the outputs it reached, through ReLU's mask, the pool's
 //! routing to each window's first maximum, and the up-sampling.
 
+use super::super::launch::strides;
 use super::backward::masked;
 use super::forward::CUT;
 use cubecl::prelude::*;
@@ -108,13 +109,8 @@ pub(super) fn grad_x_up2_block<F: Float>(
     let ci = i / (bw * bh) % c;
     let bi = i / (bw * bh * c);
     let (o, oh, ow) = (y.shape(1), y.shape(2), y.shape(3));
-    let (gs0, gs1, gs2, gs3) = (
-        grad.stride(0),
-        grad.stride(1),
-        grad.stride(2),
-        grad.stride(3),
-    );
-    let (ys0, ys1, ys2, ys3) = (y.stride(0), y.stride(1), y.stride(2), y.stride(3));
+    let (gs0, gs1, gs2, gs3) = strides(grad);
+    let (ys0, ys1, ys2, ys3) = strides(y);
     let (ws0, ws1) = (weight.stride(0), weight.stride(1));
     // Patch row r is output row 4 t + pad - 2 + r (kept unsigned as oy - 2); input dy of the
     // block reaches rows r = 2 dy + a, a in 0..4. The same for columns.
@@ -271,19 +267,9 @@ pub(super) fn grad_x_pooled_block<F: Float>(
     let ci = i / (bw * bh) % c;
     let bi = i / (bw * bh * c);
     let (o, ph, pw) = (y.shape(1), y.shape(2), y.shape(3));
-    let (gs0, gs1, gs2, gs3) = (
-        grad.stride(0),
-        grad.stride(1),
-        grad.stride(2),
-        grad.stride(3),
-    );
-    let (ys0, ys1, ys2, ys3) = (y.stride(0), y.stride(1), y.stride(2), y.stride(3));
-    let (ws0, ws1, ws2, ws3) = (
-        weight.stride(0),
-        weight.stride(1),
-        weight.stride(2),
-        weight.stride(3),
-    );
+    let (gs0, gs1, gs2, gs3) = strides(grad);
+    let (ys0, ys1, ys2, ys3) = strides(y);
+    let (ws0, ws1, ws2, ws3) = strides(weight);
     let mut sums = Array::<F>::new(4usize);
     #[unroll]
     for q in 0..4usize {
