@@ -1,9 +1,10 @@
 //! The VAE's Gaussian code ([`crate::KernelBackend::gaussian_code`]) as CubeCL kernels, with
 //! their launches. Forward: one unit per code element `[r, j]` computes both heads
 //! ([`product_at`]), the draw and its KL term, and each cube sums its terms ([`cube_sum`]);
-//! with more than one cube a second launch adds the parts (`launch::sum_parts`). Backward: one unit
-//! per gradient element, the five gradients in one launch, each unit computing the gradient
-//! at the heads again from the heads the forward kept ([`head_grad`]).
+//! with more than one cube a second launch adds the parts (`launch::sum_parts`). Backward: the
+//! five gradients in one launch, a unit per bias gradient and per block of eight weight or
+//! feature gradients, each unit computing the gradient at the heads again from the heads the
+//! forward kept ([`head_grad`]), once for its block.
 
 use super::launch::{SUM_UNITS, SplitSum, cube_sum, empty, grid, sum_cubes};
 use super::linear::product_at;
@@ -98,11 +99,19 @@ fn head_grad<F: Float>(
     out
 }
 
-/// One unit per gradient element. With `nw` > 0 the first `nw = 2 (n k + k)` units are the
-/// heads' weight and bias gradients, the mean's head first: `gw[f, j]` the sum over the rows
-/// of `h[r, f]` times [`head_grad`]`(r, j)`, `gb[j]` the sum over the rows of
-/// [`head_grad`]`(r, j)`. The next `nh` (0 when not wanted) the features' `gh[r, f]`: the sum
-/// over `j` of each head's gradient times its weight `[f, j]`. Every sum is added in order.
+/// How many of the features one unit of [`gaussian_grads_kernel`] sums for (rows of a head's
+/// weight, or columns of the features' gradient): each head's gradient at an element of the
+/// code, an `exp` for the log-variance's, is worked out once for all of them.
+const BLOCK: usize = 8;
+
+/// With `nw` > 0 the first `nw = 2 (ceil(n / BLOCK) k + k)` units are the heads' weight and
+/// bias gradients, the mean's head first: a unit per code element `j` and block of [`BLOCK`]
+/// features `f` gives `gw[f, j]`, the sum over the rows of `h[r, f]` times
+/// [`head_grad`]`(r, j)`; a unit per `j` gives `gb[j]`, the sum over the rows of
+/// [`head_grad`]`(r, j)`. The next `nh` (0 when not wanted), a unit per row `r` and block of
+/// [`BLOCK`] features, the features' `gh[r, f]`: the sum over `j` of each head's gradient
+/// times its weight `[f, j]`. Every sum is added in order, as one unit per element would; a
+/// block past the last feature reads the last one again and stores nothing for it.
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
@@ -127,29 +136,44 @@ fn gaussian_grads_kernel<F: Float>(
 ) {
     let p = ABSOLUTE_POS;
     let (b, n, k) = (h.shape(0), h.shape(1), gz.shape(1));
+    let blocks = n.div_ceil(BLOCK);
     let (hs0, hs1) = (h.stride(0), h.stride(1));
     // The KL term's factor: its weight in the loss over the rows it averages.
     let scale = kl_weight[0] / F::cast_from(b);
-    let mut sum = F::new(0.0);
+    let mut sums = Array::<F>::new(BLOCK);
+    #[unroll]
+    for e in 0..BLOCK {
+        sums[e] = F::new(0.0);
+    }
     if p < nw {
-        let per = n * k + k;
+        let per = blocks * k + k;
         let lv = p >= per;
         let mut q = p;
         if lv {
             q = p - per;
         }
-        if q < n * k {
-            let (f, j) = (q / k, q % k);
+        if q < blocks * k {
+            let (f0, j) = (q / k * BLOCK, q % k);
             for r in 0..b {
-                sum += h[r * hs0 + f * hs1] * head_grad(gz, heads, eps, scale, r, j, lv);
+                let g = head_grad(gz, heads, eps, scale, r, j, lv);
+                #[unroll]
+                for e in 0..BLOCK {
+                    sums[e] += h[r * hs0 + (f0 + e).min(n - 1) * hs1] * g;
+                }
             }
-            if lv {
-                gwlv[q] = sum;
-            } else {
-                gwmu[q] = sum;
+            #[unroll]
+            for e in 0..BLOCK {
+                if f0 + e < n {
+                    if lv {
+                        gwlv[(f0 + e) * k + j] = sums[e];
+                    } else {
+                        gwmu[(f0 + e) * k + j] = sums[e];
+                    }
+                }
             }
         } else {
-            let j = q - n * k;
+            let j = q - blocks * k;
+            let mut sum = F::new(0.0);
             for r in 0..b {
                 sum += head_grad(gz, heads, eps, scale, r, j, lv);
             }
@@ -161,14 +185,25 @@ fn gaussian_grads_kernel<F: Float>(
         }
     } else if p < nw + nh {
         let q = p - nw;
-        let (r, f) = (q / n, q % n);
+        let (r, f0) = (q / blocks, q % blocks * BLOCK);
         let (ms0, ms1) = (wmu.stride(0), wmu.stride(1));
         let (ls0, ls1) = (wlv.stride(0), wlv.stride(1));
         for j in 0..k {
-            sum += head_grad(gz, heads, eps, scale, r, j, false) * wmu[f * ms0 + j * ms1];
-            sum += head_grad(gz, heads, eps, scale, r, j, true) * wlv[f * ls0 + j * ls1];
+            let gmu = head_grad(gz, heads, eps, scale, r, j, false);
+            let glv = head_grad(gz, heads, eps, scale, r, j, true);
+            #[unroll]
+            for e in 0..BLOCK {
+                let f = (f0 + e).min(n - 1);
+                sums[e] += gmu * wmu[f * ms0 + j * ms1];
+                sums[e] += glv * wlv[f * ls0 + j * ls1];
+            }
         }
-        gh[q] = sum;
+        #[unroll]
+        for e in 0..BLOCK {
+            if f0 + e < n {
+                gh[r * n + f0 + e] = sums[e];
+            }
+        }
     }
 }
 
@@ -227,8 +262,10 @@ pub fn gaussian_grads(
     } else {
         [one(), one(), one(), one()]
     };
-    let nw = if need_w { 2 * (n * k + k) } else { 0 };
-    let nh = if need_h { h.shape().num_elements() } else { 0 };
+    // A unit per code element and block of features (and per bias), per row and block.
+    let blocks = n.div_ceil(BLOCK);
+    let nw = if need_w { 2 * (blocks * k + k) } else { 0 };
+    let nh = if need_h { h.shape()[0] * blocks } else { 0 };
     if nw + nh > 0 {
         let (count, dim) = grid(&h, nw + nh);
         let dtype = dtype_to_storage_type(h.dtype);
