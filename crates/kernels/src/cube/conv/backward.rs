@@ -116,7 +116,7 @@ fn grad_w_shares_pooled<F: Float>(
 }
 
 /// As [`grad_w_shares_pooled`] for a convolution without the pool, over 2x2 blocks of outputs
-/// (`[b, by, bx]`, row-major, [`positions`] of them; blocks cut short at an odd side have
+/// (`[b, by, bx]`, row-major, [`sum_positions`] of them; blocks cut short at an odd side have
 /// gradients of 0 past it): each output's gradient masked by ReLU's rule, and, for a pair,
 /// the 4x4 patch of the image the block's outputs read loaded once (zeros outside the image),
 /// where the four outputs one by one would load 36 pixels; its outputs' terms added in order,
@@ -207,7 +207,7 @@ fn grad_w_shares_blocks<F: Float>(
 /// How many positions the weight and bias sums of a convolution run over, its gradient
 /// `[b, _, rows, cols]`: with `pool` the windows, `b rows cols`; without, the 2x2 blocks of
 /// outputs ([`grad_w_shares_blocks`]).
-pub(super) fn positions(b: usize, rows: usize, cols: usize, pool: bool) -> usize {
+pub(super) fn sum_positions(b: usize, rows: usize, cols: usize, pool: bool) -> usize {
     if pool {
         b * rows * cols
     } else {
@@ -218,17 +218,18 @@ pub(super) fn positions(b: usize, rows: usize, cols: usize, pool: bool) -> usize
 /// All the gradients in one launch of cubes of `SUM_UNITS` units. The first `sums * parts`
 /// cubes sum the weight and bias gradients (`sums` is 0 when they are not wanted, else one per
 /// pair of output and input channels and one per bias): cube `s * parts + k` takes positions
-/// `k * span ..` of the batch and the gradient's image (the outputs, or the pool's windows;
-/// `span` of them, fewer in the last part; all of them when `parts` is 1), every unit a
-/// strided share ([`grad_w_shares_pooled`], [`grad_w_shares_blocks`]), then [`cube_sums`] adds the units' shares, a pair's nine
+/// `k * span ..` of the batch and the gradient's image (the pool's windows, or 2x2 blocks of
+/// outputs: `positions` in all, [`sum_positions`]; `span` of them, fewer in the last part; all
+/// of them when `parts` is 1), every unit a strided share ([`grad_w_shares_pooled`],
+/// [`grad_w_shares_blocks`]), then [`cube_sums`] adds the units' shares, a pair's nine
 /// taps together (nine barriers, not 81), always in the same order. With one part the sums go
 /// straight to `gw` and `gb`; with more, to `partial` (value `v`'s part `k` at
 /// `v * parts + k`, the values being the weights' gradients and then the biases'), which a
 /// second launch adds (`launch::sum_parts`). The cubes after them give the input gradient, one
 /// unit per input of `gx`, or, pooled without up-sampling or up-sampled without the pool, per
 /// 2x2 block of inputs (`input_grad::grad_x_pooled_block`, `grad_x_up2_block`; `nx` units
-/// either way, 0 when not wanted). Whether a cube sums is the same
-/// for all its units, so all of them reach the same barriers.
+/// either way, 0 when not wanted). Whether a cube sums is the same for all its units, so all
+/// of them reach the same barriers.
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
@@ -252,6 +253,7 @@ pub(super) fn conv_grads_kernel<F: Float>(
     sums: usize,
     parts: usize,
     span: usize,
+    positions: usize,
     nx: usize,
     #[comptime] relu: bool,
     #[comptime] pool: bool,
@@ -261,13 +263,8 @@ pub(super) fn conv_grads_kernel<F: Float>(
     let cube = CUBE_POS;
     if cube < sums * parts {
         let (s, k) = (cube / parts, cube % parts);
-        let (rows, cols) = (grad.shape(2), grad.shape(3));
-        let mut n = grad.shape(0) * rows * cols;
-        if !pool {
-            n = grad.shape(0) * rows.div_ceil(2) * cols.div_ceil(2);
-        }
         let start = k * span;
-        let end = (start + span).min(n);
+        let end = (start + span).min(positions);
         let mut shares = Array::<F>::new(9usize);
         if pool {
             grad_w_shares_pooled(s, start + unit, end, x, grad, y, &mut shares, pad, scale);

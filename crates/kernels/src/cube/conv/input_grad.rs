@@ -231,15 +231,9 @@ fn sent_back<F: Float>(
     sum
 }
 
-/// How many 2x2 blocks of inputs a side of `n` inputs with `pad` zeros before it takes when
-/// the blocks start at even positions of the padded side ([`grad_x_pooled_block`]).
-#[cube]
-pub(super) fn pooled_blocks(n: usize, pad: usize) -> usize {
-    (pad + n - 1) / 2 - pad / 2 + 1
-}
-
 /// The input gradient of a pooled convolution (no up-sampling) for the 2x2 block of inputs
-/// `i` (`[b, c, t, u]`, [`pooled_blocks`] of them a side): the inputs at rows `2 t, 2 t + 1`
+/// `i` (`[b, c, t, u]`, `ceil((n + pad) / 2)` of them on a side of `n` inputs, `pad` being 0
+/// or 1): the inputs at rows `2 t, 2 t + 1`
 /// and columns `2 u, 2 u + 1` of the padded image, those inside it, into the contiguous `gx`.
 /// All four reach outputs of the same (up to) 2x2 windows, `t - 1 ..= t` by `u - 1 ..= u`, so
 /// each window's first maximum (`y`, the pool's `arg`) and gradient are read once for the
@@ -261,9 +255,8 @@ pub(super) fn grad_x_pooled_block<F: Float>(
     pad: usize,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
-    let (bh, bw) = (pooled_blocks(h, pad), pooled_blocks(w, pad));
-    let t = pad / 2 + i / bw % bh;
-    let u = pad / 2 + i % bw;
+    let (bh, bw) = ((h + pad).div_ceil(2), (w + pad).div_ceil(2));
+    let (t, u) = (i / bw % bh, i % bw);
     let ci = i / (bw * bh) % c;
     let bi = i / (bw * bh * c);
     let (o, ph, pw) = (y.shape(1), y.shape(2), y.shape(3));

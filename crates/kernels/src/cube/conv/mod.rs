@@ -3,10 +3,10 @@
 //! `backward.rs`; their launches here): the output in one launch (a unit per 2x2 block of
 //! outputs, or per pool window, reading the 4x4 patch of input they share once), the input,
 //! weight and bias gradients together in another. With ReLU, the gradient kernel reads the
-//! output for its mask;
-//! with the pool, which output is each window's maximum, as the forward recorded it (the output
-//! before the pool is not stored); with the up-sampling, the kernels read the small input where
-//! the large image would repeat it: none of them needs a launch of its own.
+//! output for its mask; with the pool, which output is each window's maximum, as the forward
+//! recorded it (the output before the pool is not stored); with the up-sampling, the kernels
+//! read the small input where the large image would repeat it: none of them needs a launch of
+//! its own.
 //!
 //! Inputs are read through their strides, so the NCHW views of NHWC memory that Burn's own
 //! convolutions hand back need no copy first; outputs are contiguous NCHW. The weight and bias
@@ -164,7 +164,7 @@ pub fn conv3x3_grads(
     // The positions each sum runs over (with the pool its windows, else 2x2 blocks of
     // outputs), split into parts of at most SPAN.
     let [b, _, rows, cols] = dy.grad.shape().dims::<4>();
-    let n = backward::positions(b, rows, cols, conv.pool);
+    let n = backward::sum_positions(b, rows, cols, conv.pool);
     let parts = if need_w { n.div_ceil(SPAN).max(1) } else { 1 };
     let span = n.div_ceil(parts);
     let partial = if parts > 1 {
@@ -177,7 +177,7 @@ pub fn conv3x3_grads(
     // inputs (`grad_x_up2_block`).
     let [_, _, h, w] = x.shape().dims::<4>();
     let planes = x.shape()[0] * c;
-    let blocks = |n: usize| (conv.pad + n - 1) / 2 - conv.pad / 2 + 1;
+    let blocks = |n: usize| (n + conv.pad).div_ceil(2);
     let nx = match (need_x && planes * h * w > 0, conv.pool, conv.up) {
         (false, _, _) => 0,
         (true, true, false) => planes * blocks(h) * blocks(w),
@@ -204,6 +204,7 @@ pub fn conv3x3_grads(
             sums,
             parts,
             span,
+            n,
             nx,
             conv.relu,
             conv.pool,
