@@ -14,6 +14,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${AE_DATA_DIR:?set AE_DATA_DIR to the folder holding mnist/}"
+# The bench runs in a folder of its own (for cubecl.toml): a relative path would point elsewhere.
+AE_DATA_DIR=$(cd "$AE_DATA_DIR" 2>/dev/null && pwd) ||
+    { echo "error: AE_DATA_DIR is not a folder" >&2; exit 1; }
 export AE_DATA_DIR CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
 [ $# -gt 0 ] || set -- dense-ae vae conv-ae
 # The bench binary itself: CubeCL reads cubecl.toml from the working directory, and cargo
