@@ -32,6 +32,8 @@ options:
   --without LIST    ops of ours left to Burn's layers all the same, to time one op's kernels
                     against Burn's in one build: pool, conv, bce, unpack, linear, gaussian,
                     adam-group (wgpu), adam (flex, ndarray); e.g. --without linear
+  --dense-rows N    rows a unit of the dense layer's wgpu kernels takes: 1, 2, 4 or 8 (default:
+                    chosen by the device; 8 on a software adapter), to time each on one GPU
   --seconds S       time each case for at least S seconds (default 3)
   --steps N         time at least N steps (default 5), however short --seconds is
   --warmup N        untimed steps first (default 3; GPUs compile and tune kernels then)
@@ -122,6 +124,10 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
             "--kernels" => o.kernels = list(&value(arg)?, KernelsArg::parse)?,
             "--without" => {
                 o.without = ae_kernels::OpSet::parse(&value(arg)?).map_err(anyhow::Error::msg)?
+            }
+            "--dense-rows" => {
+                let rows = positive("--dense-rows", &value(arg)?)?;
+                ae_kernels::set_dense_rows(Some(rows)).map_err(anyhow::Error::msg)?
             }
             "--batches" => o.batches = Some(list(&value(arg)?, |v| positive("a batch size", v))?),
             "--seconds" => {

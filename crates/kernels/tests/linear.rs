@@ -5,7 +5,8 @@
 //! there is no GPU); on flex and ndarray the op is Burn's own operations behind the trait and
 //! the hand-written autodiff node, which this checks too.
 //!
-//! wgpu is tested unless `AE_TEST_BACKENDS` is set and leaves it out (then the test says so).
+//! wgpu is tested unless `AE_TEST_BACKENDS` is set and leaves it out (then the test says so);
+//! there, each block of rows a unit of the kernels may take gives the same values.
 
 mod common;
 
@@ -270,4 +271,57 @@ fn the_dense_layer_with_the_loss_after_it_matches_burn_s() {
             }
         }
     }
+}
+
+/// Every block of rows a unit of the wgpu kernels may take (`set_dense_rows`: 1, 2 or 4 on a
+/// GPU by the grid's size, 8 on lavapipe) gives the same outputs, residuals and gradients to
+/// the bit, and the same mean loss to rounding (its terms are added in another order), with
+/// batches and widths the blocks do not divide. Only this test changes the setting; the others
+/// in this file pass under any of them. A number that is no block is refused.
+#[test]
+fn every_block_of_rows_gives_the_same_values() {
+    assert!(ae_kernels::set_dense_rows(Some(3)).is_err());
+    let Some((device, _)) = all_devices().into_iter().find(|&(_, on_wgpu)| on_wgpu) else {
+        return; // all_devices said that wgpu is left out.
+    };
+    let ad = device.autodiff();
+    for (batch, n, o, transposed) in [(3, 5, 7, false), (13, 40, 21, false), (6, 9, 11, true)] {
+        let x = random(batch, n, transposed, &ad);
+        let w = random(n, o, transposed, &ad);
+        let b = Tensor::<1>::random([o], NORMAL, &ad);
+        let mix = Tensor::<2>::random([batch, o], NORMAL, &ad);
+        let t = Tensor::<2>::random([batch, o], Distribution::Default, &ad);
+        let run = |rows: usize| {
+            ae_kernels::set_dense_rows(Some(rows)).unwrap();
+            let mut parts = Vec::from(output_and_grads(ours(true), [&x, &w], &b, &mix));
+            let (xg, wg, bg) = (
+                x.clone().require_grad(),
+                w.clone().require_grad(),
+                b.clone().require_grad(),
+            );
+            let (d, mean) = Dispatch::dense_bce_mean(
+                xg.clone().into_dispatch(),
+                wg.clone().into_dispatch(),
+                bg.clone().into_dispatch(),
+                t.clone().into_dispatch(),
+            );
+            let mean = Tensor::<1>::from_dispatch(mean);
+            let g = mean.clone().mul_scalar((batch * o) as f32).backward();
+            parts.push(values(Tensor::<2>::from_dispatch(d).inner()));
+            parts.push(values(xg.grad(&g).unwrap()));
+            parts.push(values(wg.grad(&g).unwrap()));
+            parts.push(values(bg.grad(&g).unwrap()));
+            (parts, values(mean.inner()))
+        };
+        let (first, first_mean) = run(1);
+        for rows in [2, 4, 8] {
+            let (these, mean) = run(rows);
+            let what = format!("{batch}x{n} -> {o}, views {transposed}, {rows} rows");
+            for (k, (a, b)) in these.iter().zip(&first).enumerate() {
+                assert!(a == b, "part {k} differs from one row's, {what}");
+            }
+            assert_close(&mean, &first_mean, &format!("mean loss, {what}"));
+        }
+    }
+    ae_kernels::set_dense_rows(None).unwrap();
 }
