@@ -1,5 +1,5 @@
 //! The ops on CubeCL's backend (wgpu; CUDA where built): our own kernels for the max-pool
-//! (`cube/launch.rs`), the loss (`cube/loss.rs`), the fully connected layer (`cube/linear.rs`)
+//! (`cube/launch.rs`), the loss (`cube/loss.rs`), the fully connected layer (`cube/linear/`)
 //! and the 3x3 convolution, with its ReLU and the 2x up-sampling before it (`cube/conv/`);
 //! Burn's own for the transposed convolution. Behind Burn's fusion the extension runs each op
 //! as one opaque step of the fusion stream, which nothing fuses across.

@@ -1,5 +1,5 @@
 //! The fully connected layer, `x [b, n] · weight [n, o] + bias [o]` and ReLU or not, as one op
-//! ([`crate::KernelBackend::dense`]): on wgpu two kernels of ours (`cube/linear.rs`: the
+//! ([`crate::KernelBackend::dense`]): on wgpu two kernels of ours (`cube/linear/`: the
 //! output; the three gradients together), where Burn's layer takes five. On the CPU backends
 //! the op is Burn's own operations ([`forward`], [`backward`]): the models call Burn's layer
 //! there ([`crate::Op::runs_on`]), and these are what the GPU kernels are tested against, beside
