@@ -24,6 +24,10 @@
 # step): each kernel's milliseconds and launches per step, the most costly first
 # (scripts/kernel-times.awk, as `TIMES=1 bash scripts/kernel-count.sh` on lavapipe); into
 # $OUT/gpu-kernels.log. Where a step's time goes, before changing a kernel for the GPU.
+#   bash scripts/gpu-check.sh rows
+# times the dense models (MODELS, default "dense-ae deep-ae vae") with each block of rows a unit
+# of the dense layer's kernels may take (DENSE_ROWS, default "1 2 4 8") at BATCHES; into
+# $OUT/gpu-rows.log: which the rule for a GPU should pick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -144,6 +148,25 @@ steps() {
     done
 }
 
+# The dense layer's blocks of rows (`--dense-rows`): each choice's step time, the dense models
+# at each batch, the choices in turn, each row of a table marked with its choice. What the
+# rule in crates/kernels/src/cube/linear/mod.rs (FILL) should be on this GPU.
+rows() {
+    there gpu-rows.log
+    xz -dc .gpu/speed.xz >/tmp/speed && chmod +x /tmp/speed
+    echo "GPU: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi'), $(date -u +%Y-%m-%d)"
+    local common=(--backends wgpu --no-load --data-dir "$PWD/.gpu" --warmup 5 --steps 30
+        --seconds 1 --read-every 1)
+    local m r
+    for m in ${MODELS:-dense-ae deep-ae vae}; do
+        for r in ${DENSE_ROWS:-1 2 4 8}; do
+            timeout "${LIMIT:-60}" /tmp/speed "${common[@]}" --models "$m" --dense-rows "$r" \
+                --batches "${BATCHES:-128,256,1024}" 2>/dev/null | grep -E "^\| $m " |
+                sed "s/^/rows $r /" || echo "($m, rows $r: stopped or failed)"
+        done
+    done
+}
+
 # Each kernel's time per step, model by model, from CubeCL's profiling logger (CubeCL reads
 # cubecl.toml from the working directory).
 kernels() {
@@ -178,5 +201,6 @@ case "${1:-}" in
     ab) ab ;;
     steps) steps ;;
     kernels) kernels ;;
-    *) echo "usage: bash scripts/gpu-check.sh pack|run|ab|steps|kernels (see the comments)" >&2; exit 1 ;;
+    rows) rows ;;
+    *) echo "usage: bash scripts/gpu-check.sh pack|run|ab|steps|kernels|rows (see the comments)" >&2; exit 1 ;;
 esac
