@@ -32,7 +32,8 @@ options:
   --without LIST    ops of ours left to Burn's layers all the same, to time one op's kernels
                     against Burn's in one build: pool, conv, bce, unpack, linear, gaussian,
                     adam-group (wgpu), adam (flex, ndarray); e.g. --without linear
-  --dense-rows N    rows a unit of the dense layer's wgpu kernels takes: 1, 2, 4 or 8 (default:
+  --unit-block N    the block one unit of our wgpu kernels takes where they may choose (the dense
+                    layer's rows, the convolution's output channels): 1, 2, 4 or 8 (default:
                     chosen by the device; 8 on a software adapter), to time each on one GPU
   --seconds S       time each case for at least S seconds (default 3)
   --steps N         time at least N steps (default 5), however short --seconds is
@@ -125,9 +126,9 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
             "--without" => {
                 o.without = ae_kernels::OpSet::parse(&value(arg)?).map_err(anyhow::Error::msg)?
             }
-            "--dense-rows" => {
-                let rows = positive("--dense-rows", &value(arg)?)?;
-                ae_kernels::set_dense_rows(Some(rows)).map_err(anyhow::Error::msg)?
+            "--unit-block" => {
+                let block = positive("--unit-block", &value(arg)?)?;
+                ae_kernels::set_unit_block(Some(block)).map_err(anyhow::Error::msg)?
             }
             "--batches" => o.batches = Some(list(&value(arg)?, |v| positive("a batch size", v))?),
             "--seconds" => {

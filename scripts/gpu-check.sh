@@ -24,10 +24,11 @@
 # step): each kernel's milliseconds and launches per step, the most costly first
 # (scripts/kernel-times.awk, as `TIMES=1 bash scripts/kernel-count.sh` on lavapipe); into
 # $OUT/gpu-kernels.log. Where a step's time goes, before changing a kernel for the GPU.
-#   bash scripts/gpu-check.sh rows
-# times the dense models (MODELS, default "dense-ae deep-ae vae") with each block of rows a unit
-# of the dense layer's kernels may take (DENSE_ROWS, default "1 2 4 8") at BATCHES; into
-# $OUT/gpu-rows.log: which the rule for a GPU should pick.
+#   bash scripts/gpu-check.sh blocks
+# times the models (MODELS, default "dense-ae deep-ae vae conv-ae") with each block a unit of
+# our kernels may take (the dense layer's rows, the convolution's output channels: BLOCKS,
+# default "1 2 4 8", the speed bench's --unit-block) at BATCHES; into $OUT/gpu-blocks.log:
+# which the rule for a GPU should pick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -148,21 +149,21 @@ steps() {
     done
 }
 
-# The dense layer's blocks of rows (`--dense-rows`): each choice's step time, the dense models
-# at each batch, the choices in turn, each row of a table marked with its choice. What the
-# rule in crates/kernels/src/cube/linear/mod.rs (FILL) should be on this GPU.
-rows() {
-    there gpu-rows.log
+# The units' blocks (`--unit-block`): each choice's step time, model by model at each batch,
+# the choices in turn, each row of a table marked with its choice. What the rule in
+# crates/kernels/src/cube/launch.rs (FILL, unit_block) should be on this GPU.
+blocks() {
+    there gpu-blocks.log
     xz -dc .gpu/speed.xz >/tmp/speed && chmod +x /tmp/speed
     echo "GPU: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi'), $(date -u +%Y-%m-%d)"
     local common=(--backends wgpu --no-load --data-dir "$PWD/.gpu" --warmup 5 --steps 30
         --seconds 1 --read-every 1)
     local m r
-    for m in ${MODELS:-dense-ae deep-ae vae}; do
-        for r in ${DENSE_ROWS:-1 2 4 8}; do
-            timeout "${LIMIT:-60}" /tmp/speed "${common[@]}" --models "$m" --dense-rows "$r" \
+    for m in ${MODELS:-dense-ae deep-ae vae conv-ae}; do
+        for r in ${BLOCKS:-1 2 4 8}; do
+            timeout "${LIMIT:-60}" /tmp/speed "${common[@]}" --models "$m" --unit-block "$r" \
                 --batches "${BATCHES:-128,256,1024}" 2>/dev/null | grep -E "^\| $m " |
-                sed "s/^/rows $r /" || echo "($m, rows $r: stopped or failed)"
+                sed "s/^/block $r /" || echo "($m, block $r: stopped or failed)"
         done
     done
 }
@@ -201,6 +202,6 @@ case "${1:-}" in
     ab) ab ;;
     steps) steps ;;
     kernels) kernels ;;
-    rows) rows ;;
-    *) echo "usage: bash scripts/gpu-check.sh pack|run|ab|steps|kernels|rows (see the comments)" >&2; exit 1 ;;
+    blocks) blocks ;;
+    *) echo "usage: bash scripts/gpu-check.sh pack|run|ab|steps|kernels|blocks (see the comments)" >&2; exit 1 ;;
 esac

@@ -29,27 +29,28 @@ pub fn set_without(ops: OpSet) {
     WITHOUT.store(ops.0, Ordering::Relaxed);
 }
 
-/// The rows one unit of the dense layer's CubeCL kernels takes ([`set_dense_rows`]), or 0:
+/// The block one unit of the CubeCL kernels that may choose takes ([`set_unit_block`]), or 0:
 /// chosen by the device.
-static DENSE_ROWS: AtomicUsize = AtomicUsize::new(0);
+static UNIT_BLOCK: AtomicUsize = AtomicUsize::new(0);
 
-/// Fixes the rows (of the batch, or the weight's columns) one unit of the dense layer's
-/// CubeCL kernels takes, for this process: 1, 2, 4 or 8; `None` (the default) lets the
+/// Fixes, for this process, the block one unit of the CubeCL kernels takes where they may
+/// choose: the rows (of the batch, or the weight's columns) of the dense layer's kernels, the
+/// output channels of the convolution's forward: 1, 2, 4 or 8. `None` (the default) lets the
 /// kernels choose by the device. The outputs and gradients are the same to the bit whatever
-/// the rows (a mean loss's terms are added in another order); to time each choice on one GPU,
+/// the block (a mean loss's terms are added in another order); to time each choice on one GPU,
 /// and to test them all on any device. Another number is refused, with what is allowed.
-pub fn set_dense_rows(rows: Option<usize>) -> Result<(), String> {
-    match rows {
-        None => DENSE_ROWS.store(0, Ordering::Relaxed),
-        Some(r @ (1 | 2 | 4 | 8)) => DENSE_ROWS.store(r, Ordering::Relaxed),
-        Some(r) => return Err(format!("dense rows are 1, 2, 4 or 8, not {r}")),
+pub fn set_unit_block(block: Option<usize>) -> Result<(), String> {
+    match block {
+        None => UNIT_BLOCK.store(0, Ordering::Relaxed),
+        Some(r @ (1 | 2 | 4 | 8)) => UNIT_BLOCK.store(r, Ordering::Relaxed),
+        Some(r) => return Err(format!("a unit's block is 1, 2, 4 or 8, not {r}")),
     }
     Ok(())
 }
 
-/// What [`set_dense_rows`] fixed, if anything.
-pub(crate) fn dense_rows() -> Option<usize> {
-    Some(DENSE_ROWS.load(Ordering::Relaxed)).filter(|&r| r > 0)
+/// What [`set_unit_block`] fixed, if anything.
+pub(crate) fn unit_block() -> Option<usize> {
+    Some(UNIT_BLOCK.load(Ordering::Relaxed)).filter(|&r| r > 0)
 }
 
 /// A set of [`Op`]s, written as their names joined by commas.

@@ -273,14 +273,14 @@ fn the_dense_layer_with_the_loss_after_it_matches_burn_s() {
     }
 }
 
-/// Every block of rows a unit of the wgpu kernels may take (`set_dense_rows`: 1, 2 or 4 on a
+/// Every block of rows a unit of the wgpu kernels may take (`set_unit_block`: 1, 2 or 4 on a
 /// GPU by the grid's size, 8 on lavapipe) gives the same outputs, residuals and gradients to
 /// the bit, and the same mean loss to rounding (its terms are added in another order), with
 /// batches and widths the blocks do not divide. Only this test changes the setting; the others
 /// in this file pass under any of them. A number that is no block is refused.
 #[test]
 fn every_block_of_rows_gives_the_same_values() {
-    assert!(ae_kernels::set_dense_rows(Some(3)).is_err());
+    assert!(ae_kernels::set_unit_block(Some(3)).is_err());
     let Some((device, _)) = all_devices().into_iter().find(|&(_, on_wgpu)| on_wgpu) else {
         return; // all_devices said that wgpu is left out.
     };
@@ -292,7 +292,7 @@ fn every_block_of_rows_gives_the_same_values() {
         let mix = Tensor::<2>::random([batch, o], NORMAL, &ad);
         let t = Tensor::<2>::random([batch, o], Distribution::Default, &ad);
         let run = |rows: usize| {
-            ae_kernels::set_dense_rows(Some(rows)).unwrap();
+            ae_kernels::set_unit_block(Some(rows)).unwrap();
             let mut parts = Vec::from(output_and_grads(ours(true), [&x, &w], &b, &mix));
             let (xg, wg, bg) = (
                 x.clone().require_grad(),
@@ -323,5 +323,5 @@ fn every_block_of_rows_gives_the_same_values() {
             assert_close(&mean, &first_mean, &format!("mean loss, {what}"));
         }
     }
-    ae_kernels::set_dense_rows(None).unwrap();
+    ae_kernels::set_unit_block(None).unwrap();
 }

@@ -218,6 +218,31 @@ pub(super) fn first_max_in_window<F: Float>(
     k
 }
 
+/// The grid a card (a GPU) should keep, in units, for a unit to take a block of more than one
+/// ([`unit_block`]): 32,768, about 256 units for each of an H100's 132 multiprocessors. A
+/// larger block reads less for each result, but a GPU's unit waits on its loads, and only many
+/// units at once hide that wait. A first estimate: no GPU has timed it yet
+/// (`scripts/gpu-check.sh blocks` is the way to).
+const FILL: usize = 32_768;
+
+/// How many rows, or channels, one unit of a kernel that may choose takes: 8, 4, 2 or 1, where
+/// `units(block)` is the grid that makes. What [`crate::set_unit_block`] fixed, if anything;
+/// else on a software adapter (lavapipe, Mesa's Vulkan on the CPU: no card behind the device),
+/// which runs units on a few cores' vector lanes and never lacks units, `most`; on a card the
+/// most up to `most` that still leaves [`FILL`] units, or 1.
+pub(super) fn unit_block(like: &CubeTensor, most: usize, units: impl Fn(usize) -> usize) -> usize {
+    if let Some(block) = crate::ops::unit_block() {
+        return block;
+    }
+    if like.client.properties().identity.physical.is_none() {
+        return most;
+    }
+    [8, 4, 2]
+        .into_iter()
+        .find(|&r| r <= most && units(r) >= FILL)
+        .unwrap_or(1)
+}
+
 /// The four strides of the rank-4 tensor `t`.
 #[cube]
 pub(super) fn strides<F: Float>(t: &Tensor<F>) -> (usize, usize, usize, usize) {

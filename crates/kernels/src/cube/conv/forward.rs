@@ -3,15 +3,17 @@
 
 use cubecl::prelude::*;
 
-/// The 2x2 block of outputs `[bi, oi, y0 + dy, x0 + dx]` (`dy`, `dx` 0 or 1) of the
-/// convolution into `outs[dy * 2 + dx]`: each the bias plus the sum over the input channels
-/// and the 3x3 window (taps outside the image are the padding's zeros, skipped), then
-/// `max(., 0)` if `relu`. The image convolved is `x` up-sampled `scale` times (1 or 2;
-/// nearest: pixel `(y, x)` of the image is `x`'s `(y / scale, x / scale)`). The four outputs
-/// read a 4x4 patch of the image: each of its pixels is loaded once per input channel (16
-/// loads where four outputs one by one take 36), and each output still adds its terms channel
-/// by channel, tap row by tap row, in order. Outputs past the output's last row or column
-/// are computed all the same and must not be stored.
+/// The 2x2 blocks of outputs `[bi, oi0 + j, y0 + dy, x0 + dx]` (`j` below `ob`; `dy`, `dx` 0
+/// or 1) of the convolution into `outs[j * 4 + dy * 2 + dx]`: each the bias plus the sum over
+/// the input channels and the 3x3 window (taps outside the image are the padding's zeros,
+/// skipped), then `max(., 0)` if `relu`. The image convolved is `x` up-sampled `scale` times
+/// (1 or 2; nearest: pixel `(y, x)` of the image is `x`'s `(y / scale, x / scale)`). The four
+/// outputs of a channel read a 4x4 patch of the image: each of its pixels is loaded once per
+/// input channel for all `ob` output channels (16 loads where four outputs of one channel one
+/// by one take 36), and each output still adds its terms channel by channel, tap row by tap
+/// row, in order. Outputs past the output's last row or column, or channels past the last
+/// (which read the last one's weights again), are computed all the same and must not be
+/// stored.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
@@ -22,31 +24,43 @@ fn conv_block<F: Float>(
     weight: &Tensor<F>,
     bias: &Tensor<F>,
     bi: usize,
-    oi: usize,
+    oi0: usize,
     y0: usize,
     x0: usize,
     pad: usize,
     scale: usize,
     outs: &mut Array<F>,
     #[comptime] relu: bool,
+    #[comptime] ob: usize,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
     let (xs1, xs2, xs3) = (x.stride(1), x.stride(2), x.stride(3));
-    let (ws1, ws2, ws3) = (weight.stride(1), weight.stride(2), weight.stride(3));
+    let (ws0, ws1, ws2, ws3) = (
+        weight.stride(0),
+        weight.stride(1),
+        weight.stride(2),
+        weight.stride(3),
+    );
+    let last = weight.shape(0) - 1;
     let xb = bi * x.stride(0);
-    let wb = oi * weight.stride(0);
-    let b0 = bias[oi * bias.stride(0)];
+    let mut taps = Array::<F>::new(9 * ob);
     #[unroll]
-    for q in 0..4usize {
-        outs[q] = b0;
+    for j in 0..ob {
+        let b0 = bias[(oi0 + j).min(last) * bias.stride(0)];
+        #[unroll]
+        for q in 0..4usize {
+            outs[j * 4 + q] = b0;
+        }
     }
-    let mut taps = Array::<F>::new(9usize);
     for ci in 0..c {
         let xc = xb + ci * xs1;
-        let wc = wb + ci * ws1;
         #[unroll]
-        for k in 0..9usize {
-            taps[k] = weight[wc + k / 3 * ws2 + k % 3 * ws3];
+        for j in 0..ob {
+            let wc = (oi0 + j).min(last) * ws0 + ci * ws1;
+            #[unroll]
+            for k in 0..9usize {
+                taps[j * 9 + k] = weight[wc + k / 3 * ws2 + k % 3 * ws3];
+            }
         }
         // Patch row py is the image's row y0 + py - pad: tap row py - dy of output row y0 + dy.
         #[unroll]
@@ -63,7 +77,10 @@ fn conv_block<F: Float>(
                         for q in 0..4usize {
                             let (dy, dx) = (q / 2, q % 2);
                             if py >= dy && py - dy < 3 && px >= dx && px - dx < 3 {
-                                outs[q] += v * taps[(py - dy) * 3 + px - dx];
+                                #[unroll]
+                                for j in 0..ob {
+                                    outs[j * 4 + q] += v * taps[j * 9 + (py - dy) * 3 + px - dx];
+                                }
                             }
                         }
                     }
@@ -73,15 +90,20 @@ fn conv_block<F: Float>(
     }
     if relu {
         #[unroll]
-        for q in 0..4usize {
+        for q in 0..4 * ob {
             outs[q] = outs[q].max(F::new(0.0));
         }
     }
 }
 
-/// One unit per 2x2 block `[b, o, by, bx]` of the contiguous `out` (the last row and column
-/// of blocks cut short where a side is odd): its (up to) four outputs ([`conv_block`]).
+/// One unit per 2x2 block `[b, by, bx]` of `ob` output channels from `oi0` of the contiguous
+/// `out` (the last row and column of blocks cut short where a side is odd): its (up to) four
+/// outputs in each channel ([`conv_block`]).
 #[cube(launch)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors and the convolution's shape"
+)]
 pub(super) fn conv_kernel<F: Float>(
     x: &Tensor<F>,
     weight: &Tensor<F>,
@@ -90,39 +112,48 @@ pub(super) fn conv_kernel<F: Float>(
     pad: usize,
     scale: usize,
     #[comptime] relu: bool,
+    #[comptime] ob: usize,
     #[define(F)] _dtype: ElemType,
 ) {
     let i = ABSOLUTE_POS;
     let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
-    let (bh, bw) = (oh.div_ceil(2), ow.div_ceil(2));
-    if i >= out.shape(0) * o * bh * bw {
+    let (bh, bw, groups) = (oh.div_ceil(2), ow.div_ceil(2), o.div_ceil(ob));
+    if i >= out.shape(0) * groups * bh * bw {
         terminate!();
     }
     let (y0, x0) = (i / bw % bh * 2, i % bw * 2);
-    let oi = i / (bw * bh) % o;
-    let bi = i / (bw * bh * o);
-    let mut outs = Array::<F>::new(4usize);
-    conv_block(x, weight, bias, bi, oi, y0, x0, pad, scale, &mut outs, relu);
-    let base = ((bi * o + oi) * oh + y0) * ow + x0;
-    out[base] = outs[0];
-    if x0 + 1 < ow {
-        out[base + 1] = outs[1];
-    }
-    if y0 + 1 < oh {
-        out[base + ow] = outs[2];
-        if x0 + 1 < ow {
-            out[base + ow + 1] = outs[3];
+    let oi0 = i / (bw * bh) % groups * ob;
+    let bi = i / (bw * bh * groups);
+    let mut outs = Array::<F>::new(4 * ob);
+    conv_block(
+        x, weight, bias, bi, oi0, y0, x0, pad, scale, &mut outs, relu, ob,
+    );
+    #[unroll]
+    for j in 0..ob {
+        if oi0 + j < o {
+            let base = ((bi * o + oi0 + j) * oh + y0) * ow + x0;
+            out[base] = outs[j * 4];
+            if x0 + 1 < ow {
+                out[base + 1] = outs[j * 4 + 1];
+            }
+            if y0 + 1 < oh {
+                out[base + ow] = outs[j * 4 + 2];
+                if x0 + 1 < ow {
+                    out[base + ow + 1] = outs[j * 4 + 3];
+                }
+            }
         }
     }
 }
 
-/// One unit per output `[b, o, py, px]` of the contiguous, max-pooled `pooled`: the maximum of
-/// the (up to) four outputs of its 2x2 window ([`conv_block`]) into `pooled`, and into `arg` (the
-/// same shape) which of them is the window's first maximum, row-major (later outputs win only
-/// when strictly larger: 0 top-left, 1 right of it, 2 below, 3 below right, as
-/// `launch::first_max_in_window` finds it), or [`CUT`] where ReLU cut the window (its maximum
-/// is 0: no gradient passes). The backward reads `arg` where it would otherwise search the
-/// window again, and the output before the pool is not stored at all.
+/// One unit per output `[b, py, px]` of `ob` channels from `oi0` of the contiguous,
+/// max-pooled `pooled`: in each channel the maximum of the (up to) four outputs of its 2x2
+/// window ([`conv_block`]) into `pooled`, and into `arg` (the same shape) which of them is the
+/// window's first maximum, row-major (later outputs win only when strictly larger: 0 top-left,
+/// 1 right of it, 2 below, 3 below right, as `launch::first_max_in_window` finds it), or
+/// [`CUT`] where ReLU cut the window (its maximum is 0: no gradient passes). The backward reads
+/// `arg` where it would otherwise search the window again, and the output before the pool is
+/// not stored at all.
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
@@ -143,57 +174,66 @@ pub(super) fn conv_pool_kernel<F: Float>(
     pad: usize,
     scale: usize,
     #[comptime] relu: bool,
+    #[comptime] ob: usize,
     #[define(F)] _dtype: ElemType,
 ) {
     let i = ABSOLUTE_POS;
-    if i >= pooled.len() {
+    let o = pooled.shape(1);
+    let (ph, pw, groups) = (pooled.shape(2), pooled.shape(3), o.div_ceil(ob));
+    if i >= pooled.shape(0) * groups * ph * pw {
         terminate!();
     }
-    let o = pooled.shape(1);
-    let (ph, pw) = (pooled.shape(2), pooled.shape(3));
     let px = i % pw;
     let py = i / pw % ph;
-    let oi = i / (pw * ph) % o;
-    let bi = i / (pw * ph * o);
+    let oi0 = i / (pw * ph) % groups * ob;
+    let bi = i / (pw * ph * groups);
     let (y0, x0) = (py * 2, px * 2);
-    let mut outs = Array::<F>::new(4usize);
-    conv_block(x, weight, bias, bi, oi, y0, x0, pad, scale, &mut outs, relu);
-    let mut best = outs[0];
-    // The first maximum as first_max_in_window finds it (strictly larger wins), beside
-    // `best`, which takes `max` as the pool does.
-    let mut first = best;
-    let mut k = 0usize;
-    if x0 + 1 < ow {
-        let v = outs[1];
-        best = best.max(v);
-        if v > first {
-            first = v;
-            k = 1;
-        }
-    }
-    if y0 + 1 < oh {
-        let v = outs[2];
-        best = best.max(v);
-        if v > first {
-            first = v;
-            k = 2;
-        }
-        if x0 + 1 < ow {
-            let v = outs[3];
-            best = best.max(v);
-            if v > first {
-                first = v;
-                k = 3;
+    let mut outs = Array::<F>::new(4 * ob);
+    conv_block(
+        x, weight, bias, bi, oi0, y0, x0, pad, scale, &mut outs, relu, ob,
+    );
+    #[unroll]
+    for j in 0..ob {
+        if oi0 + j < o {
+            let mut best = outs[j * 4];
+            // The first maximum as first_max_in_window finds it (strictly larger wins),
+            // beside `best`, which takes `max` as the pool does.
+            let mut first = best;
+            let mut k = 0usize;
+            if x0 + 1 < ow {
+                let v = outs[j * 4 + 1];
+                best = best.max(v);
+                if v > first {
+                    first = v;
+                    k = 1;
+                }
             }
+            if y0 + 1 < oh {
+                let v = outs[j * 4 + 2];
+                best = best.max(v);
+                if v > first {
+                    first = v;
+                    k = 2;
+                }
+                if x0 + 1 < ow {
+                    let v = outs[j * 4 + 3];
+                    best = best.max(v);
+                    if v > first {
+                        first = v;
+                        k = 3;
+                    }
+                }
+            }
+            if relu {
+                if first <= F::new(0.0) {
+                    k = CUT;
+                }
+            }
+            let at = ((bi * o + oi0 + j) * ph + py) * pw + px;
+            pooled[at] = best;
+            arg[at] = F::cast_from(k);
         }
     }
-    if relu {
-        if first <= F::new(0.0) {
-            k = CUT;
-        }
-    }
-    pooled[i] = best;
-    arg[i] = F::cast_from(k);
 }
 
 /// In `arg` of [`conv_pool_kernel`]: a window whose maximum ReLU cut, which sends no gradient

@@ -16,7 +16,7 @@ mod grads;
 
 pub(super) use forward::product_at;
 
-use super::launch::{SUM_UNITS, SplitSum, empty, grid, sum_cubes};
+use super::launch::{SUM_UNITS, SplitSum, empty, grid, sum_cubes, unit_block};
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
@@ -31,30 +31,12 @@ use grads::linear_grads_kernel;
 /// ms, 2026-12-07).
 const BLOCK: usize = 8;
 
-/// The grid a card (a GPU) should keep, in units, for a unit to take more than one row:
-/// 32,768, about 256 units for each of an H100's 132 multiprocessors. A larger block reads
-/// less for each product, but a GPU's unit waits on its loads, and only many units at once
-/// hide that wait. A first estimate: no GPU has timed it yet (`scripts/gpu-check.sh kernels`
-/// is the way to).
-const FILL: usize = 32_768;
-
 /// The rows (of the batch, or the weight's columns) one unit takes, 8, 4, 2 or 1, where
-/// `units(rows)` is the grid that makes. On a software adapter (lavapipe: no card behind the
-/// device) 8, each `w[k, j]` read once for eight rows: deep-ae's step's kernels 1,074 against
-/// 294 ms with one row, its gradient kernels 294 against 373 ms with four (2026-12-07). On a
-/// card the most that still leaves [`FILL`] units, or 1. What [`crate::set_dense_rows`]
-/// fixed, if anything, before either.
+/// `units(rows)` is the grid that makes ([`unit_block`]: on a software adapter 8, each
+/// `w[k, j]` read once for eight rows: deep-ae's step's kernels 1,074 against 294 ms with one
+/// row, its gradient kernels 294 against 373 ms with four, lavapipe, 2026-12-07).
 fn rows_for(like: &CubeTensor, units: impl Fn(usize) -> usize) -> usize {
-    if let Some(rows) = crate::ops::dense_rows() {
-        return rows;
-    }
-    if like.client.properties().identity.physical.is_none() {
-        return 8;
-    }
-    [8, 4, 2]
-        .into_iter()
-        .find(|&r| units(r) >= FILL)
-        .unwrap_or(1)
+    unit_block(like, 8, units)
 }
 
 /// `x` `[b, n]`, `weight` `[n, o]`, `bias` `[o]` -> `[b, o]`, contiguous, through `max(., 0)`
