@@ -370,9 +370,10 @@ fn the_data_set_s_bytes_unpack_in_one_kernel_on_wgpu() {
     assert_unpacking_matches(&device.autodiff());
 }
 
-/// Every block of output channels a unit of the forward kernels may take (`set_unit_block`:
-/// 1, 2 or 4 on a GPU by the grid's size, 8 on lavapipe) gives the same outputs, pools' picks
-/// and so gradients to the bit, with channel counts the blocks do not divide and odd sides.
+/// Every block of channels a unit may take (`set_unit_block`: 1, 2 or 4 on a GPU by the
+/// grid's size, 8 on lavapipe; output channels in the forward kernels, input channels in the
+/// input gradient's blocks, pooled or up-sampled) gives the same outputs, pools' picks and
+/// gradients to the bit, with channel counts the blocks do not divide and odd sides.
 /// Only this test changes the setting; the others in this file pass under any of them.
 #[test]
 fn every_block_of_channels_gives_the_same_values_on_wgpu() {

@@ -227,8 +227,8 @@ pub(super) fn sum_positions(b: usize, rows: usize, cols: usize, pool: bool) -> u
 /// `v * parts + k`, the values being the weights' gradients and then the biases'), which a
 /// second launch adds (`launch::sum_parts`). The cubes after them give the input gradient, one
 /// unit per input of `gx`, or, pooled without up-sampling or up-sampled without the pool, per
-/// 2x2 block of inputs (`input_grad::grad_x_pooled_block`, `grad_x_up2_block`; `nx` units
-/// either way, 0 when not wanted). Whether a cube sums is the same for all its units, so all
+/// 2x2 block of inputs in `cb` input channels (`input_grad::grad_x_pooled_block`,
+/// `grad_x_up2_block`; `nx` units either way, 0 when not wanted). Whether a cube sums is the same for all its units, so all
 /// of them reach the same barriers.
 #[cube(launch)]
 #[allow(
@@ -257,6 +257,7 @@ pub(super) fn conv_grads_kernel<F: Float>(
     nx: usize,
     #[comptime] relu: bool,
     #[comptime] pool: bool,
+    #[comptime] cb: usize,
     #[define(F)] _dtype: ElemType,
 ) {
     let unit = UNIT_POS as usize;
@@ -303,11 +304,11 @@ pub(super) fn conv_grads_kernel<F: Float>(
             let mut done = false;
             if pool {
                 if scale == 1 {
-                    grad_x_pooled_block(i, grad, y, weight, x, gx, pad);
+                    grad_x_pooled_block(i, grad, y, weight, x, gx, pad, cb);
                     done = true;
                 }
             } else if scale == 2 {
-                grad_x_up2_block(i, grad, y, weight, x, gx, pad, relu);
+                grad_x_up2_block(i, grad, y, weight, x, gx, pad, relu, cb);
                 done = true;
             }
             if !done {

@@ -80,18 +80,20 @@ fn up2_taps<F: Float>(weight: &Tensor<F>, wb: usize, taps: &mut Array<F>) {
 }
 
 /// The input gradient of a convolution of the input up-sampled 2x, without the pool, for the
-/// 2x2 block of inputs `i` (`[b, c, t, u]`: inputs `2 t + dy`, `2 u + dx`, those inside the
-/// input), into the contiguous `gx`. Input `(sy, sx)` stands for the 2x2 block of the image at
-/// `(2 sy + pad, 2 sx + pad)` of the padded image, which reaches a 4x4 patch of outputs, each
-/// through the sum of the taps that join them ([`up2_taps`]): so each output's gradient
-/// (masked by ReLU) is read once for an input where its nine taps one by one would read it up
-/// to four times, and the four inputs of the block share a 6x6 patch of outputs, each read
-/// once for all of them. Each input adds its 16 outputs' terms in order, output channel by
-/// output channel.
+/// 2x2 blocks of inputs `i` (`[b, g, t, u]`: inputs `2 t + dy`, `2 u + dx` of the `cb` input
+/// channels from `g cb`, those inside the input), into the contiguous `gx`. Input `(sy, sx)`
+/// stands for the 2x2 block of the image at `(2 sy + pad, 2 sx + pad)` of the padded image,
+/// which reaches a 4x4 patch of outputs, each through the sum of the taps that join them
+/// ([`up2_taps`]): so each output's gradient (masked by ReLU) is read once for an input where
+/// its nine taps one by one would read it up to four times, and the four inputs of a block in
+/// every one of the `cb` channels share a 6x6 patch of outputs, each read once for all of
+/// them. Each input adds its 16 outputs' terms in order, output channel by output channel
+/// (the patch's outputs outside the output add a 0, which changes no sum). Channels past the
+/// last read the last one's weights again and store nothing.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
-    reason = "the tensors, the block, the padding and the flag"
+    reason = "the tensors, the block, the padding and the flags"
 )]
 pub(super) fn grad_x_up2_block<F: Float>(
     i: usize,
@@ -102,12 +104,13 @@ pub(super) fn grad_x_up2_block<F: Float>(
     gx: &mut Tensor<F>,
     pad: usize,
     #[comptime] relu: bool,
+    #[comptime] cb: usize,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
-    let (bh, bw) = (h.div_ceil(2), w.div_ceil(2));
+    let (bh, bw, groups) = (h.div_ceil(2), w.div_ceil(2), c.div_ceil(cb));
     let (t, u) = (i / bw % bh, i % bw);
-    let ci = i / (bw * bh) % c;
-    let bi = i / (bw * bh * c);
+    let ci0 = i / (bw * bh) % groups * cb;
+    let bi = i / (bw * bh * groups);
     let (o, oh, ow) = (y.shape(1), y.shape(2), y.shape(3));
     let (gs0, gs1, gs2, gs3) = strides(grad);
     let (ys0, ys1, ys2, ys3) = strides(y);
@@ -115,51 +118,70 @@ pub(super) fn grad_x_up2_block<F: Float>(
     // Patch row r is output row 4 t + pad - 2 + r (kept unsigned as oy - 2); input dy of the
     // block reaches rows r = 2 dy + a, a in 0..4. The same for columns.
     let (y2, x2) = (t * 4 + pad, u * 4 + pad);
+    let zero = F::new(0.0);
+    let mut d = Array::<F>::new(36usize);
     let mut taps = Array::<F>::new(16usize);
-    let mut sums = Array::<F>::new(4usize);
-    let mut part = Array::<F>::new(4usize);
+    let mut sums = Array::<F>::new(4 * cb);
+    let mut part = Array::<F>::new(4 * cb);
     #[unroll]
-    for q in 0..4usize {
-        sums[q] = F::new(0.0);
+    for q in 0..4 * cb {
+        sums[q] = zero;
     }
     for oi in 0..o {
         let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
-        up2_taps(weight, oi * ws0 + ci * ws1, &mut taps);
-        #[unroll]
-        for q in 0..4usize {
-            part[q] = F::new(0.0);
-        }
         #[unroll]
         for r in 0..6usize {
             let oy = y2 + r;
-            if oy >= 2 && oy - 2 < oh {
-                let (gr, yr) = (gb + (oy - 2) * gs2, yb + (oy - 2) * ys2);
-                #[unroll]
-                for e in 0..6usize {
-                    let ox = x2 + e;
-                    if ox >= 2 && ox - 2 < ow {
-                        let d = masked(grad, y, gr + (ox - 2) * gs3, yr + (ox - 2) * ys3, relu);
-                        #[unroll]
-                        for q in 0..4usize {
-                            let (dy, dx) = (q / 2, q % 2);
-                            if r >= 2 * dy && r - 2 * dy < 4 && e >= 2 * dx && e - 2 * dx < 4 {
-                                part[q] += d * taps[(r - 2 * dy) * 4 + e - 2 * dx];
-                            }
-                        }
-                    }
+            let row_in = oy >= 2 && oy - 2 < oh;
+            #[unroll]
+            for e in 0..6usize {
+                let ox = x2 + e;
+                d[r * 6 + e] = zero;
+                if row_in && ox >= 2 && ox - 2 < ow {
+                    let (g, yo) = (
+                        gb + (oy - 2) * gs2 + (ox - 2) * gs3,
+                        yb + (oy - 2) * ys2 + (ox - 2) * ys3,
+                    );
+                    d[r * 6 + e] = masked(grad, y, g, yo, relu);
                 }
             }
         }
         #[unroll]
-        for q in 0..4usize {
-            sums[q] += part[q];
+        for j in 0..cb {
+            up2_taps(weight, oi * ws0 + (ci0 + j).min(c - 1) * ws1, &mut taps);
+            #[unroll]
+            for q in 0..4usize {
+                part[j * 4 + q] = zero;
+            }
+            #[unroll]
+            for r in 0..6usize {
+                #[unroll]
+                for e in 0..6usize {
+                    #[unroll]
+                    for q in 0..4usize {
+                        let (dy, dx) = (q / 2, q % 2);
+                        if r >= 2 * dy && r - 2 * dy < 4 && e >= 2 * dx && e - 2 * dx < 4 {
+                            part[j * 4 + q] += d[r * 6 + e] * taps[(r - 2 * dy) * 4 + e - 2 * dx];
+                        }
+                    }
+                }
+            }
+            #[unroll]
+            for q in 0..4usize {
+                sums[j * 4 + q] += part[j * 4 + q];
+            }
         }
     }
     #[unroll]
-    for q in 0..4usize {
-        let (sy, sx) = (t * 2 + q / 2, u * 2 + q % 2);
-        if sy < h && sx < w {
-            gx[((bi * c + ci) * h + sy) * w + sx] = sums[q];
+    for j in 0..cb {
+        if ci0 + j < c {
+            #[unroll]
+            for q in 0..4usize {
+                let (sy, sx) = (t * 2 + q / 2, u * 2 + q % 2);
+                if sy < h && sx < w {
+                    gx[((bi * c + ci0 + j) * h + sy) * w + sx] = sums[j * 4 + q];
+                }
+            }
         }
     }
 }
@@ -231,19 +253,21 @@ fn sent_back<F: Float>(
     sum
 }
 
-/// The input gradient of a pooled convolution (no up-sampling) for the 2x2 block of inputs
-/// `i` (`[b, c, t, u]`, `ceil((n + pad) / 2)` of them on a side of `n` inputs, `pad` being 0
-/// or 1): the inputs at rows `2 t, 2 t + 1`
+/// The input gradient of a pooled convolution (no up-sampling) for the 2x2 blocks of inputs
+/// `i` (`[b, g, t, u]`, `ceil((n + pad) / 2)` of them on a side of `n` inputs, `pad` being 0
+/// or 1, in each of the `cb` input channels from `g cb`): the inputs at rows `2 t, 2 t + 1`
 /// and columns `2 u, 2 u + 1` of the padded image, those inside it, into the contiguous `gx`.
 /// All four reach outputs of the same (up to) 2x2 windows, `t - 1 ..= t` by `u - 1 ..= u`, so
 /// each window's first maximum (`y`, the pool's `arg`) and gradient are read once for the
-/// four, where [`sent_back`] reads them once per input. Each input still adds, output channel
-/// by output channel and window by window in order, the gradient of each window whose maximum
-/// it reached times the weight of the tap that joined them: the same sums to the bit.
+/// four inputs in every one of the `cb` channels, where [`sent_back`] reads them once per
+/// input. Each input still adds, output channel by output channel and window by window in
+/// order, the gradient of each window whose maximum it reached times the weight of the tap
+/// that joined them: the same sums to the bit. Channels past the last read the last one's
+/// weights again and store nothing.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
-    reason = "the tensors, the block and the padding"
+    reason = "the tensors, the block, the padding and the block's channels"
 )]
 pub(super) fn grad_x_pooled_block<F: Float>(
     i: usize,
@@ -253,68 +277,88 @@ pub(super) fn grad_x_pooled_block<F: Float>(
     x: &Tensor<F>,
     gx: &mut Tensor<F>,
     pad: usize,
+    #[comptime] cb: usize,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
-    let (bh, bw) = ((h + pad).div_ceil(2), (w + pad).div_ceil(2));
+    let (bh, bw, groups) = ((h + pad).div_ceil(2), (w + pad).div_ceil(2), c.div_ceil(cb));
     let (t, u) = (i / bw % bh, i % bw);
-    let ci = i / (bw * bh) % c;
-    let bi = i / (bw * bh * c);
+    let ci0 = i / (bw * bh) % groups * cb;
+    let bi = i / (bw * bh * groups);
     let (o, ph, pw) = (y.shape(1), y.shape(2), y.shape(3));
     let (gs0, gs1, gs2, gs3) = strides(grad);
     let (ys0, ys1, ys2, ys3) = strides(y);
     let (ws0, ws1, ws2, ws3) = strides(weight);
-    let mut sums = Array::<F>::new(4usize);
+    let zero = F::new(0.0);
+    let mut sums = Array::<F>::new(4 * cb);
     #[unroll]
-    for q in 0..4usize {
-        sums[q] = F::new(0.0);
+    for q in 0..4 * cb {
+        sums[q] = zero;
     }
     // Each output channel's share summed on its own, then added, as grad_x_at adds what
-    // sent_back gives.
-    let mut part = Array::<F>::new(4usize);
+    // sent_back gives. Window `a * 2 + e` (row t - 1 + a, column u - 1 + e): its maximum's
+    // row and column in the output (kept unsigned as my, mx), its gradient, whether it sends
+    // one (inside the pooled output, not cut by ReLU).
+    let mut part = Array::<F>::new(4 * cb);
+    let mut my = Array::<usize>::new(4usize);
+    let mut mx = Array::<usize>::new(4usize);
+    let mut g = Array::<F>::new(4usize);
+    let mut sends = Array::<bool>::new(4usize);
     for oi in 0..o {
         let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
-        let wb = oi * ws0 + ci * ws1;
         #[unroll]
-        for q in 0..4usize {
-            part[q] = F::new(0.0);
-        }
-        // Window row t - 1 + a and column u - 1 + e, kept unsigned as wy - 1 and wx - 1.
-        #[unroll]
-        for a in 0..2usize {
-            let wy = t + a;
-            if wy >= 1 && wy - 1 < ph {
-                #[unroll]
-                for e in 0..2usize {
-                    let wx = u + e;
-                    if wx >= 1 && wx - 1 < pw {
-                        let (ry, rx) = (wy - 1, wx - 1);
-                        let k = usize::cast_from(y[yb + ry * ys2 + rx * ys3]);
-                        if k < CUT {
-                            let (my, mx) = (ry * 2 + k / 2, rx * 2 + k % 2);
-                            let g = grad[gb + ry * gs2 + rx * gs3];
-                            #[unroll]
-                            for q in 0..4usize {
-                                let (yy, xx) = (t * 2 + q / 2, u * 2 + q % 2);
-                                if my <= yy && yy - my < 3 && mx <= xx && xx - mx < 3 {
-                                    let tap = wb + (yy - my) * ws2 + (xx - mx) * ws3;
-                                    part[q] += g * weight[tap];
-                                }
-                            }
-                        }
-                    }
+        for v in 0..4usize {
+            let (wy, wx) = (t + v / 2, u + v % 2);
+            sends[v] = false;
+            my[v] = 0;
+            mx[v] = 0;
+            g[v] = zero;
+            if wy >= 1 && wy - 1 < ph && wx >= 1 && wx - 1 < pw {
+                let (ry, rx) = (wy - 1, wx - 1);
+                let k = usize::cast_from(y[yb + ry * ys2 + rx * ys3]);
+                if k < CUT {
+                    sends[v] = true;
+                    my[v] = ry * 2 + k / 2;
+                    mx[v] = rx * 2 + k % 2;
+                    g[v] = grad[gb + ry * gs2 + rx * gs3];
                 }
             }
         }
         #[unroll]
-        for q in 0..4usize {
-            sums[q] += part[q];
+        for j in 0..cb {
+            let wb = oi * ws0 + (ci0 + j).min(c - 1) * ws1;
+            #[unroll]
+            for q in 0..4usize {
+                part[j * 4 + q] = zero;
+            }
+            #[unroll]
+            for v in 0..4usize {
+                if sends[v] {
+                    #[unroll]
+                    for q in 0..4usize {
+                        let (yy, xx) = (t * 2 + q / 2, u * 2 + q % 2);
+                        if my[v] <= yy && yy - my[v] < 3 && mx[v] <= xx && xx - mx[v] < 3 {
+                            let tap = wb + (yy - my[v]) * ws2 + (xx - mx[v]) * ws3;
+                            part[j * 4 + q] += g[v] * weight[tap];
+                        }
+                    }
+                }
+            }
+            #[unroll]
+            for q in 0..4usize {
+                sums[j * 4 + q] += part[j * 4 + q];
+            }
         }
     }
     #[unroll]
-    for q in 0..4usize {
-        let (yy, xx) = (t * 2 + q / 2, u * 2 + q % 2);
-        if yy >= pad && yy - pad < h && xx >= pad && xx - pad < w {
-            gx[((bi * c + ci) * h + yy - pad) * w + xx - pad] = sums[q];
+    for j in 0..cb {
+        if ci0 + j < c {
+            #[unroll]
+            for q in 0..4usize {
+                let (yy, xx) = (t * 2 + q / 2, u * 2 + q % 2);
+                if yy >= pad && yy - pad < h && xx >= pad && xx - pad < w {
+                    gx[((bi * c + ci0 + j) * h + yy - pad) * w + xx - pad] = sums[j * 4 + q];
+                }
+            }
         }
     }
 }

@@ -44,10 +44,11 @@ pub struct OutGrad {
     pub grad: CubeTensor,
 }
 
-/// How many of the `o` output channels one unit of the forward kernels takes, where
-/// `units(channels)` is the grid that makes ([`unit_block`]): at most 8, and no more than the
-/// channels (rounded up to a power of two). On lavapipe, eight channels against one took
-/// conv-ae's forward kernels from about 380 to 206 ms a step (2026-12-07).
+/// How many of the `o` output channels one unit of the forward kernels takes (or of the input
+/// channels, one unit of the input gradient's blocks), where `units(channels)` is the grid
+/// that makes ([`unit_block`]): at most 8, and no more than the channels (rounded up to a
+/// power of two). On lavapipe, eight channels against one took conv-ae's forward kernels from
+/// about 380 to 206 ms a step (2026-12-07).
 fn channels_for(like: &CubeTensor, o: usize, units: impl Fn(usize) -> usize) -> usize {
     unit_block(like, o.next_power_of_two().min(8), units)
 }
@@ -189,17 +190,18 @@ pub fn conv3x3_grads(
         one()
     };
     // A unit per input; pooled without up-sampling, per 2x2 block of the padded image's inputs
-    // (`input_grad::grad_x_pooled_block`); up-sampled without the pool, per 2x2 block of
-    // inputs (`grad_x_up2_block`).
-    let [_, _, h, w] = x.shape().dims::<4>();
-    let planes = x.shape()[0] * c;
+    // in `cb` channels (`input_grad::grad_x_pooled_block`); up-sampled without the pool, per
+    // 2x2 block of inputs in `cb` channels (`grad_x_up2_block`).
+    let [bs, _, h, w] = x.shape().dims::<4>();
     let blocks = |n: usize| (n + conv.pad).div_ceil(2);
-    let nx = match (need_x && planes * h * w > 0, conv.pool, conv.up) {
+    let units = |cb: usize| match (need_x && bs * c * h * w > 0, conv.pool, conv.up) {
         (false, _, _) => 0,
-        (true, true, false) => planes * blocks(h) * blocks(w),
-        (true, false, true) => planes * h.div_ceil(2) * w.div_ceil(2),
-        (true, _, _) => planes * h * w,
+        (true, true, false) => bs * c.div_ceil(cb) * blocks(h) * blocks(w),
+        (true, false, true) => bs * c.div_ceil(cb) * h.div_ceil(2) * w.div_ceil(2),
+        (true, _, _) => bs * c * h * w,
     };
+    let cb = channels_for(&x, c, units);
+    let nx = units(cb);
     let cubes = sums * parts + nx.div_ceil(SUM_UNITS);
     if cubes > 0 {
         let dtype = dtype_to_storage_type(x.dtype);
@@ -224,6 +226,7 @@ pub fn conv3x3_grads(
             nx,
             conv.relu,
             conv.pool,
+            cb,
             dtype,
         );
     }
