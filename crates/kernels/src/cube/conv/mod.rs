@@ -1,8 +1,9 @@
 //! The 3x3 convolution (stride 1, padding 0 or 1, with bias, ReLU or not, of the input or of
 //! the input up-sampled 2x, max-pooled 2x2 after or not) as CubeCL kernels (`forward.rs`,
 //! `backward.rs`; their launches here): the output in one launch (a unit per 2x2 block of
-//! outputs, or per pool window, reading the 4x4 patch of input they share once), the input,
-//! weight and bias gradients together in another. With ReLU, the gradient kernel reads the
+//! outputs, or per pool window, in up to eight output channels, reading the 4x4 patch of
+//! input they share once), the input, weight and bias gradients together in another (the
+//! input's in blocks of up to eight input channels). With ReLU, the gradient kernel reads the
 //! output for its mask; with the pool, which output is each window's maximum, as the forward
 //! recorded it (the output before the pool is not stored); with the up-sampling, the kernels
 //! read the small input where the large image would repeat it: none of them needs a launch of
