@@ -35,7 +35,8 @@ static UNIT_BLOCK: AtomicUsize = AtomicUsize::new(0);
 
 /// Fixes, for this process, the block one unit of the CubeCL kernels takes where they may
 /// choose: the rows (of the batch, or the weight's columns) of the dense layer's kernels, the
-/// output channels of the convolution's forward: 1, 2, 4 or 8. `None` (the default) lets the
+/// channels of the convolution's (output channels forward, input channels in the input
+/// gradient's blocks): 1, 2, 4 or 8. `None` (the default) lets the
 /// kernels choose by the device. The outputs and gradients are the same to the bit whatever
 /// the block (a mean loss's terms are added in another order); to time each choice on one GPU,
 /// and to test them all on any device. Another number is refused, with what is allowed.
