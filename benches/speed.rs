@@ -35,7 +35,7 @@ options:
   --unit-block N    the block one unit of our wgpu kernels takes where they may choose (the dense
                     layer's rows; the convolution's channels, output channels forward and input
                     channels in the input gradient): 1, 2, 4 or 8 (default: chosen by the
-                    device; 8 on a software adapter, Adam's kernel aside), to time each on a GPU
+                    device; 8 on a software adapter), to time each on a GPU
   --seconds S       time each case for at least S seconds (default 3)
   --steps N         time at least N steps (default 5), however short --seconds is
   --warmup N        untimed steps first (default 3; GPUs compile and tune kernels then)
