@@ -16,6 +16,7 @@ use ae_kernels::{
 use burn::backend::Dispatch;
 use burn::prelude::*;
 use burn::tensor::{Distribution, activation};
+use common::ops::{conv_ext, pool_ext};
 use common::{
     assert_close, assert_same_output_and_grads, assert_unpacking_matches, numbers,
     output_and_grads, values,
@@ -195,43 +196,6 @@ fn random(shape: [usize; 4], nhwc: bool, device: &Device) -> Tensor<4> {
     }
 }
 
-/// The convolution through the extension (our kernels on wgpu).
-fn conv_ext(
-    pad: usize,
-    relu: bool,
-    up: bool,
-) -> impl Fn(Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4> {
-    move |x, k, b| {
-        Tensor::from_dispatch(Dispatch::conv3x3(
-            x.into_dispatch(),
-            k.into_dispatch(),
-            b.into_dispatch(),
-            pad,
-            relu,
-            up,
-        ))
-    }
-}
-
-/// The convolution and its 2x2 max-pool through the extension, as one op: the pooled output.
-fn pool_ext(
-    pad: usize,
-    relu: bool,
-    up: bool,
-) -> impl Fn(Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4> {
-    move |x, k, b| {
-        let (_, pooled) = Dispatch::conv3x3_pool(
-            x.into_dispatch(),
-            k.into_dispatch(),
-            b.into_dispatch(),
-            pad,
-            relu,
-            up,
-        );
-        Tensor::from_dispatch(pooled)
-    }
-}
-
 /// The convolution (our kernel on wgpu) and the transposed convolution (which the public
 /// functions keep on Burn's layer there) through the extension: what the trait does is right.
 #[test]
@@ -368,47 +332,4 @@ fn the_data_set_s_bytes_unpack_in_one_kernel_on_wgpu() {
     assert!(Op::Unpack.runs_on(&device));
     assert_unpacking_matches(&device);
     assert_unpacking_matches(&device.autodiff());
-}
-
-/// Every block of channels a unit may take (`set_unit_block`: 1, 2 or 4 on a GPU by the
-/// grid's size, 8 on lavapipe; output channels in the forward kernels, input channels in the
-/// input gradient's blocks, pooled or up-sampled) gives the same outputs, pools' picks and
-/// gradients to the bit, with channel counts the blocks do not divide and odd sides.
-/// Only this test changes the setting; the others in this file pass under any of them.
-#[test]
-fn every_block_of_channels_gives_the_same_values_on_wgpu() {
-    let Some(device) = wgpu("blocks of channels") else {
-        return;
-    };
-    let ad = device.autodiff();
-    for (b, c, o, h, w) in [(2, 3, 5, 7, 9), (1, 2, 3, 6, 5), (2, 1, 16, 8, 8)] {
-        let x = random([b, c, h, w], false, &ad);
-        let k = Tensor::<4>::random([o, c, 3, 3], NORMAL, &ad);
-        let bias = Tensor::<1>::random([o], NORMAL, &ad);
-        for (pad, relu, up) in [(1, true, false), (0, false, false), (1, true, true)] {
-            let scale = if up { 2 } else { 1 };
-            let side = |s: usize| s * scale + 2 * pad - 2;
-            let (oh, ow) = (side(h), side(w));
-            let mix = Tensor::<4>::random([b, o, oh, ow], NORMAL, &ad);
-            let pooled_mix =
-                Tensor::<4>::random([b, o, oh.div_ceil(2), ow.div_ceil(2)], NORMAL, &ad);
-            let run = |block: usize| {
-                ae_kernels::set_unit_block(Some(block)).unwrap();
-                let plain = output_and_grads(conv_ext(pad, relu, up), [&x, &k], &bias, &mix);
-                let pooled =
-                    output_and_grads(pool_ext(pad, relu, up), [&x, &k], &bias, &pooled_mix);
-                [plain, pooled].concat()
-            };
-            let first = run(1);
-            for block in [2, 4, 8] {
-                let what = format!(
-                    "b{b} {c}->{o} {h}x{w} pad {pad}, ReLU {relu}, up {up}, {block} channels"
-                );
-                for (i, (a, r)) in run(block).iter().zip(&first).enumerate() {
-                    assert!(a == r, "part {i} differs from one channel's, {what}");
-                }
-            }
-        }
-    }
-    ae_kernels::set_unit_block(None).unwrap();
 }

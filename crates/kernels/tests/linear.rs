@@ -5,8 +5,8 @@
 //! there is no GPU); on flex and ndarray the op is Burn's own operations behind the trait and
 //! the hand-written autodiff node, which this checks too.
 //!
-//! wgpu is tested unless `AE_TEST_BACKENDS` is set and leaves it out (then the test says so);
-//! there, each block of rows a unit of the kernels may take gives the same values.
+//! wgpu is tested unless `AE_TEST_BACKENDS` is set and leaves it out (then the test says so).
+//! That every block of rows a unit may take gives the same values: `blocks.rs`.
 
 mod common;
 
@@ -15,6 +15,7 @@ use burn::backend::Dispatch;
 use burn::nn::LinearConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use common::ops::{dense as ours, dense_output_and_grads as output_and_grads, random2 as random};
 use common::{assert_close, devices, values};
 
 const NORMAL: Distribution = Distribution::Normal(0.0, 1.0);
@@ -32,52 +33,9 @@ fn all_devices() -> Vec<(Device, bool)> {
     all
 }
 
-/// The op through the extension.
-fn ours(relu: bool) -> impl Fn(Tensor<2>, Tensor<2>, Tensor<1>) -> Tensor<2> {
-    move |x, w, b| {
-        Tensor::from_dispatch(Dispatch::dense(
-            x.into_dispatch(),
-            w.into_dispatch(),
-            b.into_dispatch(),
-            relu,
-        ))
-    }
-}
-
 /// Burn's arithmetic.
 fn burn_s(relu: bool) -> impl Fn(Tensor<2>, Tensor<2>, Tensor<1>) -> Tensor<2> {
     move |x, w, b| linear::reference(x, w, b, relu)
-}
-
-/// `op`'s output and the gradients of `x`, `w` and `b` of the output's sum weighted by `mix`.
-fn output_and_grads(
-    op: impl Fn(Tensor<2>, Tensor<2>, Tensor<1>) -> Tensor<2>,
-    [x, w]: [&Tensor<2>; 2],
-    b: &Tensor<1>,
-    mix: &Tensor<2>,
-) -> [Vec<f32>; 4] {
-    let (x, w, b) = (
-        x.clone().require_grad(),
-        w.clone().require_grad(),
-        b.clone().require_grad(),
-    );
-    let y = op(x.clone(), w.clone(), b.clone());
-    let g = (y.clone() * mix.clone()).sum().backward();
-    [
-        values(y.inner()),
-        values(x.grad(&g).unwrap()),
-        values(w.grad(&g).unwrap()),
-        values(b.grad(&g).unwrap()),
-    ]
-}
-
-/// `[rows, cols]` normal values, contiguous or as the transposed view of `[cols, rows]` memory.
-fn random(rows: usize, cols: usize, transposed: bool, device: &Device) -> Tensor<2> {
-    if transposed {
-        Tensor::<2>::random([cols, rows], NORMAL, device).transpose()
-    } else {
-        Tensor::<2>::random([rows, cols], NORMAL, device)
-    }
 }
 
 #[test]
@@ -271,57 +229,4 @@ fn the_dense_layer_with_the_loss_after_it_matches_burn_s() {
             }
         }
     }
-}
-
-/// Every block of rows a unit of the wgpu kernels may take (`set_unit_block`: 1, 2 or 4 on a
-/// GPU by the grid's size, 8 on lavapipe) gives the same outputs, residuals and gradients to
-/// the bit, and the same mean loss to rounding (its terms are added in another order), with
-/// batches and widths the blocks do not divide. Only this test changes the setting; the others
-/// in this file pass under any of them. A number that is no block is refused.
-#[test]
-fn every_block_of_rows_gives_the_same_values() {
-    assert!(ae_kernels::set_unit_block(Some(3)).is_err());
-    let Some((device, _)) = all_devices().into_iter().find(|&(_, on_wgpu)| on_wgpu) else {
-        return; // all_devices said that wgpu is left out.
-    };
-    let ad = device.autodiff();
-    for (batch, n, o, transposed) in [(3, 5, 7, false), (13, 40, 21, false), (6, 9, 11, true)] {
-        let x = random(batch, n, transposed, &ad);
-        let w = random(n, o, transposed, &ad);
-        let b = Tensor::<1>::random([o], NORMAL, &ad);
-        let mix = Tensor::<2>::random([batch, o], NORMAL, &ad);
-        let t = Tensor::<2>::random([batch, o], Distribution::Default, &ad);
-        let run = |rows: usize| {
-            ae_kernels::set_unit_block(Some(rows)).unwrap();
-            let mut parts = Vec::from(output_and_grads(ours(true), [&x, &w], &b, &mix));
-            let (xg, wg, bg) = (
-                x.clone().require_grad(),
-                w.clone().require_grad(),
-                b.clone().require_grad(),
-            );
-            let (d, mean) = Dispatch::dense_bce_mean(
-                xg.clone().into_dispatch(),
-                wg.clone().into_dispatch(),
-                bg.clone().into_dispatch(),
-                t.clone().into_dispatch(),
-            );
-            let mean = Tensor::<1>::from_dispatch(mean);
-            let g = mean.clone().mul_scalar((batch * o) as f32).backward();
-            parts.push(values(Tensor::<2>::from_dispatch(d).inner()));
-            parts.push(values(xg.grad(&g).unwrap()));
-            parts.push(values(wg.grad(&g).unwrap()));
-            parts.push(values(bg.grad(&g).unwrap()));
-            (parts, values(mean.inner()))
-        };
-        let (first, first_mean) = run(1);
-        for rows in [2, 4, 8] {
-            let (these, mean) = run(rows);
-            let what = format!("{batch}x{n} -> {o}, views {transposed}, {rows} rows");
-            for (k, (a, b)) in these.iter().zip(&first).enumerate() {
-                assert!(a == b, "part {k} differs from one row's, {what}");
-            }
-            assert_close(&mean, &first_mean, &format!("mean loss, {what}"));
-        }
-    }
-    ae_kernels::set_unit_block(None).unwrap();
 }

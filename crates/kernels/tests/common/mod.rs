@@ -9,6 +9,8 @@
 
 use burn::prelude::*;
 
+pub mod ops;
+
 /// The devices the kernels run on.
 pub fn devices() -> [Device; 2] {
     [Device::flex(), Device::ndarray()]
