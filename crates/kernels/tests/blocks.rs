@@ -17,7 +17,7 @@ use ae_kernels::KernelBackend;
 use burn::backend::Dispatch;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use common::ops::{conv_ext, dense, dense_output_and_grads, pool_ext, random2};
+use common::ops::{conv_ext, dense, pool_ext, random2};
 use common::{assert_close, output_and_grads, values};
 use std::sync::Mutex;
 
@@ -57,7 +57,7 @@ fn every_block_of_rows_gives_the_same_values() {
         let t = Tensor::<2>::random([batch, o], Distribution::Default, &ad);
         let run = |rows: usize| {
             ae_kernels::set_unit_block(Some(rows)).unwrap();
-            let mut parts = Vec::from(dense_output_and_grads(dense(true), [&x, &w], &b, &mix));
+            let mut parts = Vec::from(output_and_grads(dense(true), [&x, &w], &b, &mix));
             let (xg, wg, bg) = (
                 x.clone().require_grad(),
                 w.clone().require_grad(),

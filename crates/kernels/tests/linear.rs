@@ -15,8 +15,8 @@ use burn::backend::Dispatch;
 use burn::nn::LinearConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use common::ops::{dense as ours, dense_output_and_grads as output_and_grads, random2 as random};
-use common::{assert_close, devices, values};
+use common::ops::{dense as ours, random2 as random};
+use common::{assert_close, devices, output_and_grads, values};
 
 const NORMAL: Distribution = Distribution::Normal(0.0, 1.0);
 

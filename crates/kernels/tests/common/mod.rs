@@ -49,13 +49,14 @@ pub fn assert_close(a: &[f32], b: &[f32], what: &str) {
     }
 }
 
-/// A convolution `op(x, k, bias)` on autodiff tensors: its output and the gradients of `x`, `k`
-/// and `bias` of the output's sum weighted by `mix` (so that every output's gradient differs).
-pub fn output_and_grads(
-    op: impl Fn(Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4>,
-    [x, k]: [&Tensor<4>; 2],
+/// A layer `op(x, k, bias)` (a convolution, rank 4, or the dense layer, rank 2) on autodiff
+/// tensors: its output and the gradients of `x`, `k` and `bias` of the output's sum weighted
+/// by `mix` (so that every output's gradient differs).
+pub fn output_and_grads<const D: usize>(
+    op: impl Fn(Tensor<D>, Tensor<D>, Tensor<1>) -> Tensor<D>,
+    [x, k]: [&Tensor<D>; 2],
     bias: &Tensor<1>,
-    mix: &Tensor<4>,
+    mix: &Tensor<D>,
 ) -> [Vec<f32>; 4] {
     let (x, k, bias) = (
         x.clone().require_grad(),

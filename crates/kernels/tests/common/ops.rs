@@ -1,16 +1,14 @@
 //! The ops through the extension, for the test files that run them: the dense layer and the
-//! convolutions (our kernels on wgpu), their outputs and gradients, and random inputs.
+//! convolutions (our kernels on wgpu), and random inputs.
 
 use ae_kernels::KernelBackend;
 use burn::backend::Dispatch;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-use super::values;
-
 const NORMAL: Distribution = Distribution::Normal(0.0, 1.0);
 
-/// The op through the extension.
+/// The dense layer through the extension (our kernels on wgpu).
 pub fn dense(relu: bool) -> impl Fn(Tensor<2>, Tensor<2>, Tensor<1>) -> Tensor<2> {
     move |x, w, b| {
         Tensor::from_dispatch(Dispatch::dense(
@@ -20,28 +18,6 @@ pub fn dense(relu: bool) -> impl Fn(Tensor<2>, Tensor<2>, Tensor<1>) -> Tensor<2
             relu,
         ))
     }
-}
-
-/// `op`'s output and the gradients of `x`, `w` and `b` of the output's sum weighted by `mix`.
-pub fn dense_output_and_grads(
-    op: impl Fn(Tensor<2>, Tensor<2>, Tensor<1>) -> Tensor<2>,
-    [x, w]: [&Tensor<2>; 2],
-    b: &Tensor<1>,
-    mix: &Tensor<2>,
-) -> [Vec<f32>; 4] {
-    let (x, w, b) = (
-        x.clone().require_grad(),
-        w.clone().require_grad(),
-        b.clone().require_grad(),
-    );
-    let y = op(x.clone(), w.clone(), b.clone());
-    let g = (y.clone() * mix.clone()).sum().backward();
-    [
-        values(y.inner()),
-        values(x.grad(&g).unwrap()),
-        values(w.grad(&g).unwrap()),
-        values(b.grad(&g).unwrap()),
-    ]
 }
 
 /// `[rows, cols]` normal values, contiguous or as the transposed view of `[cols, rows]` memory.

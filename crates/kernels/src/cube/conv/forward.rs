@@ -192,38 +192,11 @@ pub(super) fn conv_pool_kernel<F: Float>(
     conv_block(
         x, weight, bias, bi, oi0, y0, x0, pad, scale, &mut outs, relu, ob,
     );
+    let (right, below) = (x0 + 1 < ow, y0 + 1 < oh);
     #[unroll]
     for j in 0..ob {
         if oi0 + j < o {
-            let mut best = outs[j * 4];
-            // The first maximum as first_max_in_window finds it (strictly larger wins),
-            // beside `best`, which takes `max` as the pool does.
-            let mut first = best;
-            let mut k = 0usize;
-            if x0 + 1 < ow {
-                let v = outs[j * 4 + 1];
-                best = best.max(v);
-                if v > first {
-                    first = v;
-                    k = 1;
-                }
-            }
-            if y0 + 1 < oh {
-                let v = outs[j * 4 + 2];
-                best = best.max(v);
-                if v > first {
-                    first = v;
-                    k = 2;
-                }
-                if x0 + 1 < ow {
-                    let v = outs[j * 4 + 3];
-                    best = best.max(v);
-                    if v > first {
-                        first = v;
-                        k = 3;
-                    }
-                }
-            }
+            let (best, first, mut k) = window_max(&outs, j * 4, right, below);
             if relu {
                 if first <= F::new(0.0) {
                     k = CUT;
@@ -234,6 +207,31 @@ pub(super) fn conv_pool_kernel<F: Float>(
             arg[at] = F::cast_from(k);
         }
     }
+}
+
+/// The 2x2 window of outputs at `outs[at..at + 4]` (row-major; the right column there if
+/// `right`, the lower row if `below`): its maximum as the pool takes it (`max`), and its first
+/// maximum as `launch::first_max_in_window` finds it (a later output wins only when strictly
+/// larger) with which one that is (0 to 3).
+#[cube]
+fn window_max<F: Float>(outs: &Array<F>, at: usize, right: bool, below: bool) -> (F, F, usize) {
+    let mut best = outs[at];
+    let mut first = best;
+    let mut k = 0usize;
+    #[unroll]
+    for q in 1..4usize {
+        // 1: right of the corner; 2: below it; 3: below right.
+        let inside = (q == 2 || right) && (q == 1 || below);
+        if inside {
+            let v = outs[at + q];
+            best = best.max(v);
+            if v > first {
+                first = v;
+                k = q;
+            }
+        }
+    }
+    (best, first, k)
 }
 
 /// In `arg` of [`conv_pool_kernel`]: a window whose maximum ReLU cut, which sends no gradient

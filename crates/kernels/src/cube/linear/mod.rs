@@ -39,14 +39,21 @@ fn rows_for(like: &CubeTensor, units: impl Fn(usize) -> usize) -> usize {
     unit_block(like, 8, units)
 }
 
+/// The forward kernels' rows a unit ([`rows_for`]) and their grid's units, for `b` rows of
+/// `o` outputs: a unit per block of `rows` rows by [`BLOCK`] outputs.
+fn forward_grid(x: &CubeTensor, b: usize, o: usize) -> (usize, usize) {
+    let units = |rows: usize| b.div_ceil(rows) * o.div_ceil(BLOCK);
+    let rows = rows_for(x, units);
+    (rows, units(rows))
+}
+
 /// `x` `[b, n]`, `weight` `[n, o]`, `bias` `[o]` -> `[b, o]`, contiguous, through `max(., 0)`
 /// if `relu`.
 pub fn linear(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, relu: bool) -> CubeTensor {
     let b = x.shape()[0];
     let o = weight.shape()[1];
     let out = empty(&x, Shape::new([b, o]));
-    let rows = rows_for(&x, |r| b.div_ceil(r) * o.div_ceil(BLOCK));
-    let units = b.div_ceil(rows) * o.div_ceil(BLOCK);
+    let (rows, units) = forward_grid(&x, b, o);
     if units > 0 {
         let (count, dim) = grid(&x, units);
         let dtype = dtype_to_storage_type(x.dtype);
@@ -165,10 +172,8 @@ pub fn linear_bce_mean(
     let o = weight.shape()[1];
     let out = empty(&x, Shape::new([b, o]));
     let n = b * o;
-    let rows = rows_for(&x, |r| b.div_ceil(r) * o.div_ceil(BLOCK));
-    let parts = (b.div_ceil(rows) * o.div_ceil(BLOCK))
-        .div_ceil(SUM_UNITS)
-        .max(1);
+    let (rows, units) = forward_grid(&x, b, o);
+    let parts = units.div_ceil(SUM_UNITS).max(1);
     let mean = SplitSum::new(&x, parts, n.max(1));
     let dtype = dtype_to_storage_type(x.dtype);
     let client = x.client.clone();
