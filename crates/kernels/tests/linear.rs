@@ -15,7 +15,7 @@ use burn::backend::Dispatch;
 use burn::nn::LinearConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use common::ops::{dense as ours, random2 as random};
+use common::ops::{dense as ours, grid2, on_grid, random2 as random};
 use common::{assert_close, devices, output_and_grads, values};
 
 const NORMAL: Distribution = Distribution::Normal(0.0, 1.0);
@@ -51,9 +51,11 @@ fn the_dense_layer_and_its_gradients_match_burn_s() {
             (5, 400, 2, false),
             (6, 9, 11, true),
         ] {
-            let x = random(batch, n, transposed, &ad);
-            let w = random(n, o, transposed, &ad);
-            let b = Tensor::<1>::random([o], NORMAL, &ad);
+            // On a grid where every sum is exact (`on_grid`), so that ReLU passes the
+            // gradient at the same outputs here as in Burn's layer.
+            let x = grid2(batch, n, transposed, &ad);
+            let w = grid2(n, o, transposed, &ad);
+            let b = on_grid(Tensor::<1>::random([o], NORMAL, &ad));
             let mix = Tensor::<2>::random([batch, o], NORMAL, &ad);
             for relu in [false, true] {
                 let what =
