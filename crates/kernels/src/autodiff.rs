@@ -5,7 +5,7 @@ mod conv;
 mod gaussian;
 mod linear;
 
-use conv::{Conv, conv_node};
+use conv::{Conv, conv_bce_node, conv_node};
 
 use crate::KernelBackend;
 use burn::backend::AutodiffBackend;
@@ -121,6 +121,30 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         _need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         unreachable!("called by the convolution node's backward on the inner backend only")
+    }
+
+    fn conv3x3_bce_mean(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        pad: usize,
+        up: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        conv_bce_node::<B, C>(x, weight, bias, t, pad, up)
+    }
+
+    fn conv3x3_bce_mean_backward(
+        _x: FloatTensor<Self>,
+        _weight: FloatTensor<Self>,
+        _d: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _pad: usize,
+        _up: bool,
+        _need_x: bool,
+        _need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        unreachable!("called by the convolution-and-loss node's backward on the inner backend only")
     }
 
     fn conv_transpose3x3s2(

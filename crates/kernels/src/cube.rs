@@ -119,11 +119,48 @@ impl KernelBackend for CubeBackend {
             relu,
             pool,
         };
-        let dy = conv::OutGrad { out, grad };
-        let like = x.clone();
-        let (gx, w) = conv::conv3x3_grads(x, weight, dy, shape, need_x, need_w);
-        let (gw, gb) = w.unwrap_or_else(|| (nothing(&like), nothing(&like)));
-        (gx.unwrap_or_else(|| nothing(&like)), gw, gb)
+        let dy = conv::OutGrad {
+            out,
+            grad,
+            mean: None,
+        };
+        conv_grads(x, weight, dy, shape, need_x, need_w)
+    }
+
+    fn conv3x3_bce_mean(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        pad: usize,
+        up: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        conv::conv3x3_bce_mean(x, weight, bias, t, pad, up)
+    }
+
+    fn conv3x3_bce_mean_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        pad: usize,
+        up: bool,
+        need_x: bool,
+        need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let shape = conv::Conv {
+            pad,
+            up,
+            relu: false,
+            pool: false,
+        };
+        // The residuals stand in for the output, which is not read.
+        let dy = conv::OutGrad {
+            out: d.clone(),
+            grad: d,
+            mean: Some(grad),
+        };
+        conv_grads(x, weight, dy, shape, need_x, need_w)
     }
 
     fn conv_transpose3x3s2(
@@ -325,6 +362,25 @@ impl KernelBackend for CubeBackend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         dense_grads([x, weight, d, grad], linear::Then::BceMean, need_x, need_w)
     }
+}
+
+/// The convolution's three gradients, `[0]` where not wanted.
+fn conv_grads(
+    x: FloatTensor<CubeBackend>,
+    weight: FloatTensor<CubeBackend>,
+    dy: conv::OutGrad,
+    shape: conv::Conv,
+    need_x: bool,
+    need_w: bool,
+) -> (
+    FloatTensor<CubeBackend>,
+    FloatTensor<CubeBackend>,
+    FloatTensor<CubeBackend>,
+) {
+    let like = x.clone();
+    let (gx, w) = conv::conv3x3_grads(x, weight, dy, shape, need_x, need_w);
+    let (gw, gb) = w.unwrap_or_else(|| (nothing(&like), nothing(&like)));
+    (gx.unwrap_or_else(|| nothing(&like)), gw, gb)
 }
 
 /// The fully connected layer's three gradients, `[0]` where not wanted.

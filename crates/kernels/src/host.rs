@@ -307,6 +307,31 @@ pub fn bce_mean<B: Host>(
     (mean, kept)
 }
 
+/// [`bce_mean`] of `z` `[b, ...]` against `t` (shaped alike), each image a row, with the
+/// residuals `sigmoid(z) - t` shaped as `z`: `(mean, residuals)`.
+pub fn bce_mean_images<B: Host>(
+    z: FloatTensor<B>,
+    t: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let shape = z.shape();
+    let rows = shape[0];
+    let rows_shape = Shape::new([rows, shape.num_elements() / rows.max(1)]);
+    let (z, t) = (
+        B::float_reshape(z, rows_shape.clone()),
+        B::float_reshape(t, rows_shape),
+    );
+    let (mean, kept) = bce_mean::<B>(z, t, true);
+    (mean, B::float_reshape(kept, shape))
+}
+
+/// The logits' gradient of a layer fused with [`bce_mean`]: its residuals `d` times the mean's
+/// gradient `grad` (`[1]`) over their count.
+pub fn residual_grad<B: Host>(d: FloatTensor<B>, grad: &FloatTensor<B>) -> FloatTensor<B> {
+    let n = d.shape().num_elements().max(1);
+    let g = B::values(grad).first().copied().unwrap_or(0.0) / n as f32;
+    B::float_mul_scalar(d, Scalar::from(g))
+}
+
 /// Its gradients on the host: every row's gradient is `grad / (rows * d)`.
 pub fn bce_mean_backward<B: Host>(
     z: FloatTensor<B>,

@@ -106,6 +106,41 @@ pub trait KernelBackend: Backend {
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
+    /// [`KernelBackend::conv3x3`] without ReLU (its outputs are logits `z`) and the mean over
+    /// all of them of BCE-with-logits against `t` (shaped as the output), in one op:
+    /// `(residuals, [1] mean)`, the residuals `sigmoid(z) - t` (shaped as the output) being
+    /// what the backward needs of the forward. The loss's gradient is applied inside the
+    /// convolution's gradient op (no launch of its own on wgpu), as in
+    /// [`KernelBackend::dense_bce_mean`].
+    #[fusion(meta = shapes::conv3x3_bce_mean)]
+    fn conv3x3_bce_mean(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        pad: usize,
+        up: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The gradients of [`KernelBackend::conv3x3_bce_mean`] for the mean's gradient `grad`
+    /// (`[1]`), from the residuals `d` it gave: the input's (an empty tensor unless `need_x`),
+    /// the weight's and the bias's (empty unless `need_w`). The targets get none.
+    #[fusion(meta = shapes::conv3x3_bce_grads)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the op's inputs and its flags, as the convolution's backward"
+    )]
+    fn conv3x3_bce_mean_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        pad: usize,
+        up: bool,
+        need_x: bool,
+        need_w: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
     /// A 3x3 transposed convolution of stride 2, padding 1 and output padding 1, with bias:
     /// `x` `[b, c, h, w]`, `weight` `[c, o, 3, 3]`, `bias` `[o]` -> `[b, o, 2h, 2w]`.
     #[fusion(dtype = x, shape = shapes::up(x, weight))]

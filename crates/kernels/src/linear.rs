@@ -7,7 +7,7 @@
 
 use crate::host::{self, Host};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Scalar, TensorMetadata};
+use burn::backend::{Backend, TensorMetadata};
 use burn::prelude::*;
 use burn::tensor::{FloatDType, Shape};
 
@@ -84,8 +84,6 @@ pub(crate) fn backward_bce_mean<B: Host>(
     need_x: bool,
     need_w: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
-    let n = d.shape().num_elements().max(1);
-    let g = B::values(&grad).first().copied().unwrap_or(0.0) / n as f32;
-    let gz = B::float_mul_scalar(d.clone(), Scalar::from(g));
+    let gz = host::residual_grad::<B>(d.clone(), &grad);
     backward::<B>([x, weight, d, gz], false, need_x, need_w)
 }

@@ -67,6 +67,40 @@ macro_rules! on_the_host {
                 host::conv3x3_backward::<Self>([x, weight, out, grad], fused, need_x, need_w)
             }
 
+            fn conv3x3_bce_mean(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                bias: FloatTensor<Self>,
+                t: FloatTensor<Self>,
+                pad: usize,
+                up: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                let z = host::conv3x3::<Self>(x, weight, bias, pad, false, up);
+                let (mean, d) = host::bce_mean_images::<Self>(z, t);
+                (d, mean)
+            }
+
+            fn conv3x3_bce_mean_backward(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                d: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                pad: usize,
+                up: bool,
+                need_x: bool,
+                need_w: bool,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                // The logits' gradient `d grad / count`, then the convolution's backward.
+                let gz = host::residual_grad::<Self>(d, &grad);
+                let fused = host::Fused {
+                    pad,
+                    up,
+                    relu: false,
+                    pool: false,
+                };
+                host::conv3x3_backward::<Self>([x, weight, gz.clone(), gz], fused, need_x, need_w)
+            }
+
             fn conv_transpose3x3s2(
                 x: FloatTensor<Self>,
                 weight: FloatTensor<Self>,

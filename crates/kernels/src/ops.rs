@@ -2,13 +2,16 @@
 //! ([`Op::runs_on`]) and the kernels are chosen ([`set_enabled`]), through Burn's layers
 //! everywhere else, so that a model can call them on any backend.
 
-use crate::{KernelBackend, bce, conv, conv_transpose, pool};
+use crate::{KernelBackend, bce, pool};
 use burn::backend::{CubeDevice, Dispatch, DispatchDevice};
 use burn::nn::Linear;
 use burn::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 mod buffers;
+mod convolutions;
+
+pub use convolutions::*;
 
 /// Whether the public functions use the kernels where they can (the default) or Burn's layers
 /// everywhere (`--kernels burn`).
@@ -244,99 +247,6 @@ pub fn linear_bce_mean(x: Tensor<2>, layer: &Linear, t: Tensor<2>) -> Tensor<1> 
         return Tensor::from_dispatch(mean);
     }
     bce_with_logits_mean(layer.forward(x), t)
-}
-
-/// A 3x3 convolution, stride 1, padding `pad` (0 or 1), with bias, NCHW: the kernel where
-/// [`Op::runs_on`], else Burn's `conv2d`.
-pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
-    conv_op(x, weight, bias, pad, false, false)
-}
-
-/// [`conv3x3`] and then ReLU, as one op where [`Op::runs_on`] (on wgpu one kernel each way:
-/// the backward reads the output for ReLU's mask), else Burn's `conv2d` and `relu`.
-pub fn conv3x3_relu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, pad: usize) -> Tensor<4> {
-    conv_op(x, weight, bias, pad, true, false)
-}
-
-/// [`conv3x3_relu`] and then the 2x2 max-pool ([`max_pool2x2`]), as one op where both
-/// [`Op::runs_on`] (on wgpu one kernel each way: the forward writes the output and its pooled
-/// maxima, the backward finds each window's maximum in the output), else the two ops.
-pub fn conv3x3_relu_pool(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Tensor<1>,
-    pad: usize,
-) -> Tensor<4> {
-    let device = x.device();
-    if Op::Conv.used_on(&device) && Op::MaxPool.used_on(&device) {
-        let (_, pooled) = Dispatch::conv3x3_pool(
-            x.into_dispatch(),
-            weight.into_dispatch(),
-            bias.into_dispatch(),
-            pad,
-            true,
-            false,
-        );
-        return Tensor::from_dispatch(pooled);
-    }
-    max_pool2x2(conv3x3_relu(x, weight, bias, pad))
-}
-
-/// [`conv3x3`] of `x` up-sampled 2x (nearest), then ReLU if `relu`, as one op where
-/// [`Op::runs_on`] (on wgpu the kernels read `x` where the large image repeats it), else
-/// Burn's `interpolate`, `conv2d` and `relu`.
-pub fn conv3x3_up(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Tensor<1>,
-    pad: usize,
-    relu: bool,
-) -> Tensor<4> {
-    conv_op(x, weight, bias, pad, relu, true)
-}
-
-/// The convolution op ([`KernelBackend::conv3x3`]) where [`Op::runs_on`], else Burn's layers
-/// one after the other: `interpolate` if `up`, `conv2d`, `relu` if `relu`.
-fn conv_op(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Tensor<1>,
-    pad: usize,
-    relu: bool,
-    up: bool,
-) -> Tensor<4> {
-    if Op::Conv.used_on(&x.device()) {
-        return Tensor::from_dispatch(Dispatch::conv3x3(
-            x.into_dispatch(),
-            weight.into_dispatch(),
-            bias.into_dispatch(),
-            pad,
-            relu,
-            up,
-        ));
-    }
-    let x = if up { conv::up2x_reference(x) } else { x };
-    let y = conv::reference(x, weight, bias, pad);
-    if relu {
-        burn::tensor::activation::relu(y)
-    } else {
-        y
-    }
-}
-
-/// A 3x3 transposed convolution of stride 2, padding 1 and output padding 1 (twice the side),
-/// with bias, NCHW, `weight` `[c, o, 3, 3]`: the kernel where [`Op::runs_on`], else Burn's
-/// `conv_transpose2d`.
-pub fn conv_transpose3x3s2(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
-    if Op::ConvTranspose.used_on(&x.device()) {
-        Tensor::from_dispatch(Dispatch::conv_transpose3x3s2(
-            x.into_dispatch(),
-            weight.into_dispatch(),
-            bias.into_dispatch(),
-        ))
-    } else {
-        conv_transpose::reference(x, weight, bias)
-    }
 }
 
 /// Binary cross-entropy of `sigmoid(z)` against `t`, from the logits, summed over each row

@@ -128,6 +128,39 @@ pub fn linear_grads(
     )
 }
 
+/// The convolution's residuals (shaped as its output) and their loss's mean `[1]`.
+pub fn conv3x3_bce_mean(
+    x: &TensorSpec,
+    weight: &TensorSpec,
+    _bias: &TensorSpec,
+    _t: &TensorSpec,
+    pad: &usize,
+    up: &bool,
+) -> (TensorSpec, TensorSpec) {
+    (
+        TensorSpec::new(conv3x3(&x.shape, &weight.shape, pad, up), x.dtype),
+        TensorSpec::new(Shape::new([1]), x.dtype),
+    )
+}
+
+/// The convolution-and-loss op's gradients: the input's, the weight's and the bias's.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the op's arguments, as the fusion attribute passes them"
+)]
+pub fn conv3x3_bce_grads(
+    x: &TensorSpec,
+    weight: &TensorSpec,
+    d: &TensorSpec,
+    grad: &TensorSpec,
+    pad: &usize,
+    up: &bool,
+    need_x: &bool,
+    need_w: &bool,
+) -> (TensorSpec, TensorSpec, TensorSpec) {
+    conv3x3_grads(x, weight, d, grad, pad, &false, up, &false, need_x, need_w)
+}
+
 /// The layer's logits `[b, o]` and their loss's mean `[1]`.
 pub fn dense_bce_mean(
     x: &TensorSpec,

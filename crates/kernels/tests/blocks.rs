@@ -2,12 +2,8 @@
 //! on a GPU chosen by the grid's size, 8 on lavapipe): every one gives the same values to the
 //! bit, the dense layer's rows and the convolutions' channels alike. In a file of its own, and
 //! one test at a time (`ONE_AT_A_TIME`), since the setting is the process's: no other test
-//! runs while these change it. (While they sat in `linear.rs` and `cube.rs`, a clean-clone CI
-//! run on 2026-12-07 saw `linear.rs`'s comparison with Burn's layer fail once, an input
-//! gradient at 256x32 -> 784 with ReLU, -15.869641 against Burn's -15.639077; six runs of
-//! that file since, with and without these beside it, passed, and which side was wrong is
-//! not known: every block gives the same values, so a block changed mid-test cannot explain
-//! it.)
+//! runs while these change it. (`linear.rs` compares with Burn's layer on
+//! inputs where every sum is exact: `common::ops::on_grid` says why.)
 //!
 //! wgpu is tested unless `AE_TEST_BACKENDS` is set and leaves it out (then each test says so).
 

@@ -13,16 +13,16 @@
 //! output (the pooling's rounding added its extra at the bottom and right). For 28x28 that is
 //! the network above, unchanged.
 
-use crate::contract::{ConfigError, Net, NetConfig};
+use crate::contract::{ConfigError, LossContext, LossTerms, Net, NetConfig};
+use crate::conv_layers::{Conv3x3, conv3x3, conv3x3_relu_pool, output_head, output_loss};
 use crate::footprint::Footprint;
-use crate::layout::dense_one_channel;
+use crate::loss::ReconLoss;
 use crate::torch::{self, ExportError, TorchTensor};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 /// Configuration of the convolutional autoencoder.
 #[derive(Config, Debug)]
@@ -256,111 +256,6 @@ pub(crate) fn check_image(net: [usize; 3], image: [usize; 3]) -> Result<(), Conf
     Ok(())
 }
 
-/// The conv nets' last step: the output convolution (of `x` up-sampled by `up` first, if
-/// given), its result cropped to the image's `[h, w]` where the decoder overshot, one channel
-/// made dense for wgpu's fusion (layout.rs).
-pub(crate) fn output_head(
-    out: &Conv2d,
-    x: Tensor<4>,
-    image: [usize; 2],
-    up: Option<&Interpolate2d>,
-) -> Tensor<4> {
-    let x = conv3x3(
-        out,
-        x,
-        Conv3x3 {
-            pad: 1,
-            up,
-            relu: false,
-        },
-    );
-    let [batch, c, h, w] = x.dims();
-    let [ih, iw] = image;
-    let x = if [h, w] == [ih, iw] {
-        x
-    } else {
-        x.slice([0..batch, 0..c, 0..ih, 0..iw])
-    };
-    dense_one_channel(x)
-}
-
-/// How a 3x3 convolution layer is applied: its padding (which its layer also has), the 2x
-/// up-sampling of its input first (with this layer) or not, ReLU after it or not.
-#[derive(Clone, Copy)]
-pub(crate) struct Conv3x3<'a> {
-    pub pad: usize,
-    pub up: Option<&'a Interpolate2d>,
-    pub relu: bool,
-}
-
-/// A 3x3 convolution as `how` says: ae-kernels' one op where it runs (flex, ndarray, wgpu:
-/// with the up-sampling and the ReLU inside), else Burn's layers, a one-channel output made
-/// dense for wgpu's fusion (layout.rs).
-pub(crate) fn conv3x3(conv: &Conv2d, x: Tensor<4>, how: Conv3x3) -> Tensor<4> {
-    match &conv.bias {
-        Some(bias) if ae_kernels::Op::Conv.used_on(&x.device()) => {
-            let (w, b, pad) = (conv.weight.val(), bias.val(), how.pad);
-            match (how.up, how.relu) {
-                (Some(_), relu) => ae_kernels::conv3x3_up(x, w, b, pad, relu),
-                (None, true) => ae_kernels::conv3x3_relu(x, w, b, pad),
-                (None, false) => ae_kernels::conv3x3(x, w, b, pad),
-            }
-        }
-        _ => {
-            let x = match how.up {
-                Some(up) => up.forward(x),
-                None => x,
-            };
-            let y = dense_one_channel(conv.forward(x));
-            if how.relu { relu(y) } else { y }
-        }
-    }
-}
-
-/// A 3x3 convolution with `pad` on every side, then ReLU ([`conv3x3`]).
-pub(crate) fn conv3x3_relu(conv: &Conv2d, x: Tensor<4>, pad: usize) -> Tensor<4> {
-    conv3x3(
-        conv,
-        x,
-        Conv3x3 {
-            pad,
-            up: None,
-            relu: true,
-        },
-    )
-}
-
-/// The 2x2 max-pool, rounding up: ae-kernels' where it runs (flex, ndarray, wgpu), else the
-/// layer's own.
-pub(crate) fn pool2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
-    if ae_kernels::Op::MaxPool.used_on(&x.device()) {
-        ae_kernels::max_pool2x2(x)
-    } else {
-        pool.forward(x)
-    }
-}
-
-/// A 3x3 convolution with `pad` on every side, ReLU, then the 2x2 max-pool (rounding up):
-/// ae-kernels' one op where both run (flex, ndarray, wgpu), else [`conv3x3_relu`] and
-/// [`pool2x2`].
-pub(crate) fn conv3x3_relu_pool(
-    conv: &Conv2d,
-    pool: &MaxPool2d,
-    x: Tensor<4>,
-    pad: usize,
-) -> Tensor<4> {
-    let device = x.device();
-    match &conv.bias {
-        Some(bias)
-            if ae_kernels::Op::Conv.used_on(&device)
-                && ae_kernels::Op::MaxPool.used_on(&device) =>
-        {
-            ae_kernels::conv3x3_relu_pool(x, conv.weight.val(), bias.val(), pad)
-        }
-        _ => pool2x2(pool, conv3x3_relu(conv, x, pad)),
-    }
-}
-
 impl ConvEncoder {
     /// `[batch, c, h, w]` images -> `[batch, channels * h3 * w3]` codes (`8 * 4 * 4` on MNIST).
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
@@ -375,6 +270,20 @@ impl ConvEncoder {
 impl ConvDecoder {
     /// `[batch, channels * h3 * w3]` codes -> `[batch, c, h, w]` logits.
     pub fn forward(&self, codes: Tensor<2>) -> Tensor<4> {
+        let (x, up) = self.before_head(codes);
+        output_head(&self.out, x, self.image, up) // up 28 -> conv -> 28
+    }
+
+    /// The mean reconstruction loss `recon` of `target` (`[batch, c, h, w]`) from `codes`,
+    /// the output head and the loss as one op where they can be ([`output_loss`]).
+    pub fn recon_mean(&self, codes: Tensor<2>, target: Tensor<4>, recon: ReconLoss) -> Tensor<1> {
+        let (x, up) = self.before_head(codes);
+        output_loss(&self.out, x, self.image, up, target, recon)
+    }
+
+    /// The decoder up to its output head: the last convolution's input, and the up-sampling
+    /// the head applies first (none without hidden convolutions).
+    fn before_head(&self, codes: Tensor<2>) -> (Tensor<4>, Option<&Interpolate2d>) {
         let [batch, _] = codes.dims();
         let [c, h, w] = self.code_shape;
         let mut x = codes.reshape([batch, c, h, w]);
@@ -393,8 +302,7 @@ impl ConvDecoder {
                 },
             );
         }
-        let up = (!self.convs.is_empty()).then_some(&self.up);
-        output_head(&self.out, x, self.image, up) // up 28 -> conv -> 28
+        (x, (!self.convs.is_empty()).then_some(&self.up))
     }
 }
 
@@ -434,6 +342,13 @@ impl Net for ConvAe {
     /// `[batch, code_dim]` codes -> `[batch, c, h, w]` logits.
     fn decode_raw(&self, codes: Tensor<2>, _image: [usize; 3]) -> Tensor<4> {
         self.decoder.forward(codes)
+    }
+
+    /// The per-element mean reconstruction loss, the decoder's output head and the loss as
+    /// one op where they can be ([`ConvDecoder::recon_mean`]).
+    fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
+        let codes = self.encode(input);
+        LossTerms::reconstruction_only(self.decoder.recon_mean(codes, target, ctx.recon))
     }
 
     fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {

@@ -13,8 +13,9 @@
 //! True), Conv2d, ReLU, MaxPool2d, ConvTranspose2d(stride=2, padding=1, output_padding=1), ReLU,
 //! ConvTranspose2d, ReLU, Conv2d(padding=1))`: the children 0, 3, 6, 8 and 10.
 
-use crate::contract::{ConfigError, Net, NetConfig};
-use crate::conv::{check_image, conv3x3_relu_pool, output_head};
+use crate::contract::{ConfigError, LossContext, LossTerms, Net, NetConfig};
+use crate::conv::check_image;
+use crate::conv_layers::{conv3x3_relu_pool, output_head, output_loss};
 use crate::footprint::Footprint;
 use crate::torch::{self, ExportError, TorchTensor};
 use burn::module::Param;
@@ -177,13 +178,15 @@ impl Net for ConvWideAe {
 
     /// `[batch, channels * h2 * w2]` codes -> `[batch, c, h, w]` logits.
     fn decode_raw(&self, codes: Tensor<2>, _image: [usize; 3]) -> Tensor<4> {
-        let [batch, _] = codes.dims();
-        let [c, h, w] = self.code_shape;
-        let mut x = codes.reshape([batch, c, h, w]);
-        for up in &self.decoder {
-            x = relu(up2x(up, x)); // 7 -> 14 -> 28
-        }
-        output_head(&self.out, x, self.image, None)
+        output_head(&self.out, self.before_head(codes), self.image, None)
+    }
+
+    /// The per-element mean reconstruction loss, the output head and the loss as one op where
+    /// they can be ([`output_loss`]).
+    fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
+        let x = self.before_head(self.encode(input));
+        let recon = output_loss(&self.out, x, self.image, None, target, ctx.recon);
+        LossTerms::reconstruction_only(recon)
     }
 
     fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {
@@ -196,6 +199,20 @@ impl Net for ConvWideAe {
         }
         out.extend(torch::conv("10", &self.out)?);
         Ok(out)
+    }
+}
+
+impl ConvWideAe {
+    /// The decoder up to its output head: `[batch, channels * h2 * w2]` codes -> the output
+    /// convolution's input.
+    fn before_head(&self, codes: Tensor<2>) -> Tensor<4> {
+        let [batch, _] = codes.dims();
+        let [c, h, w] = self.code_shape;
+        let mut x = codes.reshape([batch, c, h, w]);
+        for up in &self.decoder {
+            x = relu(up2x(up, x)); // 7 -> 14 -> 28
+        }
+        x
     }
 }
 

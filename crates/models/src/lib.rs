@@ -13,6 +13,7 @@ pub mod activation;
 pub mod autoencoder;
 pub mod contract;
 pub mod conv;
+mod conv_layers;
 pub mod conv_wide;
 pub mod dense;
 pub mod footprint;

@@ -1,7 +1,10 @@
-//! The convolutions under autodiff: the 3x3 one (with its ReLU, up-sampling and pool) and the
-//! stride-2 transposed one, one node each whose backward is the inner backend's gradient op.
+//! The convolutions under autodiff: the 3x3 one (with its ReLU, up-sampling and pool, or with
+//! the mean loss after it) and the stride-2 transposed one, one node each whose backward is
+//! the inner backend's gradient op.
 
+use super::AdTensor;
 use crate::KernelBackend;
+use burn::backend::AutodiffBackend;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -22,6 +25,10 @@ pub(super) enum Conv {
     },
     /// [`KernelBackend::conv_transpose3x3s2`].
     Up3x3,
+    /// [`KernelBackend::conv3x3_bce_mean`] with this padding, up-sampling or not: its node's
+    /// output is the mean, and the backward reads the residuals (never made by
+    /// [`Conv::forward`]: [`conv_bce_node`]).
+    BceMean { pad: usize, up: bool },
 }
 
 impl Conv {
@@ -49,6 +56,7 @@ impl Conv {
                 (out, keep)
             }
             Conv::Up3x3 => (B::conv_transpose3x3s2(x, weight, bias), None),
+            Conv::BceMean { .. } => unreachable!("the loss's node is made by conv_bce_node"),
         }
     }
 }
@@ -58,7 +66,7 @@ struct ConvBackward;
 
 impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
     /// The input's and the weight's checkpoints, which convolution, and its output when the
-    /// backward needs it (ReLU's mask, the pool's maxima).
+    /// backward needs it (ReLU's mask, the pool's maxima; the loss's residuals).
     type State = (NodeId, NodeId, Conv, Option<FloatTensor<B>>);
 
     fn backward(
@@ -85,6 +93,10 @@ impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
                 B::conv3x3_backward(x, w, out, grad, pad, relu, up, pool, need_x, need_w)
             }
             Conv::Up3x3 => B::conv_transpose3x3s2_backward(x, w, grad, need_x, need_w),
+            Conv::BceMean { pad, up } => {
+                let d = out.expect("the loss's node keeps its residuals");
+                B::conv3x3_bce_mean_backward(x, w, d, grad, pad, up, need_x, need_w)
+            }
         };
         for (node, grad) in [node_x, node_w, node_b].into_iter().zip([gx, gw, gb]) {
             if let Some(node) = node {
@@ -126,6 +138,39 @@ pub(super) fn conv_node<B: KernelBackend, C: CheckpointStrategy>(
                 bias.into_primitive(),
             );
             (prep.finish(y), if pooled { keep } else { None })
+        }
+    }
+}
+
+/// [`KernelBackend::conv3x3_bce_mean`] under autodiff: the mean carries the gradient, the
+/// residuals come back untracked. The targets are taken as constants (the public function
+/// sends tracked ones to the unfused ops).
+pub(super) fn conv_bce_node<B: KernelBackend, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    bias: FloatTensor<Autodiff<B, C>>,
+    t: FloatTensor<Autodiff<B, C>>,
+    pad: usize,
+    up: bool,
+) -> (AdTensor<B, C>, AdTensor<B, C>) {
+    let wrap = <Autodiff<B, C> as AutodiffBackend>::from_inner;
+    let t = t.into_primitive();
+    match ConvBackward
+        .prepare::<C>([x.node(), weight.node(), bias.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let (x_state, w_state) = (prep.checkpoint(&x), prep.checkpoint(&weight));
+            let [x, weight, bias] = [x, weight, bias].map(|t| t.into_primitive());
+            let (d, mean) = B::conv3x3_bce_mean(x, weight, bias, t, pad, up);
+            let state = (x_state, w_state, Conv::BceMean { pad, up }, Some(d.clone()));
+            (wrap(d), prep.finish(state, mean))
+        }
+        OpsKind::UnTracked(prep) => {
+            let [x, weight, bias] = [x, weight, bias].map(|t| t.into_primitive());
+            let (d, mean) = B::conv3x3_bce_mean(x, weight, bias, t, pad, up);
+            (wrap(d), prep.finish(mean))
         }
     }
 }

@@ -17,6 +17,23 @@ pub(super) fn bce<F: Float>(z: F, t: F) -> F {
     z.max(F::new(0.0)) - z * t + (F::new(1.0) + (-z.abs()).exp()).ln()
 }
 
+/// With `bce`, the factor of each residual `sigmoid(z) - t` of a layer fused with the mean
+/// loss in the gradient (`grad[0] / div`, the mean's gradient spread over its `div`
+/// elements), worked out once per unit, not once per term:
+/// the same value, so the same sums to the bit. Else 0, not read.
+#[cube]
+#[allow(
+    unused_assignments,
+    reason = "the cube macro needs the variable declared before the comptime branch assigns it"
+)]
+pub(super) fn residual_factor<F: Float>(grad: &Tensor<F>, div: usize, #[comptime] bce: bool) -> F {
+    let mut s = F::new(0.0);
+    if bce {
+        s = grad[0] / F::cast_from(div);
+    }
+    s
+}
+
 /// Cube `k`: the sum of the losses ([`bce`]) of elements `k * span ..` (`span` of them, fewer
 /// in the last cube), divided by `div`, into `out[k]`: with `span` a row's length and `div` 1,
 /// the row sums; else the parts of a long sum, or (one cube) the mean. Each unit takes every

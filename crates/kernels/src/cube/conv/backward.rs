@@ -3,12 +3,15 @@
 //! here, the input gradient in `input_grad.rs`; its launch is in `mod.rs`.
 
 use super::super::launch::{SUM_UNITS, cube_sums, strides};
+use super::super::loss::residual_factor;
 use super::forward::CUT;
 use super::input_grad::{grad_x_at, grad_x_pooled_block, grad_x_up2_block};
 use cubecl::prelude::*;
 
 /// The output gradient at offset `g` of `grad`, zero where ReLU (if `relu`) cut the output
-/// `out` (its offset `o`).
+/// `out` (its offset `o`); with `bce`, `grad` holds the residuals of the mean loss fused after
+/// the convolution (`forward::conv_bce_kernel`), and the gradient is the residual times
+/// `factor` (`loss::residual_factor`).
 #[allow(
     clippy::collapsible_if,
     reason = "`relu` is known when the kernel is compiled: the outer `if` picks the code, the inner one runs"
@@ -19,9 +22,14 @@ pub(super) fn masked<F: Float>(
     out: &Tensor<F>,
     g: usize,
     o: usize,
+    factor: F,
     #[comptime] relu: bool,
+    #[comptime] bce: bool,
 ) -> F {
     let mut r = grad[g];
+    if bce {
+        r *= factor;
+    }
     if relu {
         if out[o] <= F::new(0.0) {
             r = F::new(0.0);
@@ -117,7 +125,8 @@ fn grad_w_shares_pooled<F: Float>(
 
 /// As [`grad_w_shares_pooled`] for a convolution without the pool, over 2x2 blocks of outputs
 /// (`[b, by, bx]`, row-major, [`sum_positions`] of them; blocks cut short at an odd side have
-/// gradients of 0 past it): each output's gradient masked by ReLU's rule, and, for a pair,
+/// gradients of 0 past it): each output's gradient masked by ReLU's rule (or, with `bce`, its
+/// residual times `factor`: [`masked`]), and, for a pair,
 /// the 4x4 patch of the image the block's outputs read loaded once (zeros outside the image),
 /// where the four outputs one by one would load 36 pixels; its outputs' terms added in order,
 /// each gradient of 0 skipped.
@@ -136,7 +145,9 @@ fn grad_w_shares_blocks<F: Float>(
     shares: &mut Array<F>,
     pad: usize,
     scale: usize,
+    factor: F,
     #[comptime] relu: bool,
+    #[comptime] bce: bool,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2) * scale, x.shape(3) * scale);
     let (oh, ow) = (grad.shape(2), grad.shape(3));
@@ -162,7 +173,7 @@ fn grad_w_shares_blocks<F: Float>(
             d[q] = zero;
             if oy < oh && ox < ow {
                 let (g, yo) = (gb + oy * gs2 + ox * gs3, yb + oy * ys2 + ox * ys3);
-                d[q] = masked(grad, y, g, yo, relu);
+                d[q] = masked(grad, y, g, yo, factor, relu, bce);
             }
         }
         if weights {
@@ -228,7 +239,10 @@ pub(super) fn sum_positions(b: usize, rows: usize, cols: usize, pool: bool) -> u
 /// second launch adds (`launch::sum_parts`). The cubes after them give the input gradient, one
 /// unit per input of `gx`, or, pooled without up-sampling or up-sampled without the pool, per
 /// 2x2 block of inputs in `cb` input channels (`input_grad::grad_x_pooled_block`,
-/// `grad_x_up2_block`; `nx` units either way, 0 when not wanted). Whether a cube sums is the same for all its units, so all
+/// `grad_x_up2_block`; `nx` units either way, 0 when not wanted). With `bce` (never with ReLU or
+/// the pool), `grad` holds the residuals of the mean loss fused after the convolution, whose
+/// gradient `mean_grad` (`[1]`) spreads over their `div` elements ([`masked`]); else
+/// `mean_grad` and `div` are not read. Whether a cube sums is the same for all its units, so all
 /// of them reach the same barriers.
 #[cube(launch)]
 #[allow(
@@ -248,8 +262,10 @@ pub(super) fn conv_grads_kernel<F: Float>(
     gw: &mut Tensor<F>,
     gb: &mut Tensor<F>,
     partial: &mut Tensor<F>,
+    mean_grad: &Tensor<F>,
     pad: usize,
     scale: usize,
+    div: usize,
     sums: usize,
     parts: usize,
     span: usize,
@@ -257,11 +273,13 @@ pub(super) fn conv_grads_kernel<F: Float>(
     nx: usize,
     #[comptime] relu: bool,
     #[comptime] pool: bool,
+    #[comptime] bce: bool,
     #[comptime] cb: usize,
     #[define(F)] _dtype: ElemType,
 ) {
     let unit = UNIT_POS as usize;
     let cube = CUBE_POS;
+    let factor = residual_factor(mean_grad, div, bce);
     if cube < sums * parts {
         let (s, k) = (cube / parts, cube % parts);
         let start = k * span;
@@ -271,7 +289,20 @@ pub(super) fn conv_grads_kernel<F: Float>(
             grad_w_shares_pooled(s, start + unit, end, x, grad, y, &mut shares, pad, scale);
         } else {
             let first = start + unit;
-            grad_w_shares_blocks(s, first, end, x, grad, y, &mut shares, pad, scale, relu);
+            grad_w_shares_blocks(
+                s,
+                first,
+                end,
+                x,
+                grad,
+                y,
+                &mut shares,
+                pad,
+                scale,
+                factor,
+                relu,
+                bce,
+            );
         }
         let pairs = gw.len() / 9;
         if s < pairs {
@@ -308,11 +339,11 @@ pub(super) fn conv_grads_kernel<F: Float>(
                     done = true;
                 }
             } else if scale == 2 {
-                grad_x_up2_block(i, grad, y, weight, x, gx, pad, relu, cb);
+                grad_x_up2_block(i, grad, y, weight, x, gx, pad, factor, relu, bce, cb);
                 done = true;
             }
             if !done {
-                let g = grad_x_at(i, grad, y, weight, x, pad, scale, relu, pool);
+                let g = grad_x_at(i, grad, y, weight, x, pad, scale, factor, relu, pool, bce);
                 gx[i] = g;
             }
         }

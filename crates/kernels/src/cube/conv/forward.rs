@@ -1,6 +1,8 @@
 //! The convolution's forward kernels (device code): the output, and the output with its 2x2
 //! max-pool; their launches are in `mod.rs`.
 
+use crate::cube::launch::{SUM_UNITS, cube_sum};
+use crate::cube::loss::bce;
 use cubecl::prelude::*;
 
 /// The 2x2 blocks of outputs `[bi, oi0 + j, y0 + dy, x0 + dx]` (`j` below `ob`; `dy`, `dx` 0
@@ -143,6 +145,72 @@ pub(super) fn conv_kernel<F: Float>(
                 }
             }
         }
+    }
+}
+
+/// Cubes of `SUM_UNITS` units, one unit per 2x2 block of logits in `ob` channels as in
+/// [`conv_kernel`] (no ReLU): their residuals `sigmoid(z) - t` into the contiguous `out`
+/// (the loss's gradient at each logit but for the mean's factor: what the backward reads),
+/// and cube `k`'s share of the loss: the BCE-with-logits of its units' logits against `t`
+/// (read through its strides, shaped as `out`), a unit's added in order (channel by channel,
+/// then row-major in the block), summed in the cube ([`cube_sum`]) and divided by `div`,
+/// into `partial[k]`.
+#[cube(launch)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors and the convolution's shape"
+)]
+pub(super) fn conv_bce_kernel<F: Float>(
+    x: &Tensor<F>,
+    weight: &Tensor<F>,
+    bias: &Tensor<F>,
+    t: &Tensor<F>,
+    out: &mut Tensor<F>,
+    partial: &mut Tensor<F>,
+    pad: usize,
+    scale: usize,
+    div: usize,
+    #[comptime] ob: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let unit = UNIT_POS as usize;
+    let cube = CUBE_POS;
+    // Cubes past the last part (a grid of more than 65,535) leave, the whole cube at once.
+    if cube >= partial.len() {
+        terminate!();
+    }
+    let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
+    let (bh, bw, groups) = (oh.div_ceil(2), ow.div_ceil(2), o.div_ceil(ob));
+    let i = cube * SUM_UNITS + unit;
+    let mut loss = F::new(0.0);
+    if i < out.shape(0) * groups * bh * bw {
+        let (y0, x0) = (i / bw % bh * 2, i % bw * 2);
+        let oi0 = i / (bw * bh) % groups * ob;
+        let bi = i / (bw * bh * groups);
+        let mut outs = Array::<F>::new(4 * ob);
+        conv_block(
+            x, weight, bias, bi, oi0, y0, x0, pad, scale, &mut outs, false, ob,
+        );
+        let (ts0, ts1, ts2, ts3) = (t.stride(0), t.stride(1), t.stride(2), t.stride(3));
+        let one = F::new(1.0);
+        #[unroll]
+        for j in 0..ob {
+            #[unroll]
+            for q in 0..4usize {
+                let (oy, ox) = (y0 + q / 2, x0 + q % 2);
+                if oi0 + j < o && oy < oh && ox < ow {
+                    let z = outs[j * 4 + q];
+                    let target = t[bi * ts0 + (oi0 + j) * ts1 + oy * ts2 + ox * ts3];
+                    out[((bi * o + oi0 + j) * oh + oy) * ow + ox] =
+                        one / (one + (-z).exp()) - target;
+                    loss += bce::<F>(z, target);
+                }
+            }
+        }
+    }
+    let total = cube_sum::<F>(loss, unit);
+    if unit == 0 {
+        partial[cube] = total / F::cast_from(div);
     }
 }
 

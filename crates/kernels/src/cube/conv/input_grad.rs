@@ -24,8 +24,10 @@ pub(super) fn grad_x_at<F: Float>(
     x: &Tensor<F>,
     pad: usize,
     scale: usize,
+    factor: F,
     #[comptime] relu: bool,
     #[comptime] pool: bool,
+    #[comptime] bce: bool,
 ) -> F {
     let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
     let sx = i % w;
@@ -44,7 +46,8 @@ pub(super) fn grad_x_at<F: Float>(
         for oi in 0..o {
             let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
             let wb = oi * ws0 + ci * ws1;
-            sum += sent_back(grad, y, weight, gb, yb, wb, yy, xx, oh, ow, relu, pool);
+            let (g, f) = (grad, factor);
+            sum += sent_back(g, y, weight, gb, yb, wb, yy, xx, oh, ow, f, relu, pool, bce);
         }
     }
     sum
@@ -103,7 +106,9 @@ pub(super) fn grad_x_up2_block<F: Float>(
     x: &Tensor<F>,
     gx: &mut Tensor<F>,
     pad: usize,
+    factor: F,
     #[comptime] relu: bool,
+    #[comptime] bce: bool,
     #[comptime] cb: usize,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
@@ -142,7 +147,7 @@ pub(super) fn grad_x_up2_block<F: Float>(
                         gb + (oy - 2) * gs2 + (ox - 2) * gs3,
                         yb + (oy - 2) * ys2 + (ox - 2) * ys3,
                     );
-                    d[r * 6 + e] = masked(grad, y, g, yo, relu);
+                    d[r * 6 + e] = masked(grad, y, g, yo, factor, relu, bce);
                 }
             }
         }
@@ -190,14 +195,14 @@ pub(super) fn grad_x_up2_block<F: Float>(
 /// `weight`, with the input channel's) sends back to the input at `(yy, xx)` of the padded
 /// image, the output being `oh` x `ow`. Without `pool`: the gradient of each of the (up to)
 /// nine outputs the input reached, masked by ReLU, times the weight of the tap that joined
-/// them. With `pool`, `grad` is the pooled output's gradient and `y` the pool's `arg`
+/// them (with `bce`, the residual times `factor`: [`masked`]). With `pool`, `grad` is the pooled output's gradient and `y` the pool's `arg`
 /// (`forward::conv_pool_kernel`): each of the (up to) four 2x2 windows that hold outputs the
 /// input reached sends its gradient back only through its first maximum (not where ReLU cut
 /// it), if the input reached that one, times the weight of the tap that joined them.
 #[cube]
 #[allow(
     clippy::too_many_arguments,
-    reason = "the tensors, the offsets, the position, the output's size and the two flags"
+    reason = "the tensors, the offsets, the position, the output's size and the flags"
 )]
 fn sent_back<F: Float>(
     grad: &Tensor<F>,
@@ -210,8 +215,10 @@ fn sent_back<F: Float>(
     xx: usize,
     oh: usize,
     ow: usize,
+    factor: F,
     #[comptime] relu: bool,
     #[comptime] pool: bool,
+    #[comptime] bce: bool,
 ) -> F {
     let (gs2, gs3, ys2, ys3) = (grad.stride(2), grad.stride(3), y.stride(2), y.stride(3));
     let (ws2, ws3) = (weight.stride(2), weight.stride(3));
@@ -243,7 +250,7 @@ fn sent_back<F: Float>(
                 for kx in 0..3usize {
                     if xx >= kx && xx - kx < ow {
                         let (g, yo) = (gr + (xx - kx) * gs3, yr + (xx - kx) * ys3);
-                        let d = masked(grad, y, g, yo, relu);
+                        let d = masked(grad, y, g, yo, factor, relu, bce);
                         sum += d * weight[wb + ky * ws2 + kx * ws3];
                     }
                 }

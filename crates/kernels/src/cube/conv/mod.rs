@@ -23,7 +23,7 @@ mod backward;
 mod forward;
 mod input_grad;
 
-use super::launch::{SPAN, SUM_UNITS, empty, grid, sum_cubes, sum_parts, unit_block};
+use super::launch::{SPAN, SUM_UNITS, SplitSum, empty, grid, sum_cubes, sum_parts, unit_block};
 use crate::shapes;
 use backward::conv_grads_kernel;
 use burn::backend::TensorMetadata;
@@ -31,18 +31,21 @@ use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
-use forward::{conv_kernel, conv_pool_kernel};
+use forward::{conv_bce_kernel, conv_kernel, conv_pool_kernel};
 
 /// The gradient arriving at the convolution's output: `grad`, masked by ReLU's rule on the
 /// output `out` when the convolution ends in ReLU, or the pooled output's `grad` routed to
 /// each window's first maximum, which `out` names, when it ends in the pool (else `out` is not
-/// read).
+/// read); or, after the mean loss ([`conv3x3_bce_mean`]), the residuals it kept times the
+/// mean's gradient over their count.
 #[derive(Clone)]
 pub struct OutGrad {
     /// The convolution's output (after ReLU); with the pool, the `arg` of [`conv3x3_pool`].
     pub out: CubeTensor,
-    /// The gradient of the output.
+    /// The gradient of the output; after the mean loss, its residuals `sigmoid(z) - t`.
     pub grad: CubeTensor,
+    /// After the mean loss (no ReLU, no pool), the mean's gradient, `[1]`; else `None`.
+    pub mean: Option<CubeTensor>,
 }
 
 /// How many of the `o` output channels one unit of the forward kernels takes (or of the input
@@ -104,6 +107,52 @@ pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, conv: Conv) 
         );
     }
     out
+}
+
+/// [`conv3x3`] without ReLU (its logits `z`) and the mean over all of them of BCE-with-logits
+/// against `t` (shaped as the output), in one launch and a second where the loss's parts are
+/// more than one cube's (`launch::SplitSum`): `(residuals, [1] mean)`, the residuals
+/// `sigmoid(z) - t` (contiguous, shaped as the output) being what the backward reads
+/// ([`OutGrad::mean`]). A unit per 2x2 block of logits in `ob` channels, as [`conv3x3`].
+pub fn conv3x3_bce_mean(
+    x: CubeTensor,
+    weight: CubeTensor,
+    bias: CubeTensor,
+    t: CubeTensor,
+    pad: usize,
+    up: bool,
+) -> (CubeTensor, CubeTensor) {
+    let conv = Conv {
+        pad,
+        up,
+        relu: false,
+        pool: false,
+    };
+    let out = empty(&x, out_shape(&x, &weight, conv));
+    let [b, o, oh, ow] = out.shape().dims::<4>();
+    let units = |ob: usize| b * o.div_ceil(ob) * oh.div_ceil(2) * ow.div_ceil(2);
+    let ob = channels_for(&x, o, units);
+    let parts = units(ob).div_ceil(SUM_UNITS).max(1);
+    let n = out.shape().num_elements();
+    let mean = SplitSum::new(&x, parts, n.max(1));
+    let dtype = dtype_to_storage_type(x.dtype);
+    conv_bce_kernel::launch(
+        &x.client.clone(),
+        sum_cubes(parts),
+        CubeDim::new_1d(SUM_UNITS as u32),
+        x.into_tensor_arg(),
+        weight.into_tensor_arg(),
+        bias.into_tensor_arg(),
+        t.into_tensor_arg(),
+        out.clone().into_tensor_arg(),
+        mean.target.clone().into_tensor_arg(),
+        pad,
+        conv.scale(),
+        mean.div,
+        ob,
+        dtype,
+    );
+    (out, mean.finish())
 }
 
 /// The output's shape ([`shapes::conv3x3`], what fusion registers for the op).
@@ -204,6 +253,11 @@ pub fn conv3x3_grads(
     let cb = channels_for(&x, c, units);
     let nx = units(cb);
     let cubes = sums * parts + nx.div_ceil(SUM_UNITS);
+    let div = dy.grad.shape().num_elements().max(1);
+    let (mean, bce) = match dy.mean {
+        Some(mean) => (mean, true),
+        None => (one(), false),
+    };
     if cubes > 0 {
         let dtype = dtype_to_storage_type(x.dtype);
         conv_grads_kernel::launch(
@@ -218,8 +272,10 @@ pub fn conv3x3_grads(
             gw.clone().into_tensor_arg(),
             gb.clone().into_tensor_arg(),
             partial.clone().into_tensor_arg(),
+            mean.into_tensor_arg(),
             conv.pad,
             conv.scale(),
+            div,
             sums,
             parts,
             span,
@@ -227,6 +283,7 @@ pub fn conv3x3_grads(
             nx,
             conv.relu,
             conv.pool,
+            bce,
             cb,
             dtype,
         );

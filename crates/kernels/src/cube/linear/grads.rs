@@ -3,6 +3,7 @@
 //! loss's residuals on the way.
 
 use super::BLOCK;
+use crate::cube::loss::residual_factor;
 use cubecl::prelude::*;
 
 /// The gradient reaching the product at `[r, j]`. With `bce` the product is a logit whose
@@ -40,22 +41,6 @@ fn arriving<F: Float>(
         }
     }
     g
-}
-
-/// With `bce`, the factor of each residual in the gradient (`grad[0] / div`, the mean's
-/// gradient spread over its `div` elements), worked out once per unit, not once per term:
-/// the same value, so the same sums to the bit. Else 0, not read.
-#[cube]
-#[allow(
-    unused_assignments,
-    reason = "the cube macro needs the variable declared before the comptime branch assigns it"
-)]
-fn residual_factor<F: Float>(grad: &Tensor<F>, div: usize, #[comptime] bce: bool) -> F {
-    let mut s = F::new(0.0);
-    if bce {
-        s = grad[0] / F::cast_from(div);
-    }
-    s
 }
 
 /// In three stretches of the grid: the first `nw` units the weight's gradient, a unit per
