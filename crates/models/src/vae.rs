@@ -203,7 +203,10 @@ impl Vae {
     /// The reconstruction loss of the codes `z` against `target`, summed over each image's
     /// pixels and averaged over the images. For the dense decoder with BCE where its ops run
     /// (wgpu), the last layer and the loss as one op ([`Mlp::bce_mean`]: the mean over every
-    /// pixel, times the pixels); else the decoder's logits and [`ReconLoss::per_sample_sum`].
+    /// pixel, times the pixels); for the convolutional one with BCE where the convolution and
+    /// the loss ops run (flex, ndarray, wgpu), the mean of [`ConvDecoder::recon_mean`] (its
+    /// output convolution and the loss one op) times the pixels; else the decoder's logits and
+    /// [`ReconLoss::per_sample_sum`].
     fn recon_per_image(
         &self,
         z: Tensor<2>,
@@ -219,6 +222,15 @@ impl Vae {
         {
             let pixels = image.iter().product::<usize>() as f64;
             return dec.bce_mean(z, target.flatten(1, 3)).mul_scalar(pixels);
+        }
+        if let VaeDecoder::Conv(head) = &self.decoder
+            && recon == ReconLoss::Bce
+            && Op::Conv.used_on(&device)
+            && Op::Bce.used_on(&device)
+        {
+            let pixels = image.iter().product::<usize>() as f64;
+            let codes = relu(head.fc.forward(z));
+            return head.conv.recon_mean(codes, target, recon).mul_scalar(pixels);
         }
         let raw = self.decode_raw(z, image);
         recon
