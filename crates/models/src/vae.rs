@@ -230,7 +230,8 @@ impl Vae {
         {
             let pixels = image.iter().product::<usize>() as f64;
             let codes = relu(head.fc.forward(z));
-            return head.conv.recon_mean(codes, target, recon).mul_scalar(pixels);
+            let mean = head.conv.recon_mean(codes, target, recon);
+            return mean.mul_scalar(pixels);
         }
         let raw = self.decode_raw(z, image);
         recon
