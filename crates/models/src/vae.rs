@@ -17,7 +17,6 @@ use ae_kernels::Op;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
 /// The reparameterisation's noise: N(0, 1).
@@ -229,7 +228,7 @@ impl Vae {
             && Op::Bce.used_on(&device)
         {
             let pixels = image.iter().product::<usize>() as f64;
-            let codes = relu(head.fc.forward(z));
+            let codes = ae_kernels::linear(z, &head.fc, true);
             let mean = head.conv.recon_mean(codes, target, recon);
             return mean.mul_scalar(pixels);
         }
@@ -334,7 +333,7 @@ impl Net for Vae {
                 let [c, h, w] = shape;
                 m.forward(z).reshape([batch, c, h, w])
             }
-            VaeDecoder::Conv(head) => head.conv.forward(relu(head.fc.forward(z))),
+            VaeDecoder::Conv(head) => head.conv.forward(ae_kernels::linear(z, &head.fc, true)),
         }
     }
 
