@@ -17,6 +17,13 @@ pub(super) fn bce<F: Float>(z: F, t: F) -> F {
     z.max(F::new(0.0)) - z * t + (F::new(1.0) + (-z.abs()).exp()).ln()
 }
 
+/// The residual `sigmoid(z) - t` of one logit `z` for the target `t`: the loss's gradient at
+/// the logit, before the mean's or the row's factor.
+#[cube]
+pub(super) fn residual<F: Float>(z: F, t: F) -> F {
+    F::new(1.0) / (F::new(1.0) + (-z).exp()) - t
+}
+
 /// With `bce`, the factor of each residual `sigmoid(z) - t` of a layer fused with the mean
 /// loss in the gradient (`grad[0] / div`, the mean's gradient spread over its `div`
 /// elements), worked out once per unit, not once per term:
@@ -81,8 +88,7 @@ fn bce_grad_z_kernel<F: Float>(
     if i >= out.len() {
         terminate!();
     }
-    let one = F::new(1.0);
-    out[i] = (one / (one + (-z[i]).exp()) - t[i]) * (g[i / d] / F::cast_from(div));
+    out[i] = residual::<F>(z[i], t[i]) * (g[i / d] / F::cast_from(div));
 }
 
 /// One unit per element: the target's gradient `-z g / div`, as [`bce_grad_z_kernel`]'s.

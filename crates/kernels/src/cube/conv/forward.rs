@@ -1,8 +1,8 @@
 //! The convolution's forward kernels (device code): the output, and the output with its 2x2
 //! max-pool; their launches are in `mod.rs`.
 
-use crate::cube::launch::{SUM_UNITS, cube_sum};
-use crate::cube::loss::bce;
+use crate::cube::launch::{SUM_UNITS, at, cube_sum};
+use crate::cube::loss::{bce, residual};
 use cubecl::prelude::*;
 
 /// The 2x2 blocks of outputs `[bi, oi0 + j, y0 + dy, x0 + dx]` (`j` below `ob`; `dy`, `dx` 0
@@ -98,6 +98,23 @@ fn conv_block<F: Float>(
     }
 }
 
+/// Where unit `i` of a kernel with a unit per 2x2 block of outputs in `ob` channels works, the
+/// output being `[b, o, oh, ow]`, blocks `[b, channel group, by, bx]` row-major (the last row
+/// and column of blocks cut short where a side is odd): `(bi, oi0, y0, x0)`, its image (`b` or
+/// more past the last block), first channel, and the block's top-left output.
+#[cube]
+fn block_of(
+    i: usize,
+    o: usize,
+    oh: usize,
+    ow: usize,
+    #[comptime] ob: usize,
+) -> (usize, usize, usize, usize) {
+    let (bh, bw, groups) = (oh.div_ceil(2), ow.div_ceil(2), o.div_ceil(ob));
+    let oi0 = i / (bw * bh) % groups * ob;
+    (i / (bw * bh * groups), oi0, i / bw % bh * 2, i % bw * 2)
+}
+
 /// One unit per 2x2 block `[b, by, bx]` of `ob` output channels from `oi0` of the contiguous
 /// `out` (the last row and column of blocks cut short where a side is odd): its (up to) four
 /// outputs in each channel ([`conv_block`]).
@@ -117,15 +134,11 @@ pub(super) fn conv_kernel<F: Float>(
     #[comptime] ob: usize,
     #[define(F)] _dtype: ElemType,
 ) {
-    let i = ABSOLUTE_POS;
     let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
-    let (bh, bw, groups) = (oh.div_ceil(2), ow.div_ceil(2), o.div_ceil(ob));
-    if i >= out.shape(0) * groups * bh * bw {
+    let (bi, oi0, y0, x0) = block_of(ABSOLUTE_POS, o, oh, ow, ob);
+    if bi >= out.shape(0) {
         terminate!();
     }
-    let (y0, x0) = (i / bw % bh * 2, i % bw * 2);
-    let oi0 = i / (bw * bh) % groups * ob;
-    let bi = i / (bw * bh * groups);
     let mut outs = Array::<F>::new(4 * ob);
     conv_block(
         x, weight, bias, bi, oi0, y0, x0, pad, scale, &mut outs, relu, ob,
@@ -180,19 +193,13 @@ pub(super) fn conv_bce_kernel<F: Float>(
         terminate!();
     }
     let (o, oh, ow) = (out.shape(1), out.shape(2), out.shape(3));
-    let (bh, bw, groups) = (oh.div_ceil(2), ow.div_ceil(2), o.div_ceil(ob));
-    let i = cube * SUM_UNITS + unit;
+    let (bi, oi0, y0, x0) = block_of(cube * SUM_UNITS + unit, o, oh, ow, ob);
     let mut loss = F::new(0.0);
-    if i < out.shape(0) * groups * bh * bw {
-        let (y0, x0) = (i / bw % bh * 2, i % bw * 2);
-        let oi0 = i / (bw * bh) % groups * ob;
-        let bi = i / (bw * bh * groups);
+    if bi < out.shape(0) {
         let mut outs = Array::<F>::new(4 * ob);
         conv_block(
             x, weight, bias, bi, oi0, y0, x0, pad, scale, &mut outs, false, ob,
         );
-        let (ts0, ts1, ts2, ts3) = (t.stride(0), t.stride(1), t.stride(2), t.stride(3));
-        let one = F::new(1.0);
         #[unroll]
         for j in 0..ob {
             #[unroll]
@@ -200,9 +207,8 @@ pub(super) fn conv_bce_kernel<F: Float>(
                 let (oy, ox) = (y0 + q / 2, x0 + q % 2);
                 if oi0 + j < o && oy < oh && ox < ow {
                     let z = outs[j * 4 + q];
-                    let target = t[bi * ts0 + (oi0 + j) * ts1 + oy * ts2 + ox * ts3];
-                    out[((bi * o + oi0 + j) * oh + oy) * ow + ox] =
-                        one / (one + (-z).exp()) - target;
+                    let target = t[at(t, bi, oi0 + j, oy, ox)];
+                    out[((bi * o + oi0 + j) * oh + oy) * ow + ox] = residual::<F>(z, target);
                     loss += bce::<F>(z, target);
                 }
             }

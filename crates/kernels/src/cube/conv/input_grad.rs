@@ -46,8 +46,9 @@ pub(super) fn grad_x_at<F: Float>(
         for oi in 0..o {
             let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
             let wb = oi * ws0 + ci * ws1;
-            let (g, f) = (grad, factor);
-            sum += sent_back(g, y, weight, gb, yb, wb, yy, xx, oh, ow, f, relu, pool, bce);
+            sum += sent_back(
+                grad, y, weight, gb, yb, wb, yy, xx, oh, ow, factor, relu, pool, bce,
+            );
         }
     }
     sum

@@ -57,6 +57,15 @@ fn channels_for(like: &CubeTensor, o: usize, units: impl Fn(usize) -> usize) -> 
     unit_block(like, o.next_power_of_two().min(8), units)
 }
 
+/// The forward's output channels a unit ([`channels_for`]) and its grid's units, for the output
+/// `out`: a unit per 2x2 block of outputs in that many channels.
+fn block_grid(x: &CubeTensor, out: &CubeTensor) -> (usize, usize) {
+    let [b, o, oh, ow] = out.shape().dims::<4>();
+    let units = |ob: usize| b * o.div_ceil(ob) * oh.div_ceil(2) * ow.div_ceil(2);
+    let ob = channels_for(x, o, units);
+    (ob, units(ob))
+}
+
 /// The shape of the convolution: how much padding, whether the input is up-sampled 2x
 /// (nearest) first, whether ReLU follows.
 #[derive(Clone, Copy, Debug)]
@@ -83,11 +92,7 @@ impl Conv {
 pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, conv: Conv) -> CubeTensor {
     let out = empty(&x, out_shape(&x, &weight, conv));
     let (pad, scale) = (conv.pad, conv.scale());
-    // A unit per 2x2 block of outputs in `ob` channels.
-    let [b, o, oh, ow] = out.shape().dims::<4>();
-    let units = |ob: usize| b * o.div_ceil(ob) * oh.div_ceil(2) * ow.div_ceil(2);
-    let ob = channels_for(&x, o, units);
-    let n = units(ob);
+    let (ob, n) = block_grid(&x, &out);
     if n > 0 {
         let (count, dim) = grid(&x, n);
         let dtype = dtype_to_storage_type(x.dtype);
@@ -129,10 +134,8 @@ pub fn conv3x3_bce_mean(
         pool: false,
     };
     let out = empty(&x, out_shape(&x, &weight, conv));
-    let [b, o, oh, ow] = out.shape().dims::<4>();
-    let units = |ob: usize| b * o.div_ceil(ob) * oh.div_ceil(2) * ow.div_ceil(2);
-    let ob = channels_for(&x, o, units);
-    let parts = units(ob).div_ceil(SUM_UNITS).max(1);
+    let (ob, units) = block_grid(&x, &out);
+    let parts = units.div_ceil(SUM_UNITS).max(1);
     let n = out.shape().num_elements();
     let mean = SplitSum::new(&x, parts, n.max(1));
     let dtype = dtype_to_storage_type(x.dtype);

@@ -4,7 +4,7 @@
 
 use super::BLOCK;
 use crate::cube::launch::{SUM_UNITS, cube_sum};
-use crate::cube::loss::bce;
+use crate::cube::loss::{bce, residual};
 use cubecl::prelude::*;
 
 /// The layer's output `[r, j]` before any activation: `bias[j]`, then `x[r, k] w[k, j]` added
@@ -143,7 +143,6 @@ pub(super) fn linear_bce_kernel<F: Float>(
         let (r0, j0) = (p / blocks * rows, p % blocks * BLOCK);
         let mut sums = Array::<F>::new(rows * BLOCK);
         products_at(x, w, bias, r0, j0, &mut sums, rows);
-        let one = F::new(1.0);
         #[unroll]
         for i in 0..rows {
             #[unroll]
@@ -152,7 +151,7 @@ pub(super) fn linear_bce_kernel<F: Float>(
                 if r < b && j < o {
                     let z = sums[i * BLOCK + q];
                     let target = t[r * t.stride(0) + j * t.stride(1)];
-                    out[r * o + j] = one / (one + (-z).exp()) - target;
+                    out[r * o + j] = residual::<F>(z, target);
                     loss += bce::<F>(z, target);
                 }
             }
