@@ -14,6 +14,7 @@ use ae_kernels::{KernelBackend, bce, conv};
 use burn::backend::Dispatch;
 use burn::prelude::*;
 use burn::tensor::{Distribution, activation};
+use common::ops::random4 as random;
 use common::{assert_close, devices, values};
 
 const NORMAL: Distribution = Distribution::Normal(0.0, 1.0);
@@ -28,16 +29,6 @@ fn all_devices() -> Vec<Device> {
         _ => all.push(Device::wgpu(DeviceKind::DefaultDevice)),
     }
     all
-}
-
-/// `shape` normal values, contiguous or as the NCHW view of NHWC memory.
-fn random(shape: [usize; 4], nhwc: bool, device: &Device) -> Tensor<4> {
-    let [b, c, h, w] = shape;
-    if nhwc {
-        Tensor::<4>::random([b, h, w, c], NORMAL, device).permute([0, 3, 1, 2])
-    } else {
-        Tensor::<4>::random(shape, NORMAL, device)
-    }
 }
 
 /// The residuals, the mean and the three gradients (of the mean times `scale`, so that the

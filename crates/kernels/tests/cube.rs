@@ -16,7 +16,7 @@ use ae_kernels::{
 use burn::backend::Dispatch;
 use burn::prelude::*;
 use burn::tensor::{Distribution, activation};
-use common::ops::{conv_ext, on_grid, pool_ext};
+use common::ops::{conv_ext, grid4 as grid, on_grid, pool_ext, random4 as random};
 use common::{
     assert_close, assert_same_output_and_grads, assert_unpacking_matches, numbers,
     output_and_grads, values,
@@ -183,30 +183,6 @@ fn the_loss_over_more_rows_than_one_grid_axis_holds_matches_the_host_on_wgpu() {
     let host32: Vec<f32> = host.iter().map(|&v| v as f32).collect();
     assert_close(&rows_ours, &host32, "row sums, 70,000 rows");
     assert_close(&mean_ours, &[mean as f32], "mean, 70,000 elements");
-}
-
-/// `[b, c, h, w]` normal values, laid out in memory as NCHW, or as NHWC (a permuted view, not
-/// contiguous: what Burn's convolutions on wgpu hand back).
-fn random(shape: [usize; 4], nhwc: bool, device: &Device) -> Tensor<4> {
-    let [b, c, h, w] = shape;
-    if nhwc {
-        Tensor::<4>::random([b, h, w, c], NORMAL, device).permute([0, 3, 1, 2])
-    } else {
-        Tensor::<4>::random(shape, NORMAL, device)
-    }
-}
-
-/// [`random`]'s values on the grid where every sum of products is exact (`on_grid`): the
-/// convolutions' outputs are then the same to the bit here and in Burn's layers, so ReLU and
-/// the pool pass the gradient at the same outputs on both sides (with normal values an output
-/// within rounding of 0 may not: `on_grid` says what that did to the dense layer's test).
-fn grid(shape: [usize; 4], nhwc: bool, device: &Device) -> Tensor<4> {
-    let [b, c, h, w] = shape;
-    if nhwc {
-        on_grid(Tensor::<4>::random([b, h, w, c], NORMAL, device)).permute([0, 3, 1, 2])
-    } else {
-        on_grid(Tensor::<4>::random(shape, NORMAL, device))
-    }
 }
 
 /// The convolution (our kernel on wgpu) and the transposed convolution (which the public

@@ -22,21 +22,49 @@ pub fn dense(relu: bool) -> impl Fn(Tensor<2>, Tensor<2>, Tensor<1>) -> Tensor<2
 
 /// `[rows, cols]` normal values, contiguous or as the transposed view of `[cols, rows]` memory.
 pub fn random2(rows: usize, cols: usize, transposed: bool, device: &Device) -> Tensor<2> {
-    let t = |shape: [usize; 2]| Tensor::<2>::random(shape, NORMAL, device);
-    if transposed {
-        t([cols, rows]).transpose()
-    } else {
-        t([rows, cols])
-    }
+    view2([rows, cols], transposed, |s| {
+        Tensor::random(s, NORMAL, device)
+    })
 }
 
 /// [`random2`]'s values rounded to the grid of [`on_grid`] (before the view is taken).
 pub fn grid2(rows: usize, cols: usize, transposed: bool, device: &Device) -> Tensor<2> {
-    let t = |shape: [usize; 2]| on_grid(Tensor::<2>::random(shape, NORMAL, device));
+    view2([rows, cols], transposed, |s| {
+        on_grid(Tensor::random(s, NORMAL, device))
+    })
+}
+
+/// `make`'s `[rows, cols]` tensor, or the transposed view of its `[cols, rows]` one.
+fn view2(
+    [rows, cols]: [usize; 2],
+    transposed: bool,
+    make: impl Fn([usize; 2]) -> Tensor<2>,
+) -> Tensor<2> {
     if transposed {
-        t([cols, rows]).transpose()
+        make([cols, rows]).transpose()
     } else {
-        t([rows, cols])
+        make([rows, cols])
+    }
+}
+
+/// `[b, c, h, w]` normal values, laid out in memory as NCHW, or as NHWC (a permuted view, not
+/// contiguous: what Burn's convolutions on wgpu hand back).
+pub fn random4(shape: [usize; 4], nhwc: bool, device: &Device) -> Tensor<4> {
+    view4(shape, nhwc, |s| Tensor::random(s, NORMAL, device))
+}
+
+/// [`random4`]'s values rounded to the grid of [`on_grid`] (before the view is taken).
+pub fn grid4(shape: [usize; 4], nhwc: bool, device: &Device) -> Tensor<4> {
+    view4(shape, nhwc, |s| on_grid(Tensor::random(s, NORMAL, device)))
+}
+
+/// `make`'s `[b, c, h, w]` tensor, or the NCHW view of its `[b, h, w, c]` one.
+fn view4(shape: [usize; 4], nhwc: bool, make: impl Fn([usize; 4]) -> Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = shape;
+    if nhwc {
+        make([b, h, w, c]).permute([0, 3, 1, 2])
+    } else {
+        make(shape)
     }
 }
 
