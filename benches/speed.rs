@@ -13,6 +13,8 @@ use autoencoders::backend::{BackendChoice, KernelsArg};
 use autoencoders::config::ModelName;
 use autoencoders::input::resident::Placement;
 use autoencoders::speed::{self, Case, Settings};
+use autoencoders::train::cli::ArchArg;
+use clap::ValueEnum;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,8 @@ usage: cargo bench --bench speed -- [options]
 options:
   --models LIST     models to time (default: dense-ae,deep-ae,conv-ae,vae,sparse-ae,
                     denoising-ae,linear-ae); `all` means these seven
+  --arch ARCH       the body `train --arch` gives: conv, dense or wide, for every model timed
+                    (conv-ae, denoising-ae, vae; e.g. --models vae --arch conv)
   --backends LIST   flex, ndarray, wgpu, auto (default: auto, i.e. wgpu on a GPU, else flex)
   --batches LIST    batch sizes (default: each model's own, as `train` uses)
   --kernels LIST    ours, burn: ae-kernels' ops or Burn's layers, as `train --kernels` (default:
@@ -54,6 +58,7 @@ struct Options {
     batches: Option<Vec<usize>>,
     kernels: Vec<KernelsArg>,
     without: ae_kernels::OpSet,
+    arch: Option<ArchArg>,
     settings: Settings,
     load: bool,
     data_dir: Option<std::path::PathBuf>,
@@ -101,6 +106,7 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
         batches: None,
         kernels: vec![KernelsArg::Ours],
         without: ae_kernels::OpSet::default(),
+        arch: None,
         settings: Settings::default(),
         load: true,
         data_dir: None,
@@ -121,6 +127,13 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
                 if v != "all" {
                     o.models = list(&v, model)?;
                 }
+            }
+            "--arch" => {
+                let v = value(arg)?;
+                o.arch = Some(
+                    ArchArg::from_str(&v, false)
+                        .map_err(|_| anyhow::anyhow!("--arch is conv, dense or wide, not '{v}'"))?,
+                )
             }
             "--backends" => o.backends = list(&value(arg)?, BackendChoice::parse)?,
             "--kernels" => o.kernels = list(&value(arg)?, KernelsArg::parse)?,
@@ -191,16 +204,19 @@ fn run(o: Options) -> Result<()> {
                     batch,
                     kernels,
                     without: o.without,
+                    arch: o.arch,
                 };
                 eprintln!(
-                    "timing {model} on {} at batch {batch}, kernels {} ...",
+                    "timing {} on {} at batch {batch}, kernels {} ...",
+                    case.model_label(),
                     backend.as_str(),
                     case.kernels_label()
                 );
                 let t = speed::time_case(&case, set.clone(), &o.settings)?;
                 if !t.last_loss.is_finite() {
                     bail!(
-                        "{model}: the loss is {} after {} steps",
+                        "{}: the loss is {} after {} steps",
+                        case.model_label(),
                         t.last_loss,
                         t.steps
                     );

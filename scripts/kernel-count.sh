@@ -5,7 +5,9 @@
 # counts the launches of the kernels that run about once or more per step.
 #
 #   AE_DATA_DIR=../shared/datasets bash scripts/kernel-count.sh dense-ae vae conv-ae
+#   AE_DATA_DIR=../shared/datasets bash scripts/kernel-count.sh vae:conv conv-ae:wide
 #
+# MODEL:ARCH counts the model with the body `train MODEL --arch ARCH` gives it.
 # Works on a software Vulkan adapter too (lavapipe: slow, but the count is the same kind).
 # KERNEL_LOGS=dir keeps each model's full launch log there (dir/<model>.log) to read later.
 # TIMES=1 logs at level "medium" instead, which times every kernel (CubeCL waits for each one
@@ -28,6 +30,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 steps=18 # 3 warm-up + 15 timed
 for model in "$@"; do
+    arch=()
+    case $model in *:*) arch=(--arch "${model#*:}") ;; esac
     level=minimal
     [ -n "${TIMES:-}" ] && level=medium
     printf '[profiling.logger]\nlevel = "%s"\nfile = "%s/%s.log"\n' "$level" "$work" "$model" >"$work/cubecl.toml"
@@ -35,7 +39,7 @@ for model in "$@"; do
     for run in tune count; do
         rm -f "$work/$model.log"
         (cd "$work" && "$bench" \
-            --models "$model" --backends wgpu --warmup 3 --steps 15 --seconds 0 --no-load \
+            --models "${model%%:*}" "${arch[@]}" --backends wgpu --warmup 3 --steps 15 --seconds 0 --no-load \
             --read-every 1 >"$work/$model.$run.out" 2>&1) ||
             { cat "$work/$model.$run.out" >&2; exit 1; }
     done

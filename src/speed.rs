@@ -10,6 +10,8 @@ use crate::backend::{self, BackendChoice, KernelsArg};
 use crate::config::{ModelName, RunConfig};
 use crate::input::batch::{Corruption, SampleBatcher};
 use crate::input::resident::Placement;
+use crate::train::cli::ArchArg;
+use crate::train::overrides;
 use ae_data::Samples;
 use ae_kernels::OpSet;
 use ae_kernels::adam::FusedAdam;
@@ -17,6 +19,7 @@ use ae_models::Autoencoder;
 use anyhow::{Result, bail};
 use burn::prelude::*;
 use burn::train::Learner;
+use clap::ValueEnum;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,9 +37,19 @@ pub struct Case {
     pub kernels: KernelsArg,
     /// The ops left to Burn's layers all the same ([`ae_kernels::set_without`]).
     pub without: OpSet,
+    /// The body `train --arch` would give the model (`None`: its own).
+    pub arch: Option<ArchArg>,
 }
 
 impl Case {
+    /// The model in words: `conv-ae`, or `vae --arch conv`.
+    pub fn model_label(&self) -> String {
+        match self.arch.and_then(|a| a.to_possible_value()) {
+            Some(arch) => format!("{} --arch {}", self.model, arch.get_name()),
+            None => self.model.to_string(),
+        }
+    }
+
     /// The kernels in words: `ours`, `burn`, or `ours without linear,gaussian`.
     pub fn kernels_label(&self) -> String {
         match (self.kernels, self.without == OpSet::default()) {
@@ -111,16 +124,20 @@ impl Timing {
     }
 }
 
-/// The run configuration a case trains: the model's built-in one with the case's batch size.
-pub fn case_config(case: &Case) -> RunConfig {
+/// The run configuration a case trains: the model's built-in one with the case's body
+/// (`--arch`) and batch size.
+pub fn case_config(case: &Case) -> Result<RunConfig> {
     let mut cfg = case.model.default_config();
+    if let Some(arch) = case.arch {
+        overrides::set_arch(&mut cfg, arch)?;
+    }
     cfg.batch_size = case.batch;
-    cfg
+    Ok(cfg)
 }
 
 /// Times training steps of `case` on `set` (its training split).
 pub fn time_case(case: &Case, set: Arc<Samples>, settings: &Settings) -> Result<Timing> {
-    time_config(case, &case_config(case), set, settings)
+    time_config(case, &case_config(case)?, set, settings)
 }
 
 /// Times training steps of the model `cfg` describes (its batch size is the case's).
@@ -241,7 +258,7 @@ pub fn table(timings: &[Timing], samples: usize) -> String {
     for t in timings {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {:.2} | {:.1} | {:.0} | {:.2} | {} |\n",
-            t.case.model,
+            t.case.model_label(),
             t.device,
             t.case.kernels_label(),
             t.case.batch,
@@ -268,6 +285,7 @@ mod tests {
                 batch: 256,
                 kernels: KernelsArg::Ours,
                 without: OpSet::default(),
+                arch: None,
             },
             device: "flex".into(),
             steps: 20,
@@ -292,6 +310,37 @@ mod tests {
     }
 
     #[test]
+    fn a_case_s_arch_is_train_s_and_named_in_the_table() {
+        let case = |model, arch| Case {
+            model,
+            backend: BackendChoice::Flex,
+            batch: 32,
+            kernels: KernelsArg::Ours,
+            without: OpSet::default(),
+            arch,
+        };
+        let conv_vae = case(ModelName::Vae, Some(ArchArg::Conv));
+        let cfg = case_config(&conv_vae).unwrap();
+        assert!(
+            matches!(&cfg.network, ae_models::NetworkConfig::Vae(v)
+                if matches!(v.arch, ae_models::VaeArch::Conv(_))),
+            "{:?}",
+            cfg.network
+        );
+        assert_eq!(cfg.batch_size, 32);
+        assert_eq!(conv_vae.model_label(), "vae --arch conv");
+        assert_eq!(case(ModelName::ConvAe, None).model_label(), "conv-ae");
+        let wide = case_config(&case(ModelName::ConvAe, Some(ArchArg::Wide))).unwrap();
+        assert!(matches!(
+            wide.network,
+            ae_models::NetworkConfig::ConvWide(_)
+        ));
+        // train's own refusal, word for word.
+        let err = case_config(&case(ModelName::DenseAe, Some(ArchArg::Conv))).unwrap_err();
+        assert!(err.to_string().contains("--arch applies to"), "{err}");
+    }
+
+    #[test]
     fn the_median_of_odd_and_even_counts() {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
@@ -307,6 +356,7 @@ mod tests {
             batch: 16,
             kernels: KernelsArg::Ours,
             without: OpSet::default(),
+            arch: None,
         };
         // The built-in linear-ae is 784 wide and says so; a 3-2-3 one learns the plane.
         let settings = |steps| Settings {
@@ -318,7 +368,7 @@ mod tests {
         };
         let err = time_case(&case, set.clone(), &settings(1)).unwrap_err();
         assert!(format!("{err:#}").contains("784"), "{err:#}");
-        let mut cfg = case_config(&case);
+        let mut cfg = case_config(&case).unwrap();
         let dense = cfg.network.dense_mut().unwrap();
         (dense.input_dim, dense.latent_dim) = (3, 2);
         cfg.lr = 0.01;

@@ -29,6 +29,38 @@ pub fn parse_hidden(text: &str) -> Result<Vec<usize>> {
         .collect()
 }
 
+/// Gives `cfg` the body `--arch` names: conv-ae's convolutions, dense layers, or the wide net,
+/// where the model takes it (conv-ae, denoising-ae, vae); a clear error elsewhere.
+pub fn set_arch(cfg: &mut RunConfig, arch: ArchArg) -> Result<()> {
+    let conv = || ModelName::ConvAe.default_config().network;
+    let dense = || ModelName::DenseAe.default_config().network;
+    let pixels = cfg.sample_shape().iter().product();
+    match (cfg.model, &mut cfg.network, arch) {
+        (ModelName::ConvAe | ModelName::DenoisingAe, net, ArchArg::Conv) => *net = conv(),
+        (ModelName::ConvAe | ModelName::DenoisingAe, net, ArchArg::Wide) => {
+            *net = NetworkConfig::ConvWide(defaults::wide());
+        }
+        (ModelName::DenoisingAe, net, ArchArg::Dense) => *net = dense(),
+        (ModelName::Vae, NetworkConfig::Vae(v), ArchArg::Conv) => {
+            v.arch = VaeArch::Conv(defaults::conv()?);
+        }
+        (ModelName::Vae, NetworkConfig::Vae(v), ArchArg::Dense) => {
+            v.arch = VaeArch::Dense {
+                input_dim: pixels,
+                hidden: vec![400],
+            };
+        }
+        (ModelName::ConvAe, _, ArchArg::Dense) => {
+            bail!("conv-ae takes --arch conv or wide; for dense layers train dense-ae")
+        }
+        (ModelName::Vae, _, ArchArg::Wide) => {
+            bail!("vae takes --arch conv or dense; --arch wide is for conv-ae and denoising-ae")
+        }
+        (model, _, _) => bail!("--arch applies to conv-ae, denoising-ae and vae, not {model}"),
+    }
+    Ok(())
+}
+
 impl TrainArgs {
     /// The config of the run in `out` that `--resume` continues: the one it was started with,
     /// with a new `--epochs` or `--lr` if given. Any other flag that would change it is refused.
@@ -134,36 +166,10 @@ impl TrainArgs {
     }
 
     fn apply_arch(&self, cfg: &mut RunConfig) -> Result<()> {
-        let Some(arch) = self.arch else {
-            return Ok(());
-        };
-        let conv = || ModelName::ConvAe.default_config().network;
-        let dense = || ModelName::DenseAe.default_config().network;
-        let pixels = cfg.sample_shape().iter().product();
-        match (cfg.model, &mut cfg.network, arch) {
-            (ModelName::ConvAe | ModelName::DenoisingAe, net, ArchArg::Conv) => *net = conv(),
-            (ModelName::ConvAe | ModelName::DenoisingAe, net, ArchArg::Wide) => {
-                *net = NetworkConfig::ConvWide(defaults::wide());
-            }
-            (ModelName::DenoisingAe, net, ArchArg::Dense) => *net = dense(),
-            (ModelName::Vae, NetworkConfig::Vae(v), ArchArg::Conv) => {
-                v.arch = VaeArch::Conv(defaults::conv()?);
-            }
-            (ModelName::Vae, NetworkConfig::Vae(v), ArchArg::Dense) => {
-                v.arch = VaeArch::Dense {
-                    input_dim: pixels,
-                    hidden: vec![400],
-                };
-            }
-            (ModelName::ConvAe, _, ArchArg::Dense) => {
-                bail!("conv-ae takes --arch conv or wide; for dense layers train dense-ae")
-            }
-            (ModelName::Vae, _, ArchArg::Wide) => {
-                bail!("vae takes --arch conv or dense; --arch wide is for conv-ae and denoising-ae")
-            }
-            (model, _, _) => bail!("--arch applies to conv-ae, denoising-ae and vae, not {model}"),
+        match self.arch {
+            Some(arch) => set_arch(cfg, arch),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn apply_sizes(&self, cfg: &mut RunConfig) -> Result<()> {

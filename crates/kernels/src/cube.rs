@@ -1,15 +1,12 @@
 //! The ops on CubeCL's backend (wgpu; CUDA where built): our own kernels for the max-pool
-//! (`cube/launch.rs`), the loss (`cube/loss.rs`), the fully connected layer (`cube/linear/`)
-//! and the 3x3 convolution, with its ReLU and the 2x up-sampling before it (`cube/conv/`);
-//! Burn's own for the transposed convolution. Behind Burn's fusion the extension runs each op
-//! as one opaque step of the fusion stream, which nothing fuses across.
-//!
-//! The transposed convolution delegates to Burn's CubeCL one, so that the trait is complete on
-//! this backend; the public functions keep it on Burn's layer there ([`crate::Op::runs_on`]),
-//! where fusion sees through it, until it has a kernel of its own.
+//! (`cube/launch.rs`), the loss (`cube/loss.rs`), the fully connected layer (`cube/linear/`),
+//! the 3x3 convolution, with its ReLU and the 2x up-sampling before it (`cube/conv/`), and the
+//! stride-2 transposed convolution (`cube/conv_transpose.rs`). Behind Burn's fusion the
+//! extension runs each op as one opaque step of the fusion stream, which nothing fuses across.
 
 mod adam;
 mod conv;
+mod conv_transpose;
 mod gaussian;
 mod launch;
 mod linear;
@@ -18,17 +15,11 @@ mod unpack;
 
 use crate::KernelBackend;
 use crate::adam_group::{into_results, into_slots};
-use burn::backend::ops::{FloatTensorOps, IntTensorOps, ModuleOps};
+use burn::backend::ops::{FloatTensorOps, IntTensorOps};
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{FloatDType, IntDType, TensorMetadata};
-use burn::tensor::ops::ConvTransposeOptions;
 use burn::tensor::{DType, Shape};
 use burn_cubecl::CubeBackend;
-
-/// Options of the stride-2 3x3 transposed convolution.
-fn up_options() -> ConvTransposeOptions<2> {
-    ConvTransposeOptions::new([2, 2], [1, 1], [1, 1], [1, 1], 1)
-}
 
 /// An empty (`[0]`) tensor beside `like`: a gradient that was not asked for.
 fn nothing(like: &FloatTensor<CubeBackend>) -> FloatTensor<CubeBackend> {
@@ -36,15 +27,6 @@ fn nothing(like: &FloatTensor<CubeBackend>) -> FloatTensor<CubeBackend> {
         Shape::new([0]),
         &like.device,
         FloatDType::from(like.dtype()),
-    )
-}
-
-/// The bias gradient: `grad` `[b, o, h, w]` summed to `[o]`.
-fn bias_grad(grad: FloatTensor<CubeBackend>) -> FloatTensor<CubeBackend> {
-    let o = grad.shape()[1];
-    CubeBackend::float_reshape(
-        CubeBackend::float_sum_dims(grad, &[0, 2, 3]),
-        Shape::new([o]),
     )
 }
 
@@ -168,7 +150,7 @@ impl KernelBackend for CubeBackend {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        Self::conv_transpose2d(x, weight, Some(bias), up_options())
+        conv_transpose::conv_transpose3x3s2(x, weight, bias)
     }
 
     fn conv_transpose3x3s2_backward(
@@ -178,18 +160,10 @@ impl KernelBackend for CubeBackend {
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let gx = match need_x {
-            true => Self::conv_transpose2d_x_backward(weight.clone(), grad.clone(), up_options()),
-            false => nothing(&x),
-        };
-        let (gw, gb) = match need_w {
-            true => (
-                Self::conv_transpose2d_weight_backward(x, weight, grad.clone(), up_options()),
-                bias_grad(grad),
-            ),
-            false => (nothing(&x), nothing(&x)),
-        };
-        (gx, gw, gb)
+        let none = nothing(&x);
+        let (gx, w) = conv_transpose::conv_transpose3x3s2_grads(x, weight, grad, need_x, need_w);
+        let (gw, gb) = w.unwrap_or_else(|| (none.clone(), none.clone()));
+        (gx.unwrap_or(none), gw, gb)
     }
 
     /// Keeps nothing: the gradient kernel computes `sigmoid(z) - t` again, in its one launch.

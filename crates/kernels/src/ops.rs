@@ -155,9 +155,8 @@ impl Op {
     /// connected layer, the VAE's code and the grouped Adam on flex and ndarray (with or
     /// without autodiff; their data sets stay on the host, where the unpacking is a copy, the
     /// layer there is Burn's matrix product, and Adam steps each parameter in one pass); the
-    /// max-pool, the convolution, the loss, the layer, the code, the unpacking and Adam four
-    /// parameters to a launch on wgpu (CubeCL kernels; the transposed convolution there is
-    /// Burn's), each where the device lets one kernel bind its [`Op::buffers`] (on OpenGL,
+    /// max-pool, the convolution, the transposed convolution, the loss, the layer, the code,
+    /// the unpacking and Adam four parameters to a launch on wgpu (CubeCL kernels), each where the device lets one kernel bind its [`Op::buffers`] (on OpenGL,
     /// 16 storage buffers, all but the grouped Adam). Elsewhere the public functions use
     /// Burn's layers.
     pub fn runs_on(self, device: &Device) -> bool {
@@ -170,6 +169,7 @@ impl Op {
                     self,
                     Op::MaxPool
                         | Op::Conv
+                        | Op::ConvTranspose
                         | Op::Bce
                         | Op::Unpack
                         | Op::Linear
@@ -189,7 +189,8 @@ impl Op {
     }
 }
 
-/// Whether every op has a kernel on `device` (flex and ndarray, with or without autodiff).
+/// Whether the four ops of the convolutional nets have a kernel on `device` (flex, ndarray and
+/// wgpu, with or without autodiff).
 pub fn supported(device: &Device) -> bool {
     [Op::MaxPool, Op::Conv, Op::ConvTranspose, Op::Bce]
         .iter()

@@ -15,21 +15,9 @@ use burn::backend::Dispatch;
 use burn::prelude::*;
 use burn::tensor::{Distribution, activation};
 use common::ops::random4 as random;
-use common::{assert_close, devices, values};
+use common::{all_devices, assert_close, values};
 
 const NORMAL: Distribution = Distribution::Normal(0.0, 1.0);
-
-/// flex, ndarray, and wgpu unless this run's backend list leaves it out.
-fn all_devices() -> Vec<Device> {
-    let mut all = devices().to_vec();
-    match std::env::var("AE_TEST_BACKENDS") {
-        Ok(list) if !list.split(',').any(|b| b.trim() == "wgpu") => {
-            eprintln!("NOTE: the op on wgpu left out: not in AE_TEST_BACKENDS ({list})");
-        }
-        _ => all.push(Device::wgpu(DeviceKind::DefaultDevice)),
-    }
-    all
-}
 
 /// The residuals, the mean and the three gradients (of the mean times `scale`, so that the
 /// logits' gradients are about 1 and the tolerance tells right from wrong), through the op

@@ -1,7 +1,9 @@
-//! The stride-2 transposed convolution kernel against Burn's `conv_transpose2d` on flex and
-//! ndarray (outputs and the input, weight and bias gradients; one to 32 channels, odd and
-//! even sides, batch 1 and more), and its loops on every instruction set against the
-//! definition written out in f64.
+//! The stride-2 transposed convolution kernel against Burn's `conv_transpose2d` on flex,
+//! ndarray and wgpu (outputs and the input, weight and bias gradients; one to 32 channels, odd
+//! and even sides, batch 1 and more, weight sums split into parts on wgpu), and its loops on
+//! every instruction set against the definition written out in f64.
+//!
+//! wgpu is tested unless `AE_TEST_BACKENDS` is set and leaves it out (then the test says so).
 
 mod common;
 
@@ -10,12 +12,14 @@ use ae_kernels::{conv_transpose3x3s2, simd::Isa};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use common::{
-    assert_close, assert_same_output_and_grads, devices, numbers, output_and_grads, values,
+    all_devices, assert_close, assert_same_output_and_grads, numbers, output_and_grads, values,
 };
 
 /// (batch, in channels, out channels, height, width): blocks of four output planes and
-/// remainders, rows shorter and longer than a vector, one-pixel images.
-const CASES: [(usize, usize, usize, usize, usize); 8] = [
+/// remainders, rows shorter and longer than a vector, one-pixel images, and (the last) more
+/// input positions (24 x 14 x 14) than one cube of the wgpu kernel sums, so that each weight's
+/// sum is split into parts that a second launch adds.
+const CASES: [(usize, usize, usize, usize, usize); 9] = [
     (1, 1, 1, 1, 1),
     (2, 32, 32, 7, 7),
     (1, 32, 32, 14, 14),
@@ -24,11 +28,12 @@ const CASES: [(usize, usize, usize, usize, usize); 8] = [
     (2, 16, 1, 11, 13),
     (1, 3, 6, 2, 17),
     (1, 5, 4, 9, 1),
+    (24, 8, 8, 14, 14),
 ];
 
 #[test]
 fn output_and_all_gradients_match_burn_s_conv_transpose2d() {
-    for device in devices() {
+    for device in all_devices() {
         let ad = device.clone().autodiff();
         for (b, c, o, h, w) in CASES {
             let what = format!("b{b} {c}->{o} {h}x{w} on {device:?}");

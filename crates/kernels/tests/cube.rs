@@ -1,10 +1,9 @@
 //! The ops on wgpu (CubeCL, behind Burn's fusion; lavapipe where there is no GPU) against
 //! Burn's layers on the same device: the max-pool, the 3x3 convolution (with and without its
-//! ReLU and the 2x up-sampling before it) and the loss (our
-//! CubeCL kernels, which the public functions take there), and the transposed convolution
-//! through the extension (which delegates to Burn's CubeCL one; the public functions keep
-//! Burn's layer for it). Outputs and every gradient, without and with autodiff, on contiguous
-//! inputs and on views of NHWC memory (what Burn's own convolutions hand back).
+//! ReLU and the 2x up-sampling before it), the stride-2 transposed convolution and the loss
+//! (our CubeCL kernels, which the public functions take there). Outputs and every gradient,
+//! without and with autodiff, on contiguous inputs and on views of NHWC memory (what Burn's own
+//! convolutions hand back).
 //!
 //! wgpu is tested unless `AE_TEST_BACKENDS` is set and leaves it out (then each test says so).
 
@@ -36,14 +35,14 @@ fn wgpu(test: &str) -> Option<Device> {
 const NORMAL: Distribution = Distribution::Normal(0.0, 1.0);
 
 #[test]
-fn the_pool_the_conv_and_the_loss_take_the_kernels_on_wgpu_and_the_transposed_conv_does_not() {
+fn the_pool_the_convolutions_and_the_loss_take_the_kernels_on_wgpu() {
     let Some(device) = wgpu("routing") else {
         return;
     };
     for d in [device.clone(), device.autodiff()] {
         assert!(Op::MaxPool.runs_on(&d) && Op::Conv.runs_on(&d) && Op::Bce.runs_on(&d));
-        assert!(!Op::ConvTranspose.runs_on(&d));
-        assert!(!ae_kernels::supported(&d));
+        assert!(Op::ConvTranspose.runs_on(&d));
+        assert!(ae_kernels::supported(&d));
     }
 }
 
@@ -185,8 +184,8 @@ fn the_loss_over_more_rows_than_one_grid_axis_holds_matches_the_host_on_wgpu() {
     assert_close(&mean_ours, &[mean as f32], "mean, 70,000 elements");
 }
 
-/// The convolution (our kernel on wgpu) and the transposed convolution (which the public
-/// functions keep on Burn's layer there) through the extension: what the trait does is right.
+/// The convolution and the transposed convolution (our kernels on wgpu) through the extension:
+/// what the trait does is right.
 #[test]
 fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
     let Some(device) = wgpu("convolutions") else {

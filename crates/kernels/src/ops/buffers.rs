@@ -30,7 +30,9 @@ impl Op {
             Op::Gaussian => 13,
             // Seven tensors for each of four parameters, and the factors.
             Op::AdamGroup => 30,
-            Op::ConvTranspose | Op::Adam => 0,
+            // The gradients: input, gradient, weight and the four it writes.
+            Op::ConvTranspose => 8,
+            Op::Adam => 0,
         }
     }
 }

@@ -16,6 +16,18 @@ pub fn devices() -> [Device; 2] {
     [Device::flex(), Device::ndarray()]
 }
 
+/// flex, ndarray, and wgpu unless this run's backend list leaves it out.
+pub fn all_devices() -> Vec<Device> {
+    let mut all = devices().to_vec();
+    match std::env::var("AE_TEST_BACKENDS") {
+        Ok(list) if !list.split(',').any(|b| b.trim() == "wgpu") => {
+            eprintln!("NOTE: the op on wgpu left out: not in AE_TEST_BACKENDS ({list})");
+        }
+        _ => all.push(Device::wgpu(DeviceKind::DefaultDevice)),
+    }
+    all
+}
+
 /// A tensor's values as f32.
 pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()

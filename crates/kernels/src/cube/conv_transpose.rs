@@ -1,0 +1,330 @@
+//! The 3x3 transposed convolution of stride 2 (padding 1, output padding 1: exactly twice the
+//! side; PyTorch's `ConvTranspose2d(c, o, 3, stride=2, padding=1, output_padding=1)`, weight
+//! `[c, o, 3, 3]`) as CubeCL kernels: the output in one launch, the input, weight and bias
+//! gradients together in another (and a third that adds a split sum's parts), where Burn's
+//! layer takes about eleven launches a step, most of them copies into the layout its matrix
+//! product wants.
+//!
+//! Input `(i, j)` reaches outputs `(2 i - 1 + ky, 2 j - 1 + kx)` through tap `(ky, kx)`. So the
+//! output's 2x2 block at `(2 m, 2 n)` reads only the inputs `(m, n)`, `(m, n + 1)`, `(m + 1,
+//! n)` and `(m + 1, n + 1)`: even rows through tap row 1 alone, odd rows through tap rows 2
+//! (from input row `m`) and 0 (from `m + 1`); the same for columns. A unit of the forward
+//! takes such a block; a unit of the input gradient takes an input, which reads the 3x3 patch
+//! of output gradients around `(2 i, 2 j)`, a stride-2 convolution with the same weights.
+//! Inputs, weights and gradients are read through their strides; outputs are contiguous.
+
+use super::launch::{SPAN, SUM_UNITS, cube_sums, empty, grid, strides, sum_cubes, sum_parts};
+use burn::backend::TensorMetadata;
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn::tensor::Shape;
+use burn_cubecl::tensor::CubeTensor;
+use cubecl::prelude::*;
+
+/// One unit per input position `[b, oi, m, n]` (`o` output channels): the output's 2x2 block
+/// at `(2 m, 2 n)` in channel `oi`, each the bias plus, input channel by input channel, the
+/// terms of the (one, two or four) inputs that reach it, into the contiguous `out`.
+#[cube(launch)]
+fn up_kernel<F: Float>(
+    x: &Tensor<F>,
+    weight: &Tensor<F>,
+    bias: &Tensor<F>,
+    out: &mut Tensor<F>,
+    #[define(F)] _dtype: ElemType,
+) {
+    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
+    let o = out.shape(1);
+    let i = ABSOLUTE_POS;
+    let (n, m, oi, bi) = (i % w, i / w % h, i / (w * h) % o, i / (w * h * o));
+    if bi >= out.shape(0) {
+        terminate!();
+    }
+    let (xs0, xs1, xs2, xs3) = strides(x);
+    let (ws0, ws1, ws2, ws3) = strides(weight);
+    let (right, below) = (n + 1 < w, m + 1 < h);
+    let zero = F::new(0.0);
+    let b0 = bias[oi * bias.stride(0)];
+    let (mut y00, mut y01, mut y10, mut y11) = (b0, b0, b0, b0);
+    let mut k = Array::<F>::new(9usize);
+    for ci in 0..c {
+        let xb = bi * xs0 + ci * xs1 + m * xs2 + n * xs3;
+        let x00 = x[xb];
+        let mut x01 = zero;
+        let mut x10 = zero;
+        let mut x11 = zero;
+        if right {
+            x01 = x[xb + xs3];
+        }
+        if below {
+            x10 = x[xb + xs2];
+            if right {
+                x11 = x[xb + xs2 + xs3];
+            }
+        }
+        let wb = ci * ws0 + oi * ws1;
+        #[unroll]
+        for t in 0..9usize {
+            k[t] = weight[wb + t / 3 * ws2 + t % 3 * ws3];
+        }
+        y00 += x00 * k[4];
+        y01 += x00 * k[5] + x01 * k[3];
+        y10 += x00 * k[7] + x10 * k[1];
+        y11 += x00 * k[8] + x01 * k[6] + x10 * k[2] + x11 * k[0];
+    }
+    let ow = 2 * w;
+    let base = ((bi * o + oi) * 2 * h + 2 * m) * ow + 2 * n;
+    out[base] = y00;
+    out[base + 1] = y01;
+    out[base + ow] = y10;
+    out[base + ow + 1] = y11;
+}
+
+/// This unit's shares of sum `s` over every `SUM_UNITS`-th input position from `start`
+/// (before `end`) of the batch and the input image (`[b, i, j]`, row-major), into `shares`:
+/// for a pair of input and output channels (`s = ci * o + oi`, the first `c * o` sums), the
+/// gradients of its nine weights `[ci, oi, ky, kx]` (the input times the output gradient each
+/// tap reached) in `shares[ky * 3 + kx]`, an input of 0 skipped; for a bias (`oi = s - c o`),
+/// the output gradients of the position's 2x2 block in `shares[0]` (the blocks cover the
+/// output once).
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors, the sum and its stretch"
+)]
+fn grad_w_shares<F: Float>(
+    s: usize,
+    start: usize,
+    end: usize,
+    x: &Tensor<F>,
+    grad: &Tensor<F>,
+    shares: &mut Array<F>,
+) {
+    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
+    let o = grad.shape(1);
+    let (xs0, xs1, xs2, xs3) = strides(x);
+    let (gs0, gs1, gs2, gs3) = strides(grad);
+    let zero = F::new(0.0);
+    #[unroll]
+    for t in 0..9usize {
+        shares[t] = zero;
+    }
+    let pairs = c * o;
+    let weights = s < pairs;
+    let mut ci = s / o;
+    let mut oi = s % o;
+    if !weights {
+        ci = 0;
+        oi = s - pairs;
+    }
+    for p in range_stepped(start, end, SUM_UNITS) {
+        let (j, i, bi) = (p % w, p / w % h, p / (w * h));
+        let gb = bi * gs0 + oi * gs1;
+        if weights {
+            let v = x[bi * xs0 + ci * xs1 + i * xs2 + j * xs3];
+            if v != zero {
+                // Output row 2 i - 1 + ky, kept unsigned as 2 i + ky; rows 2 i and 2 i + 1
+                // are always inside the 2h rows, row 2 i - 1 only below the first.
+                #[unroll]
+                for ky in 0..3usize {
+                    if ky > 0 || i > 0 {
+                        let gr = gb + (2 * i + ky - 1) * gs2;
+                        #[unroll]
+                        for kx in 0..3usize {
+                            if kx > 0 || j > 0 {
+                                shares[ky * 3 + kx] += v * grad[gr + (2 * j + kx - 1) * gs3];
+                            }
+                        }
+                    }
+                }
+            }
+        } else {
+            let g = gb + 2 * i * gs2 + 2 * j * gs3;
+            shares[0] += grad[g] + grad[g + gs3] + grad[g + gs2] + grad[g + gs2 + gs3];
+        }
+    }
+}
+
+/// The input gradient at input `i` (`[b, ci, i, j]` of the contiguous `gx`, shaped as `x`):
+/// output channel by output channel, the output gradients of the 3x3 patch around `(2 i, 2
+/// j)` (inside the output) times the weights `[ci, oi, ky, kx]` that joined them.
+#[cube]
+fn grad_x_at<F: Float>(at: usize, x: &Tensor<F>, grad: &Tensor<F>, weight: &Tensor<F>) -> F {
+    let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
+    let o = grad.shape(1);
+    let (j, i, ci, bi) = (at % w, at / w % h, at / (w * h) % c, at / (w * h * c));
+    let (gs0, gs1, gs2, gs3) = strides(grad);
+    let (ws0, ws1, ws2, ws3) = strides(weight);
+    let mut sum = F::new(0.0);
+    for oi in 0..o {
+        let (gb, wb) = (bi * gs0 + oi * gs1, ci * ws0 + oi * ws1);
+        #[unroll]
+        for ky in 0..3usize {
+            if ky > 0 || i > 0 {
+                let gr = gb + (2 * i + ky - 1) * gs2;
+                #[unroll]
+                for kx in 0..3usize {
+                    if kx > 0 || j > 0 {
+                        sum += grad[gr + (2 * j + kx - 1) * gs3] * weight[wb + ky * ws2 + kx * ws3];
+                    }
+                }
+            }
+        }
+    }
+    sum
+}
+
+/// All the gradients in one launch of cubes of `SUM_UNITS` units, as the convolution's
+/// (`conv::backward::conv_grads_kernel`): the first `sums * parts` cubes sum the weight and
+/// bias gradients (`sums` 0 when not wanted, else `c o` pairs and `o` biases), cube `s * parts
+/// + k` over input positions `k * span ..` (`positions` in all), each unit a strided share
+/// ([`grad_w_shares`]) and then [`cube_sums`], a pair's nine taps together; with one part
+/// straight into `gw` and `gb`, with more into `partial` (value `v`'s part `k` at `v * parts +
+/// k`) for a second launch to add. The cubes after them give the input gradient, a unit per
+/// input ([`grad_x_at`]; `nx` of them, 0 when not wanted). Whether a cube sums is the same for
+/// all its units, so all of them reach the same barriers.
+#[cube(launch)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the tensors and the counts of the sums and their parts"
+)]
+fn up_grads_kernel<F: Float>(
+    x: &Tensor<F>,
+    grad: &Tensor<F>,
+    weight: &Tensor<F>,
+    gx: &mut Tensor<F>,
+    gw: &mut Tensor<F>,
+    gb: &mut Tensor<F>,
+    partial: &mut Tensor<F>,
+    sums: usize,
+    parts: usize,
+    span: usize,
+    positions: usize,
+    nx: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let unit = UNIT_POS as usize;
+    let cube = CUBE_POS;
+    if cube < sums * parts {
+        let (s, k) = (cube / parts, cube % parts);
+        let start = k * span;
+        let end = (start + span).min(positions);
+        let mut shares = Array::<F>::new(9usize);
+        grad_w_shares(s, start + unit, end, x, grad, &mut shares);
+        let pairs = gw.len() / 9;
+        if s < pairs {
+            cube_sums::<F>(&mut shares, unit, 9usize);
+            if unit == 0 {
+                #[unroll]
+                for tap in 0..9usize {
+                    if parts == 1 {
+                        gw[s * 9 + tap] = shares[tap];
+                    } else {
+                        partial[(s * 9 + tap) * parts + k] = shares[tap];
+                    }
+                }
+            }
+        } else {
+            cube_sums::<F>(&mut shares, unit, 1usize);
+            if unit == 0 {
+                if parts == 1 {
+                    gb[s - pairs] = shares[0];
+                } else {
+                    partial[(pairs * 9 + s - pairs) * parts + k] = shares[0];
+                }
+            }
+        }
+    } else {
+        let i = (cube - sums * parts) * SUM_UNITS + unit;
+        if i < nx {
+            gx[i] = grad_x_at(i, x, grad, weight);
+        }
+    }
+}
+
+/// `x` `[b, c, h, w]`, `weight` `[c, o, 3, 3]`, `bias` `[o]` -> `[b, o, 2 h, 2 w]`, contiguous.
+pub fn conv_transpose3x3s2(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) -> CubeTensor {
+    let [b, _, h, w] = x.shape().dims::<4>();
+    let o = weight.shape()[1];
+    let out = empty(&x, Shape::new([b, o, 2 * h, 2 * w]));
+    let n = b * o * h * w;
+    if n > 0 {
+        let (count, dim) = grid(&x, n);
+        let dtype = dtype_to_storage_type(x.dtype);
+        up_kernel::launch(
+            &x.client.clone(),
+            count,
+            dim,
+            x.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            bias.into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            dtype,
+        );
+    }
+    out
+}
+
+/// The gradients of [`conv_transpose3x3s2`] for the output gradient `grad`, in one launch (two
+/// where a weight's sum is split into parts): the input's (shaped as `x`) if `need_x`, the
+/// weight's and the bias's (`[c, o, 3, 3]`, `[o]`) if `need_w`; `None` for those not wanted.
+#[allow(
+    clippy::type_complexity,
+    reason = "the three gradients, each there only when asked for"
+)]
+pub fn conv_transpose3x3s2_grads(
+    x: CubeTensor,
+    weight: CubeTensor,
+    grad: CubeTensor,
+    need_x: bool,
+    need_w: bool,
+) -> (Option<CubeTensor>, Option<(CubeTensor, CubeTensor)>) {
+    let [c, o, _, _] = weight.shape().dims::<4>();
+    let [b, _, h, w] = x.shape().dims::<4>();
+    // What is not wanted gets a one-element stand-in: every binding needs a buffer.
+    let one = || empty(&x, Shape::new([1]));
+    let gx = if need_x { empty(&x, x.shape()) } else { one() };
+    let (gw, gb) = if need_w {
+        (empty(&x, weight.shape()), empty(&x, Shape::new([o])))
+    } else {
+        (one(), one())
+    };
+    let sums = if need_w { c * o + o } else { 0 };
+    let positions = b * h * w;
+    let parts = if need_w {
+        positions.div_ceil(SPAN).max(1)
+    } else {
+        1
+    };
+    let span = positions.div_ceil(parts);
+    let partial = if parts > 1 {
+        empty(&x, Shape::new([(c * o * 9 + o) * parts]))
+    } else {
+        one()
+    };
+    let nx = if need_x { b * c * h * w } else { 0 };
+    let cubes = sums * parts + nx.div_ceil(SUM_UNITS);
+    if cubes > 0 {
+        let dtype = dtype_to_storage_type(x.dtype);
+        up_grads_kernel::launch(
+            &x.client.clone(),
+            sum_cubes(cubes),
+            CubeDim::new_1d(SUM_UNITS as u32),
+            x.into_tensor_arg(),
+            grad.into_tensor_arg(),
+            weight.into_tensor_arg(),
+            gx.clone().into_tensor_arg(),
+            gw.clone().into_tensor_arg(),
+            gb.clone().into_tensor_arg(),
+            partial.clone().into_tensor_arg(),
+            sums,
+            parts,
+            span,
+            positions,
+            nx,
+            dtype,
+        );
+    }
+    if need_w && parts > 1 {
+        sum_parts(partial, gw.clone(), gb.clone(), c * o * 9 + o, parts, 1);
+    }
+    (need_x.then_some(gx), need_w.then_some((gw, gb)))
+}
