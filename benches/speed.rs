@@ -34,8 +34,9 @@ options:
   --kernels LIST    ours, burn: ae-kernels' ops or Burn's layers, as `train --kernels` (default:
                     ours); `ours,burn` times both, side by side
   --without LIST    ops of ours left to Burn's layers all the same, to time one op's kernels
-                    against Burn's in one build: pool, conv, bce, unpack, linear, gaussian,
-                    adam-group (wgpu), adam (flex, ndarray); e.g. --without linear
+                    against Burn's in one build: pool, conv, conv-transpose, bce, unpack,
+                    linear, gaussian, adam-group (wgpu), adam (flex, ndarray); e.g. --without
+                    linear
   --unit-block N    the block one unit of our wgpu kernels takes where they may choose (the dense
                     layer's rows; the convolution's channels, output channels forward and input
                     channels in the input gradient): 1, 2, 4 or 8 (default: chosen by the

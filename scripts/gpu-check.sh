@@ -10,9 +10,9 @@
 # There (the device tool's `run`, with carry [".gpu", ".gl"] and a timeout_s of about 540):
 #   bash scripts/gpu-check.sh run
 # which writes everything it prints to $OUT/gpu-check.log. Environment for `run`: MODELS
-# (default "dense-ae conv-ae vae"), EPOCHS (default 3; the first is not counted), PYTHON
-# (default python3, which holds PyTorch there), LIMIT (seconds each model's comparison may take,
-# default 150).
+# (default "dense-ae conv-ae vae conv-ae:wide", MODEL:ARCH as in speed-compare.sh), EPOCHS
+# (default 3; the first is not counted), PYTHON (default python3, which holds PyTorch there),
+# LIMIT (seconds each model's comparison may take, default 150).
 #   bash scripts/gpu-check.sh steps
 # times training steps with the speed bench (.gpu/speed.xz, packed beside `train`), model by
 # model under LIMIT seconds each: our kernels and Burn's layers side by side at BATCHES
@@ -75,7 +75,7 @@ run() {
     xz -dc .gpu/train.xz >/tmp/train && chmod +x /tmp/train
     echo "GPU: $(nvidia-smi -L 2>/dev/null | head -1 || echo 'no nvidia-smi'), $(date -u +%Y-%m-%d)"
     export AE_DATA_DIR=$PWD/.gpu TRAIN=/tmp/train BACKEND=wgpu TORCH_DEVICE=cuda
-    export MODELS=${MODELS:-dense-ae conv-ae vae} EPOCHS=${EPOCHS:-3} PYTHON=${PYTHON:-python3}
+    export MODELS=${MODELS:-dense-ae conv-ae vae conv-ae:wide} EPOCHS=${EPOCHS:-3} PYTHON=${PYTHON:-python3}
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
     # One model per speed-compare call under a time limit, so that a hang or a slow model
     # costs only its own slot and every finished table is already in the log.

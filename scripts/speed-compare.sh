@@ -4,7 +4,8 @@
 #
 #   AE_DATA_DIR=../shared/datasets PYTHON=/path/to/venv/bin/python bash scripts/speed-compare.sh
 #
-# Environment: MODELS (default "dense-ae deep-ae conv-ae vae"), EPOCHS (default 3; the first
+# Environment: MODELS (default "dense-ae deep-ae conv-ae vae"; MODEL:ARCH trains MODEL with
+# --arch ARCH, e.g. conv-ae:wide, which PyTorch's peer has and Keras's not), EPOCHS (default 3; the first
 # epoch is not counted), BACKEND for this project (default auto), PEERS (default "keras torch"; empty: none;
 # a peer whose package is missing is skipped with a note), BATCH (default: each model's own),
 # TORCH_DEVICE (default: cuda if PyTorch sees one, else cpu), KERNELS for this project (ours,
@@ -37,10 +38,11 @@ trap 'rm -rf "$out"' EXIT
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2) printf "%.3f", v[(NR+1)/2]; else printf "%.3f", (v[NR/2]+v[NR/2+1])/2}'; }
 
-ours() { # model -> median train_seconds of epochs 2..
-    local batch_flag=()
+ours() { # model[:arch] -> median train_seconds of epochs 2..
+    local batch_flag=() arch=()
     [ -n "${BATCH:-}" ] && batch_flag=(--batch-size "$BATCH")
-    "$TRAIN" "$1" --backend "$BACKEND" --kernels "$KERNELS" --epochs "$EPOCHS" "${batch_flag[@]}" \
+    case $1 in *:*) arch=(--arch "${1#*:}") ;; esac
+    "$TRAIN" "${1%%:*}" "${arch[@]}" --backend "$BACKEND" --kernels "$KERNELS" --epochs "$EPOCHS" "${batch_flag[@]}" \
         --no-dashboard --out "$out/$1" --overwrite >"$out/$1.log" 2>&1 ||
         { cat "$out/$1.log" >&2; return 1; }
     awk -F, 'NR==1 {for (i=1;i<=NF;i++) if ($i=="train_seconds") c=i} NR>2 {print $c}' \
@@ -53,6 +55,8 @@ peer() { # peer model -> median s/epoch, or a note
     [ "$1" = torch ] && [ -n "${TORCH_DEVICE:-}" ] && args+=(--device "$TORCH_DEVICE")
     local module=$1; [ "$1" = keras ] && module=tensorflow
     if ! "$PYTHON" -c "import $module" 2>/dev/null; then echo "not installed"; return; fi
+    # The nets a peer has: the keys of its BATCH table.
+    if ! grep -q "^BATCH = .*\"$2\":" "$script"; then echo "no such net"; return; fi
     "$PYTHON" "$script" "${args[@]}" >"$out/$1-$2.log" 2>&1 || { echo "failed (see below)"; cat "$out/$1-$2.log" >&2; return; }
     sed -n 's/.*median_s_per_epoch=\([0-9.]*\).*/\1/p' "$out/$1-$2.log"
 }

@@ -18,7 +18,8 @@ from torch import nn
 
 import mnist
 
-BATCH = {"dense-ae": 256, "deep-ae": 256, "conv-ae": 128, "vae": 128}
+# conv-ae:wide is `train conv-ae --arch wide` (scripts/speed-compare.sh's MODEL:ARCH).
+BATCH = {"dense-ae": 256, "deep-ae": 256, "conv-ae": 128, "conv-ae:wide": 128, "vae": 128}
 
 
 def dense(widths, latent):
@@ -85,6 +86,8 @@ def main():
     x = torch.from_numpy(x).to(dev)
     if args.model == "conv-ae":
         x, model = x[:, None], conv()
+    elif args.model == "conv-ae:wide":
+        x, model = x[:, None], wide()
     elif args.model == "vae":
         x, model = x.reshape(-1, 784), Vae()
     else:

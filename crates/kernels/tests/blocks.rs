@@ -88,8 +88,9 @@ fn every_block_of_rows_gives_the_same_values() {
 
 /// Every block of channels a unit may take (`set_unit_block`: 1, 2 or 4 on a GPU by the
 /// grid's size, 8 on lavapipe; output channels in the forward kernels, input channels in the
-/// input gradient's blocks, pooled or up-sampled) gives the same outputs, pools' picks and
-/// gradients to the bit, with channel counts the blocks do not divide and odd sides.
+/// input gradient's blocks, pooled or up-sampled; the same in the transposed convolution's)
+/// gives the same outputs, pools' picks and gradients to the bit, with channel counts the
+/// blocks do not divide and odd sides.
 #[test]
 fn every_block_of_channels_gives_the_same_values_on_wgpu() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -123,6 +124,21 @@ fn every_block_of_channels_gives_the_same_values_on_wgpu() {
                 for (i, (a, r)) in run(block).iter().zip(&first).enumerate() {
                     assert!(a == r, "part {i} differs from one channel's, {what}");
                 }
+            }
+        }
+        // The stride-2 transposed convolution: output channels a unit forward, input channels
+        // in the input gradient.
+        let k = Tensor::<4>::random([c, o, 3, 3], NORMAL, &ad);
+        let mix = Tensor::<4>::random([b, o, 2 * h, 2 * w], NORMAL, &ad);
+        let run = |block: usize| {
+            ae_kernels::set_unit_block(Some(block)).unwrap();
+            output_and_grads(ae_kernels::conv_transpose3x3s2, [&x, &k], &bias, &mix)
+        };
+        let first = run(1);
+        for block in [2, 4, 8] {
+            for (i, (a, r)) in run(block).iter().zip(&first).enumerate() {
+                let what = format!("transposed b{b} {c}->{o} {h}x{w}, {block} channels");
+                assert!(a == r, "part {i} differs from one channel's, {what}");
             }
         }
     }

@@ -9,32 +9,41 @@
 //! output's 2x2 block at `(2 m, 2 n)` reads only the inputs `(m, n)`, `(m, n + 1)`, `(m + 1,
 //! n)` and `(m + 1, n + 1)`: even rows through tap row 1 alone, odd rows through tap rows 2
 //! (from input row `m`) and 0 (from `m + 1`); the same for columns. A unit of the forward
-//! takes such a block; a unit of the input gradient takes an input, which reads the 3x3 patch
-//! of output gradients around `(2 i, 2 j)`, a stride-2 convolution with the same weights.
-//! Inputs, weights and gradients are read through their strides; outputs are contiguous.
+//! takes such a block in up to eight output channels; a unit of the input gradient takes an
+//! input position in up to eight input channels, which read the 3x3 patch of output gradients
+//! around `(2 i, 2 j)` (a stride-2 convolution with the same weights) once for all of them; as
+//! many as `launch::unit_block` gives, as for the convolution. Inputs, weights and gradients
+//! are read through their strides; outputs are contiguous.
 
-use super::launch::{SPAN, SUM_UNITS, cube_sums, empty, grid, strides, sum_cubes, sum_parts};
+use super::launch::{
+    SPAN, SUM_UNITS, cube_sums, empty, grid, strides, sum_cubes, sum_parts, unit_block,
+};
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
 
-/// One unit per input position `[b, oi, m, n]` (`o` output channels): the output's 2x2 block
-/// at `(2 m, 2 n)` in channel `oi`, each the bias plus, input channel by input channel, the
-/// terms of the (one, two or four) inputs that reach it, into the contiguous `out`.
+/// One unit per input position `[b, g, m, n]` (`g` a group of `ob` output channels, from `g
+/// ob`): the output's 2x2 block at `(2 m, 2 n)` in each of those channels, each the bias plus,
+/// input channel by input channel, the terms of the (one, two or four) inputs that reach it,
+/// into the contiguous `out`. The four inputs are read once for all `ob` channels. Channels
+/// past the last read the last one's weights again and store nothing.
 #[cube(launch)]
 fn up_kernel<F: Float>(
     x: &Tensor<F>,
     weight: &Tensor<F>,
     bias: &Tensor<F>,
     out: &mut Tensor<F>,
+    #[comptime] ob: usize,
     #[define(F)] _dtype: ElemType,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
     let o = out.shape(1);
+    let groups = o.div_ceil(ob);
     let i = ABSOLUTE_POS;
-    let (n, m, oi, bi) = (i % w, i / w % h, i / (w * h) % o, i / (w * h * o));
+    let (n, m) = (i % w, i / w % h);
+    let (oi0, bi) = (i / (w * h) % groups * ob, i / (w * h * groups));
     if bi >= out.shape(0) {
         terminate!();
     }
@@ -42,8 +51,16 @@ fn up_kernel<F: Float>(
     let (ws0, ws1, ws2, ws3) = strides(weight);
     let (right, below) = (n + 1 < w, m + 1 < h);
     let zero = F::new(0.0);
-    let b0 = bias[oi * bias.stride(0)];
-    let (mut y00, mut y01, mut y10, mut y11) = (b0, b0, b0, b0);
+    // ys[j * 4 + a * 2 + e]: channel oi0 + j's output (2 m + a, 2 n + e).
+    let mut ys = Array::<F>::new(4 * ob);
+    #[unroll]
+    for j in 0..ob {
+        let b0 = bias[(oi0 + j).min(o - 1) * bias.stride(0)];
+        #[unroll]
+        for q in 0..4usize {
+            ys[j * 4 + q] = b0;
+        }
+    }
     let mut k = Array::<F>::new(9usize);
     for ci in 0..c {
         let xb = bi * xs0 + ci * xs1 + m * xs2 + n * xs3;
@@ -60,22 +77,30 @@ fn up_kernel<F: Float>(
                 x11 = x[xb + xs2 + xs3];
             }
         }
-        let wb = ci * ws0 + oi * ws1;
         #[unroll]
-        for t in 0..9usize {
-            k[t] = weight[wb + t / 3 * ws2 + t % 3 * ws3];
+        for j in 0..ob {
+            let wb = ci * ws0 + (oi0 + j).min(o - 1) * ws1;
+            #[unroll]
+            for t in 0..9usize {
+                k[t] = weight[wb + t / 3 * ws2 + t % 3 * ws3];
+            }
+            ys[j * 4] += x00 * k[4];
+            ys[j * 4 + 1] += x00 * k[5] + x01 * k[3];
+            ys[j * 4 + 2] += x00 * k[7] + x10 * k[1];
+            ys[j * 4 + 3] += x00 * k[8] + x01 * k[6] + x10 * k[2] + x11 * k[0];
         }
-        y00 += x00 * k[4];
-        y01 += x00 * k[5] + x01 * k[3];
-        y10 += x00 * k[7] + x10 * k[1];
-        y11 += x00 * k[8] + x01 * k[6] + x10 * k[2] + x11 * k[0];
     }
     let ow = 2 * w;
-    let base = ((bi * o + oi) * 2 * h + 2 * m) * ow + 2 * n;
-    out[base] = y00;
-    out[base + 1] = y01;
-    out[base + ow] = y10;
-    out[base + ow + 1] = y11;
+    #[unroll]
+    for j in 0..ob {
+        if oi0 + j < o {
+            let base = ((bi * o + oi0 + j) * 2 * h + 2 * m) * ow + 2 * n;
+            out[base] = ys[j * 4];
+            out[base + 1] = ys[j * 4 + 1];
+            out[base + ow] = ys[j * 4 + 2];
+            out[base + ow + 1] = ys[j * 4 + 3];
+        }
+    }
 }
 
 /// This unit's shares of sum `s` over every `SUM_UNITS`-th input position from `start`
@@ -143,33 +168,64 @@ fn grad_w_shares<F: Float>(
     }
 }
 
-/// The input gradient at input `i` (`[b, ci, i, j]` of the contiguous `gx`, shaped as `x`):
-/// output channel by output channel, the output gradients of the 3x3 patch around `(2 i, 2
-/// j)` (inside the output) times the weights `[ci, oi, ky, kx]` that joined them.
+/// The input gradients of unit `at`, an input position `[b, g, i, j]` in a group of `cb`
+/// input channels (from `g cb`), into the contiguous `gx` (shaped as `x`): each, output
+/// channel by output channel, the output gradients of the 3x3 patch around `(2 i, 2 j)`
+/// (inside the output) times the weights `[ci, oi, ky, kx]` that joined them. The patch is
+/// read once for all `cb` channels. Channels past the last read the last one's weights again
+/// and store nothing.
 #[cube]
-fn grad_x_at<F: Float>(at: usize, x: &Tensor<F>, grad: &Tensor<F>, weight: &Tensor<F>) -> F {
+fn grad_x_block<F: Float>(
+    at: usize,
+    x: &Tensor<F>,
+    grad: &Tensor<F>,
+    weight: &Tensor<F>,
+    gx: &mut Tensor<F>,
+    #[comptime] cb: usize,
+) {
     let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
     let o = grad.shape(1);
-    let (j, i, ci, bi) = (at % w, at / w % h, at / (w * h) % c, at / (w * h * c));
+    let groups = c.div_ceil(cb);
+    let (j, i) = (at % w, at / w % h);
+    let (ci0, bi) = (at / (w * h) % groups * cb, at / (w * h * groups));
     let (gs0, gs1, gs2, gs3) = strides(grad);
     let (ws0, ws1, ws2, ws3) = strides(weight);
-    let mut sum = F::new(0.0);
+    let zero = F::new(0.0);
+    let mut sums = Array::<F>::new(cb);
+    #[unroll]
+    for q in 0..cb {
+        sums[q] = zero;
+    }
+    // d[ky * 3 + kx]: the gradient of output (2 i - 1 + ky, 2 j - 1 + kx), 0 outside.
+    let mut d = Array::<F>::new(9usize);
     for oi in 0..o {
-        let (gb, wb) = (bi * gs0 + oi * gs1, ci * ws0 + oi * ws1);
+        let gb = bi * gs0 + oi * gs1;
         #[unroll]
-        for ky in 0..3usize {
-            if ky > 0 || i > 0 {
-                let gr = gb + (2 * i + ky - 1) * gs2;
-                #[unroll]
-                for kx in 0..3usize {
-                    if kx > 0 || j > 0 {
-                        sum += grad[gr + (2 * j + kx - 1) * gs3] * weight[wb + ky * ws2 + kx * ws3];
-                    }
+        for t in 0..9usize {
+            let (ky, kx) = (t / 3, t % 3);
+            d[t] = zero;
+            if (ky > 0 || i > 0) && (kx > 0 || j > 0) {
+                d[t] = grad[gb + (2 * i + ky - 1) * gs2 + (2 * j + kx - 1) * gs3];
+            }
+        }
+        #[unroll]
+        for q in 0..cb {
+            let wb = (ci0 + q).min(c - 1) * ws0 + oi * ws1;
+            #[unroll]
+            for t in 0..9usize {
+                let (ky, kx) = (t / 3, t % 3);
+                if (ky > 0 || i > 0) && (kx > 0 || j > 0) {
+                    sums[q] += d[t] * weight[wb + ky * ws2 + kx * ws3];
                 }
             }
         }
     }
-    sum
+    #[unroll]
+    for q in 0..cb {
+        if ci0 + q < c {
+            gx[((bi * c + ci0 + q) * h + i) * w + j] = sums[q];
+        }
+    }
 }
 
 /// All the gradients in one launch of cubes of `SUM_UNITS` units, as the convolution's
@@ -179,7 +235,7 @@ fn grad_x_at<F: Float>(at: usize, x: &Tensor<F>, grad: &Tensor<F>, weight: &Tens
 /// ([`grad_w_shares`]) and then [`cube_sums`], a pair's nine taps together; with one part
 /// straight into `gw` and `gb`, with more into `partial` (value `v`'s part `k` at `v * parts +
 /// k`) for a second launch to add. The cubes after them give the input gradient, a unit per
-/// input ([`grad_x_at`]; `nx` of them, 0 when not wanted). Whether a cube sums is the same for
+/// input position in `cb` input channels ([`grad_x_block`]; `nx` units, 0 when not wanted). Whether a cube sums is the same for
 /// all its units, so all of them reach the same barriers.
 #[cube(launch)]
 #[allow(
@@ -199,6 +255,7 @@ fn up_grads_kernel<F: Float>(
     span: usize,
     positions: usize,
     nx: usize,
+    #[comptime] cb: usize,
     #[define(F)] _dtype: ElemType,
 ) {
     let unit = UNIT_POS as usize;
@@ -235,7 +292,7 @@ fn up_grads_kernel<F: Float>(
     } else {
         let i = (cube - sums * parts) * SUM_UNITS + unit;
         if i < nx {
-            gx[i] = grad_x_at(i, x, grad, weight);
+            grad_x_block(i, x, grad, weight, gx, cb);
         }
     }
 }
@@ -245,7 +302,9 @@ pub fn conv_transpose3x3s2(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) 
     let [b, _, h, w] = x.shape().dims::<4>();
     let o = weight.shape()[1];
     let out = empty(&x, Shape::new([b, o, 2 * h, 2 * w]));
-    let n = b * o * h * w;
+    let units = |ob: usize| b * o.div_ceil(ob) * h * w;
+    let ob = unit_block(&x, o.next_power_of_two().min(8), units);
+    let n = units(ob);
     if n > 0 {
         let (count, dim) = grid(&x, n);
         let dtype = dtype_to_storage_type(x.dtype);
@@ -257,6 +316,7 @@ pub fn conv_transpose3x3s2(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) 
             weight.into_tensor_arg(),
             bias.into_tensor_arg(),
             out.clone().into_tensor_arg(),
+            ob,
             dtype,
         );
     }
@@ -300,7 +360,9 @@ pub fn conv_transpose3x3s2_grads(
     } else {
         one()
     };
-    let nx = if need_x { b * c * h * w } else { 0 };
+    let units = |cb: usize| b * c.div_ceil(cb) * h * w;
+    let cb = unit_block(&x, c.next_power_of_two().min(8), units);
+    let nx = if need_x { units(cb) } else { 0 };
     let cubes = sums * parts + nx.div_ceil(SUM_UNITS);
     if cubes > 0 {
         let dtype = dtype_to_storage_type(x.dtype);
@@ -320,6 +382,7 @@ pub fn conv_transpose3x3s2_grads(
             span,
             positions,
             nx,
+            cb,
             dtype,
         );
     }
