@@ -15,9 +15,7 @@
 //! many as `launch::unit_block` gives, as for the convolution. Inputs, weights and gradients
 //! are read through their strides; outputs are contiguous.
 
-use super::launch::{
-    SPAN, SUM_UNITS, cube_sums, empty, grid, strides, sum_cubes, sum_parts, unit_block,
-};
+use super::launch::{GradSums, SUM_UNITS, empty, grid, store_sums, strides, sum_cubes, unit_block};
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
@@ -266,29 +264,7 @@ fn up_grads_kernel<F: Float>(
         let end = (start + span).min(positions);
         let mut shares = Array::<F>::new(9usize);
         grad_w_shares(s, start + unit, end, x, grad, &mut shares);
-        let pairs = gw.len() / 9;
-        if s < pairs {
-            cube_sums::<F>(&mut shares, unit, 9usize);
-            if unit == 0 {
-                #[unroll]
-                for tap in 0..9usize {
-                    if parts == 1 {
-                        gw[s * 9 + tap] = shares[tap];
-                    } else {
-                        partial[(s * 9 + tap) * parts + k] = shares[tap];
-                    }
-                }
-            }
-        } else {
-            cube_sums::<F>(&mut shares, unit, 1usize);
-            if unit == 0 {
-                if parts == 1 {
-                    gb[s - pairs] = shares[0];
-                } else {
-                    partial[(pairs * 9 + s - pairs) * parts + k] = shares[0];
-                }
-            }
-        }
+        store_sums(&mut shares, s, k, parts, unit, gw, gb, partial);
     } else {
         let i = (cube - sums * parts) * SUM_UNITS + unit;
         if i < nx {
@@ -339,31 +315,12 @@ pub fn conv_transpose3x3s2_grads(
 ) -> (Option<CubeTensor>, Option<(CubeTensor, CubeTensor)>) {
     let [c, o, _, _] = weight.shape().dims::<4>();
     let [b, _, h, w] = x.shape().dims::<4>();
-    // What is not wanted gets a one-element stand-in: every binding needs a buffer.
-    let one = || empty(&x, Shape::new([1]));
-    let gx = if need_x { empty(&x, x.shape()) } else { one() };
-    let (gw, gb) = if need_w {
-        (empty(&x, weight.shape()), empty(&x, Shape::new([o])))
-    } else {
-        (one(), one())
-    };
-    let sums = if need_w { c * o + o } else { 0 };
     let positions = b * h * w;
-    let parts = if need_w {
-        positions.div_ceil(SPAN).max(1)
-    } else {
-        1
-    };
-    let span = positions.div_ceil(parts);
-    let partial = if parts > 1 {
-        empty(&x, Shape::new([(c * o * 9 + o) * parts]))
-    } else {
-        one()
-    };
+    let g = GradSums::new(&x, &weight, o, positions, need_x, need_w);
     let units = |cb: usize| b * c.div_ceil(cb) * h * w;
     let cb = unit_block(&x, c.next_power_of_two().min(8), units);
     let nx = if need_x { units(cb) } else { 0 };
-    let cubes = sums * parts + nx.div_ceil(SUM_UNITS);
+    let cubes = g.cubes(nx);
     if cubes > 0 {
         let dtype = dtype_to_storage_type(x.dtype);
         up_grads_kernel::launch(
@@ -373,21 +330,18 @@ pub fn conv_transpose3x3s2_grads(
             x.into_tensor_arg(),
             grad.into_tensor_arg(),
             weight.into_tensor_arg(),
-            gx.clone().into_tensor_arg(),
-            gw.clone().into_tensor_arg(),
-            gb.clone().into_tensor_arg(),
-            partial.clone().into_tensor_arg(),
-            sums,
-            parts,
-            span,
+            g.gx.clone().into_tensor_arg(),
+            g.gw.clone().into_tensor_arg(),
+            g.gb.clone().into_tensor_arg(),
+            g.partial.clone().into_tensor_arg(),
+            g.sums,
+            g.parts,
+            g.span,
             positions,
             nx,
             cb,
             dtype,
         );
     }
-    if need_w && parts > 1 {
-        sum_parts(partial, gw.clone(), gb.clone(), c * o * 9 + o, parts, 1);
-    }
-    (need_x.then_some(gx), need_w.then_some((gw, gb)))
+    g.finish()
 }

@@ -70,6 +70,52 @@ pub(super) fn cube_sums<F: Float>(values: &mut Array<F>, unit: usize, #[comptime
     }
 }
 
+/// Cube `s * parts + k`'s share of a convolution's weight or bias gradient, from this unit's
+/// `shares`: for a pair of channels (`s` below `pairs`, `gw.len() / 9`) its nine taps, for a
+/// bias (`s - pairs`) `shares[0]`, added over the cube's units ([`cube_sums`]) and written by
+/// unit 0: with one part into `gw` or `gb`, with more into `partial` (value `v`'s part `k` at
+/// `v * parts + k`, the weights' values first, then the biases'), which [`sum_parts`] adds.
+/// Every unit of the cube must call it: it waits at barriers.
+#[cube]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the shares, which sum and part, and the three places a sum may go"
+)]
+pub(super) fn store_sums<F: Float>(
+    shares: &mut Array<F>,
+    s: usize,
+    k: usize,
+    parts: usize,
+    unit: usize,
+    gw: &mut Tensor<F>,
+    gb: &mut Tensor<F>,
+    partial: &mut Tensor<F>,
+) {
+    let pairs = gw.len() / 9;
+    if s < pairs {
+        cube_sums::<F>(shares, unit, 9usize);
+        if unit == 0 {
+            #[unroll]
+            for tap in 0..9usize {
+                if parts == 1 {
+                    gw[s * 9 + tap] = shares[tap];
+                } else {
+                    partial[(s * 9 + tap) * parts + k] = shares[tap];
+                }
+            }
+        }
+    } else {
+        cube_sums::<F>(shares, unit, 1usize);
+        if unit == 0 {
+            if parts == 1 {
+                gb[s - pairs] = shares[0];
+            } else {
+                partial[(pairs * 9 + s - pairs) * parts + k] = shares[0];
+            }
+        }
+    }
+}
+
 /// One cube per value `v` of `first` and then of `second` (`second`'s `v - first.len()`): the
 /// sum of its `parts` parts (at `v * parts ..`, each the sum of one stretch of the terms, in
 /// order), divided by `div`. The units take every `SUM_UNITS`-th part, then [`cube_sum`]: the
@@ -132,6 +178,96 @@ pub(super) fn sum_parts(
         div,
         dtype,
     );
+}
+
+/// The buffers and counts of a convolution's gradient kernel (the 3x3 convolution's and the
+/// transposed one's): the input's gradient, shaped as `x`, where `need_x`; the weight's, shaped
+/// as `weight` (nine taps for each pair of channels), and the `o` biases', where `need_w`; each
+/// a one-element stand-in where not wanted (every binding needs a buffer). The weight and bias
+/// sums run over `positions`, split into `parts` of `span` (at most [`SPAN`]) where longer;
+/// `partial` holds the parts ([`store_sums`]) and [`Self::finish`] adds them.
+pub(super) struct GradSums {
+    pub gx: CubeTensor,
+    pub gw: CubeTensor,
+    pub gb: CubeTensor,
+    pub partial: CubeTensor,
+    /// The sums: one per pair of channels and per bias, 0 where `need_w` is not set.
+    pub sums: usize,
+    pub parts: usize,
+    pub span: usize,
+    values: usize,
+    need_x: bool,
+    need_w: bool,
+}
+
+impl GradSums {
+    pub(super) fn new(
+        x: &CubeTensor,
+        weight: &CubeTensor,
+        o: usize,
+        positions: usize,
+        need_x: bool,
+        need_w: bool,
+    ) -> Self {
+        let one = || empty(x, Shape::new([1]));
+        let gx = if need_x { empty(x, x.shape()) } else { one() };
+        let (gw, gb) = if need_w {
+            (empty(x, weight.shape()), empty(x, Shape::new([o])))
+        } else {
+            (one(), one())
+        };
+        let pairs = weight.shape().num_elements() / 9;
+        let parts = if need_w {
+            positions.div_ceil(SPAN).max(1)
+        } else {
+            1
+        };
+        let values = pairs * 9 + o;
+        let partial = if parts > 1 {
+            empty(x, Shape::new([values * parts]))
+        } else {
+            one()
+        };
+        GradSums {
+            gx,
+            gw,
+            gb,
+            partial,
+            sums: if need_w { pairs + o } else { 0 },
+            parts,
+            span: positions.div_ceil(parts),
+            values,
+            need_x,
+            need_w,
+        }
+    }
+
+    /// The kernel's cubes: the sums' parts, then `nx` units of the input gradient.
+    pub(super) fn cubes(&self, nx: usize) -> usize {
+        self.sums * self.parts + nx.div_ceil(SUM_UNITS)
+    }
+
+    /// After the kernel ran: the parts added where there are several; the gradients asked for.
+    #[allow(
+        clippy::type_complexity,
+        reason = "the three gradients, each there only when asked for"
+    )]
+    pub(super) fn finish(self) -> (Option<CubeTensor>, Option<(CubeTensor, CubeTensor)>) {
+        if self.need_w && self.parts > 1 {
+            sum_parts(
+                self.partial,
+                self.gw.clone(),
+                self.gb.clone(),
+                self.values,
+                self.parts,
+                1,
+            );
+        }
+        (
+            self.need_x.then_some(self.gx),
+            self.need_w.then_some((self.gw, self.gb)),
+        )
+    }
 }
 
 /// One value (`[1]`) that a kernel sums in `parts` cubes and divides by `div`: with one part

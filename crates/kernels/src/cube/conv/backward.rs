@@ -2,7 +2,7 @@
 //! one launch, with ReLU's mask and the pool's routing; the weight and bias gradients' sums
 //! here, the input gradient in `input_grad.rs`; its launch is in `mod.rs`.
 
-use super::super::launch::{SUM_UNITS, cube_sums, strides};
+use super::super::launch::{SUM_UNITS, store_sums, strides};
 use super::super::loss::residual_factor;
 use super::forward::CUT;
 use super::input_grad::{grad_x_at, grad_x_pooled_block, grad_x_up2_block};
@@ -304,29 +304,7 @@ pub(super) fn conv_grads_kernel<F: Float>(
                 bce,
             );
         }
-        let pairs = gw.len() / 9;
-        if s < pairs {
-            cube_sums::<F>(&mut shares, unit, 9usize);
-            if unit == 0 {
-                #[unroll]
-                for tap in 0..9usize {
-                    if parts == 1 {
-                        gw[s * 9 + tap] = shares[tap];
-                    } else {
-                        partial[(s * 9 + tap) * parts + k] = shares[tap];
-                    }
-                }
-            }
-        } else {
-            cube_sums::<F>(&mut shares, unit, 1usize);
-            if unit == 0 {
-                if parts == 1 {
-                    gb[s - pairs] = shares[0];
-                } else {
-                    partial[(pairs * 9 + s - pairs) * parts + k] = shares[0];
-                }
-            }
-        }
+        store_sums(&mut shares, s, k, parts, unit, gw, gb, partial);
     } else {
         let i = (cube - sums * parts) * SUM_UNITS + unit;
         if i < nx {

@@ -14,7 +14,7 @@
 //! gradients are sums over the batch and the image: one cube per pair of output and input
 //! channels (its nine weights) and per bias, each unit summing a strided share, then a tree in
 //! shared memory (a pair's nine sums halving together), always in the same order; the input
-//! gradient's cubes follow theirs in the same launch. A sum over more than [`SPAN`]
+//! gradient's cubes follow theirs in the same launch. A sum over more than `launch::SPAN`
 //! positions (16 a unit) is split into parts, a cube each, which a second launch adds: a GPU
 //! runs a cube on one multiprocessor, and 32 cubes for conv-ae's first layer at batch 1024
 //! (800,000 positions each) would leave most of them idle.
@@ -23,7 +23,7 @@ mod backward;
 mod forward;
 mod input_grad;
 
-use super::launch::{SPAN, SUM_UNITS, SplitSum, empty, grid, sum_cubes, sum_parts, unit_block};
+use super::launch::{GradSums, SUM_UNITS, SplitSum, empty, grid, sum_cubes, unit_block};
 use crate::shapes;
 use backward::conv_grads_kernel;
 use burn::backend::TensorMetadata;
@@ -222,26 +222,11 @@ pub fn conv3x3_grads(
     need_w: bool,
 ) -> (Option<CubeTensor>, Option<(CubeTensor, CubeTensor)>) {
     let [o, c, _, _] = weight.shape().dims::<4>();
-    // What is not wanted gets a one-element stand-in: every binding needs a buffer.
-    let one = || empty(&x, Shape::new([1]));
-    let gx = if need_x { empty(&x, x.shape()) } else { one() };
-    let (gw, gb) = if need_w {
-        (empty(&x, weight.shape()), empty(&x, Shape::new([o])))
-    } else {
-        (one(), one())
-    };
-    let sums = if need_w { o * c + o } else { 0 };
     // The positions each sum runs over (with the pool its windows, else 2x2 blocks of
-    // outputs), split into parts of at most SPAN.
+    // outputs).
     let [b, _, rows, cols] = dy.grad.shape().dims::<4>();
     let n = backward::sum_positions(b, rows, cols, conv.pool);
-    let parts = if need_w { n.div_ceil(SPAN).max(1) } else { 1 };
-    let span = n.div_ceil(parts);
-    let partial = if parts > 1 {
-        empty(&x, Shape::new([(o * c * 9 + o) * parts]))
-    } else {
-        one()
-    };
+    let g = GradSums::new(&x, &weight, o, n, need_x, need_w);
     // A unit per input; pooled without up-sampling, per 2x2 block of the padded image's inputs
     // in `cb` channels (`input_grad::grad_x_pooled_block`); up-sampled without the pool, per
     // 2x2 block of inputs in `cb` channels (`grad_x_up2_block`).
@@ -255,11 +240,11 @@ pub fn conv3x3_grads(
     };
     let cb = channels_for(&x, c, units);
     let nx = units(cb);
-    let cubes = sums * parts + nx.div_ceil(SUM_UNITS);
+    let cubes = g.cubes(nx);
     let div = dy.grad.shape().num_elements().max(1);
     let (mean, bce) = match dy.mean {
         Some(mean) => (mean, true),
-        None => (one(), false),
+        None => (empty(&x, Shape::new([1])), false),
     };
     if cubes > 0 {
         let dtype = dtype_to_storage_type(x.dtype);
@@ -271,17 +256,17 @@ pub fn conv3x3_grads(
             dy.grad.into_tensor_arg(),
             dy.out.into_tensor_arg(),
             weight.into_tensor_arg(),
-            gx.clone().into_tensor_arg(),
-            gw.clone().into_tensor_arg(),
-            gb.clone().into_tensor_arg(),
-            partial.clone().into_tensor_arg(),
+            g.gx.clone().into_tensor_arg(),
+            g.gw.clone().into_tensor_arg(),
+            g.gb.clone().into_tensor_arg(),
+            g.partial.clone().into_tensor_arg(),
             mean.into_tensor_arg(),
             conv.pad,
             conv.scale(),
             div,
-            sums,
-            parts,
-            span,
+            g.sums,
+            g.parts,
+            g.span,
             n,
             nx,
             conv.relu,
@@ -291,8 +276,5 @@ pub fn conv3x3_grads(
             dtype,
         );
     }
-    if need_w && parts > 1 {
-        sum_parts(partial, gw.clone(), gb.clone(), o * c * 9 + o, parts, 1);
-    }
-    (need_x.then_some(gx), need_w.then_some((gw, gb)))
+    g.finish()
 }
