@@ -2,8 +2,8 @@
 //! denoising-ae and the conv VAE (convolutions and max-pooling too), and the wide conv net
 //! (transposed convolutions too) train to the same figures
 //! with our kernels (`--kernels ours`, the default) as with Burn's ops (`--kernels burn`), on
-//! every backend (on wgpu our CubeCL kernels for the convolution, the max-pool and the loss;
-//! the transposed convolution is Burn's there either way).
+//! every backend (on wgpu our CubeCL kernels for the convolution, the max-pool, the loss and,
+//! since 2026-12-07, the transposed convolution).
 
 use crate::backend_test;
 use crate::cli::{assert_success, strs, train_args, train_in};

@@ -2,9 +2,9 @@
 //! general layers are slow on the CPU backends (flex, ndarray). Each op is a method of
 //! [`KernelBackend`], a Burn backend extension: implemented on flex and ndarray by host loops
 //! (`on_the_host.rs`, `host.rs`, on Burn's thread pool), on CubeCL (wgpu) by GPU kernels for
-//! the max-pool, the 3x3 convolution, the loss, the fully connected layer, the VAE's code,
-//! Adam and the batch unpacking (`cube.rs`), on autodiff by a hand-written backward
-//! (`autodiff.rs`), and dispatched at run time like Burn's own ops.
+//! the max-pool, the 3x3 convolution, the stride-2 transposed convolution, the loss, the fully
+//! connected layer, the VAE's code, Adam and the batch unpacking (`cube.rs`), on autodiff by a
+//! hand-written backward (`autodiff.rs`), and dispatched at run time like Burn's own ops.
 //!
 //! The public functions (`ops.rs`: [`max_pool2x2`], [`conv3x3_relu_pool`], ...) take ordinary
 //! tensors, use the kernel where the device has one ([`Op::runs_on`]) and Burn's own layer

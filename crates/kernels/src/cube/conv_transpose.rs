@@ -230,11 +230,12 @@ fn grad_x_block<F: Float>(
 /// (`conv::backward::conv_grads_kernel`): the first `sums * parts` cubes sum the weight and
 /// bias gradients (`sums` 0 when not wanted, else `c o` pairs and `o` biases), cube `s * parts
 /// + k` over input positions `k * span ..` (`positions` in all), each unit a strided share
-/// ([`grad_w_shares`]) and then [`cube_sums`], a pair's nine taps together; with one part
-/// straight into `gw` and `gb`, with more into `partial` (value `v`'s part `k` at `v * parts +
-/// k`) for a second launch to add. The cubes after them give the input gradient, a unit per
-/// input position in `cb` input channels ([`grad_x_block`]; `nx` units, 0 when not wanted). Whether a cube sums is the same for
-/// all its units, so all of them reach the same barriers.
+/// ([`grad_w_shares`]) and then [`store_sums`], which adds a pair's nine taps together and
+/// stores them, with one part straight into `gw` and `gb`, with more into `partial` (value
+/// `v`'s part `k` at `v * parts + k`) for a second launch to add. The cubes after them give the
+/// input gradient, a unit per input position in `cb` input channels ([`grad_x_block`]; `nx`
+/// units, 0 when not wanted). Whether a cube sums is the same for all its units, so all of
+/// them reach the same barriers.
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,

@@ -232,7 +232,7 @@ pub(super) fn sum_positions(b: usize, rows: usize, cols: usize, pool: bool) -> u
 /// `k * span ..` of the batch and the gradient's image (the pool's windows, or 2x2 blocks of
 /// outputs: `positions` in all, [`sum_positions`]; `span` of them, fewer in the last part; all
 /// of them when `parts` is 1), every unit a strided share ([`grad_w_shares_pooled`],
-/// [`grad_w_shares_blocks`]), then [`cube_sums`] adds the units' shares, a pair's nine
+/// [`grad_w_shares_blocks`]), then [`store_sums`] adds the units' shares, a pair's nine
 /// taps together (nine barriers, not 81), always in the same order. With one part the sums go
 /// straight to `gw` and `gb`; with more, to `partial` (value `v`'s part `k` at
 /// `v * parts + k`, the values being the weights' gradients and then the biases'), which a
