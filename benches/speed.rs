@@ -176,6 +176,18 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
 }
 
 fn run(o: Options) -> Result<()> {
+    // A body that some model does not take is refused before anything is timed.
+    for &model in &o.models {
+        let batch = model.default_config().batch_size;
+        speed::case_config(&Case {
+            model,
+            backend: BackendChoice::Auto,
+            batch,
+            kernels: KernelsArg::Ours,
+            without: o.without,
+            arch: o.arch,
+        })?;
+    }
     let sources = Sources::from_env(o.data_dir.clone());
     let load = |split| Ok::<_, anyhow::Error>(ae_data::load(DatasetName::Mnist, split, &sources)?);
     if o.load {

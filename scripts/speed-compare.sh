@@ -5,8 +5,8 @@
 #   AE_DATA_DIR=../shared/datasets PYTHON=/path/to/venv/bin/python bash scripts/speed-compare.sh
 #
 # Environment: MODELS (default "dense-ae deep-ae conv-ae vae"; MODEL:ARCH trains MODEL with
-# --arch ARCH, e.g. conv-ae:wide, which PyTorch's peer has and Keras's not), EPOCHS (default 3; the first
-# epoch is not counted), BACKEND for this project (default auto), PEERS (default "keras torch"; empty: none;
+# --arch ARCH, e.g. conv-ae:wide, which PyTorch's peer has and Keras's not), EPOCHS (default
+# 3; the first epoch is not counted), BACKEND for this project (default auto), PEERS (default "keras torch"; empty: none;
 # a peer whose package is missing is skipped with a note), BATCH (default: each model's own),
 # TORCH_DEVICE (default: cuda if PyTorch sees one, else cpu), KERNELS for this project (ours,
 # the default: ae-kernels' convolutions and max-pooling on flex and ndarray; burn: Burn's layers),

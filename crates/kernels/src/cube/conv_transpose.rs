@@ -12,10 +12,11 @@
 //! takes such a block in up to eight output channels; a unit of the input gradient takes an
 //! input position in up to eight input channels, which read the 3x3 patch of output gradients
 //! around `(2 i, 2 j)` (a stride-2 convolution with the same weights) once for all of them; as
-//! many as `launch::unit_block` gives, as for the convolution. Inputs, weights and gradients
+//! many as `conv::channels_for` gives, as for the convolution. Inputs, weights and gradients
 //! are read through their strides; outputs are contiguous.
 
-use super::launch::{GradSums, SUM_UNITS, empty, grid, store_sums, strides, sum_cubes, unit_block};
+use super::conv::channels_for;
+use super::launch::{GradSums, SUM_UNITS, empty, grid, store_sums, strides, sum_cubes};
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
@@ -109,10 +110,6 @@ fn up_kernel<F: Float>(
 /// the output gradients of the position's 2x2 block in `shares[0]` (the blocks cover the
 /// output once).
 #[cube]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the tensors, the sum and its stretch"
-)]
 fn grad_w_shares<F: Float>(
     s: usize,
     start: usize,
@@ -209,12 +206,10 @@ fn grad_x_block<F: Float>(
         #[unroll]
         for q in 0..cb {
             let wb = (ci0 + q).min(c - 1) * ws0 + oi * ws1;
+            // Taps outside the output have d[t] = 0: their terms add nothing.
             #[unroll]
             for t in 0..9usize {
-                let (ky, kx) = (t / 3, t % 3);
-                if (ky > 0 || i > 0) && (kx > 0 || j > 0) {
-                    sums[q] += d[t] * weight[wb + ky * ws2 + kx * ws3];
-                }
+                sums[q] += d[t] * weight[wb + t / 3 * ws2 + t % 3 * ws3];
             }
         }
     }
@@ -280,7 +275,7 @@ pub fn conv_transpose3x3s2(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) 
     let o = weight.shape()[1];
     let out = empty(&x, Shape::new([b, o, 2 * h, 2 * w]));
     let units = |ob: usize| b * o.div_ceil(ob) * h * w;
-    let ob = unit_block(&x, o.next_power_of_two().min(8), units);
+    let ob = channels_for(&x, o, units);
     let n = units(ob);
     if n > 0 {
         let (count, dim) = grid(&x, n);
@@ -319,7 +314,7 @@ pub fn conv_transpose3x3s2_grads(
     let positions = b * h * w;
     let g = GradSums::new(&x, &weight, o, positions, need_x, need_w);
     let units = |cb: usize| b * c.div_ceil(cb) * h * w;
-    let cb = unit_block(&x, c.next_power_of_two().min(8), units);
+    let cb = channels_for(&x, c, units);
     let nx = if need_x { units(cb) } else { 0 };
     let cubes = g.cubes(nx);
     if cubes > 0 {
