@@ -151,14 +151,17 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        conv_node::<B, C>(x, weight, bias, Conv::Up3x3).0
+        conv_node::<B, C>(x, weight, bias, Conv::Up3x3 { relu }).0
     }
 
     fn conv_transpose3x3s2_backward(
         _x: FloatTensor<Self>,
         _weight: FloatTensor<Self>,
+        _out: FloatTensor<Self>,
         _grad: FloatTensor<Self>,
+        _relu: bool,
         _need_x: bool,
         _need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {

@@ -1,8 +1,9 @@
 //! The ops on CubeCL's backend (wgpu; CUDA where built): our own kernels for the max-pool
 //! (`cube/launch.rs`), the loss (`cube/loss.rs`), the fully connected layer (`cube/linear/`),
 //! the 3x3 convolution, with its ReLU and the 2x up-sampling before it (`cube/conv/`), and the
-//! stride-2 transposed convolution (`cube/conv_transpose.rs`). Behind Burn's fusion the
-//! extension runs each op as one opaque step of the fusion stream, which nothing fuses across.
+//! stride-2 transposed convolution, with its ReLU (`cube/conv_transpose.rs`). Behind Burn's
+//! fusion the extension runs each op as one opaque step of the fusion stream, which nothing
+//! fuses across.
 
 mod adam;
 mod conv;
@@ -149,19 +150,23 @@ impl KernelBackend for CubeBackend {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        conv_transpose::conv_transpose3x3s2(x, weight, bias)
+        conv_transpose::conv_transpose3x3s2(x, weight, bias, relu)
     }
 
     fn conv_transpose3x3s2_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
+        out: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        relu: bool,
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let none = nothing(&x);
-        let (gx, w) = conv_transpose::conv_transpose3x3s2_grads(x, weight, grad, need_x, need_w);
+        let dy = conv_transpose::UpGrad { out, grad, relu };
+        let (gx, w) = conv_transpose::conv_transpose3x3s2_grads(x, weight, dy, need_x, need_w);
         let (gw, gb) = w.unwrap_or_else(|| (none.clone(), none.clone()));
         (gx.unwrap_or(none), gw, gb)
     }

@@ -141,23 +141,32 @@ pub trait KernelBackend: Backend {
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
-    /// A 3x3 transposed convolution of stride 2, padding 1 and output padding 1, with bias:
-    /// `x` `[b, c, h, w]`, `weight` `[c, o, 3, 3]`, `bias` `[o]` -> `[b, o, 2h, 2w]`.
+    /// A 3x3 transposed convolution of stride 2, padding 1 and output padding 1, with bias,
+    /// then `max(., 0)` if `relu`: `x` `[b, c, h, w]`, `weight` `[c, o, 3, 3]`, `bias` `[o]` ->
+    /// `[b, o, 2h, 2w]`.
     #[fusion(dtype = x, shape = shapes::up(x, weight))]
     fn conv_transpose3x3s2(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu: bool,
     ) -> FloatTensor<Self>;
 
     /// The gradients of [`KernelBackend::conv_transpose3x3s2`] for the output gradient `grad`:
     /// the input's (an empty tensor unless `need_x`), the weight's and the bias's (empty unless
-    /// `need_w`).
+    /// `need_w`). With `relu`, `out` is the op's output, and the gradient passes only where it
+    /// is positive; without, `out` is not read.
     #[fusion(meta = shapes::up_grads)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the op's inputs and its flags, as the convolution's backward"
+    )]
     fn conv_transpose3x3s2_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
+        out: FloatTensor<Self>,
         grad: FloatTensor<Self>,
+        relu: bool,
         need_x: bool,
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);

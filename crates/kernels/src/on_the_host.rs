@@ -105,18 +105,22 @@ macro_rules! on_the_host {
                 x: FloatTensor<Self>,
                 weight: FloatTensor<Self>,
                 bias: FloatTensor<Self>,
+                relu: bool,
             ) -> FloatTensor<Self> {
-                host::conv_transpose3x3s2::<Self>(x, weight, bias)
+                host::conv_transpose3x3s2::<Self>(x, weight, bias, relu)
             }
 
             fn conv_transpose3x3s2_backward(
                 x: FloatTensor<Self>,
                 weight: FloatTensor<Self>,
+                out: FloatTensor<Self>,
                 grad: FloatTensor<Self>,
+                relu: bool,
                 need_x: bool,
                 need_w: bool,
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-                host::conv_transpose3x3s2_backward::<Self>(x, weight, grad, need_x, need_w)
+                let tensors = [x, weight, out, grad];
+                host::conv_transpose3x3s2_backward::<Self>(tensors, relu, need_x, need_w)
             }
 
             fn dense(

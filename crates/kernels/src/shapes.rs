@@ -100,7 +100,9 @@ pub fn conv3x3_grads(
 pub fn up_grads(
     x: &TensorSpec,
     weight: &TensorSpec,
+    _out: &TensorSpec,
     _grad: &TensorSpec,
+    _relu: &bool,
     need_x: &bool,
     need_w: &bool,
 ) -> (TensorSpec, TensorSpec, TensorSpec) {

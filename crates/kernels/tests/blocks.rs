@@ -126,13 +126,15 @@ fn every_block_of_channels_gives_the_same_values_on_wgpu() {
                 }
             }
         }
-        // The stride-2 transposed convolution: output channels a unit forward, input channels
-        // in the input gradient.
+        // The stride-2 transposed convolution, ReLU or not: output channels a unit forward,
+        // input channels in the input gradient.
         let k = Tensor::<4>::random([c, o, 3, 3], NORMAL, &ad);
         let mix = Tensor::<4>::random([b, o, 2 * h, 2 * w], NORMAL, &ad);
         let run = |block: usize| {
             ae_kernels::set_unit_block(Some(block)).unwrap();
-            output_and_grads(ae_kernels::conv_transpose3x3s2, [&x, &k], &bias, &mix)
+            let plain = output_and_grads(ae_kernels::conv_transpose3x3s2, [&x, &k], &bias, &mix);
+            let relu = ae_kernels::conv_transpose3x3s2_relu;
+            [plain, output_and_grads(relu, [&x, &k], &bias, &mix)].concat()
         };
         let first = run(1);
         for block in [2, 4, 8] {

@@ -1,16 +1,17 @@
-//! The stride-2 transposed convolution kernel against Burn's `conv_transpose2d` on flex,
-//! ndarray and wgpu (outputs and the input, weight and bias gradients; one to 32 channels, odd
-//! and even sides, batch 1 and more, weight sums split into parts on wgpu), and its loops on
-//! every instruction set against the definition written out in f64.
+//! The stride-2 transposed convolution kernel against Burn's `conv_transpose2d` (and `relu`)
+//! on flex, ndarray and wgpu (outputs and the input, weight and bias gradients; one to 32
+//! channels, odd and even sides, batch 1 and more, weight sums split into parts on wgpu), and
+//! its loops on every instruction set against the definition written out in f64.
 //!
 //! wgpu is tested unless `AE_TEST_BACKENDS` is set and leaves it out (then the test says so).
 
 mod common;
 
 use ae_kernels::conv_transpose::{self, UpDims};
-use ae_kernels::{conv_transpose3x3s2, simd::Isa};
+use ae_kernels::{conv_transpose3x3s2, conv_transpose3x3s2_relu, simd::Isa};
 use burn::prelude::*;
-use burn::tensor::Distribution;
+use burn::tensor::{Distribution, activation};
+use common::ops::on_grid;
 use common::{
     all_devices, assert_close, assert_same_output_and_grads, numbers, output_and_grads, values,
 };
@@ -45,6 +46,19 @@ fn output_and_all_gradients_match_burn_s_conv_transpose2d() {
             let ours = output_and_grads(conv_transpose3x3s2, [&x, &k], &bias, &mix);
             let burn = output_and_grads(conv_transpose::reference, [&x, &k], &bias, &mix);
             assert_same_output_and_grads(ours, burn, &what);
+            // With ReLU as part of the op: the gradient passes where the output is positive.
+            // On inputs of `on_grid`'s grid every output is exact (zeros included), so ReLU
+            // cuts the same outputs on both sides.
+            let [x, k] = [x, k].map(on_grid);
+            let bias = on_grid(bias);
+            let ours = output_and_grads(conv_transpose3x3s2_relu, [&x, &k], &bias, &mix);
+            let burn = output_and_grads(
+                |x, k, b| activation::relu(conv_transpose::reference(x, k, b)),
+                [&x, &k],
+                &bias,
+                &mix,
+            );
+            assert_same_output_and_grads(ours, burn, &format!("{what}, ReLU"));
         }
     }
 }

@@ -192,12 +192,15 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
         return;
     };
     let ad = device.clone().autodiff();
-    let up_ext = |x: Tensor<4>, k: Tensor<4>, b: Tensor<1>| {
-        Tensor::from_dispatch(Dispatch::conv_transpose3x3s2(
-            x.into_dispatch(),
-            k.into_dispatch(),
-            b.into_dispatch(),
-        ))
+    let up_ext = |relu: bool| {
+        move |x: Tensor<4>, k: Tensor<4>, b: Tensor<1>| {
+            Tensor::from_dispatch(Dispatch::conv_transpose3x3s2(
+                x.into_dispatch(),
+                k.into_dispatch(),
+                b.into_dispatch(),
+                relu,
+            ))
+        }
     };
     // The last two: more positions per weight (6 x 28 x 28) than a cube has units (and, up-
     // sampled, 6 x 28 x 28 blocks of 2x2 outputs, or pooled after it as many windows: more
@@ -255,14 +258,21 @@ fn the_convolutions_through_the_extension_match_burn_s_on_wgpu() {
                 &format!("{what}, pooled"),
             );
         }
-        let what = format!("transposed conv b{b} {c}->{o} {h}x{w}, NHWC memory: {nhwc}");
-        let k = Tensor::<4>::random([c, o, 3, 3], NORMAL, &ad);
+        let k = on_grid(Tensor::<4>::random([c, o, 3, 3], NORMAL, &ad));
         let mix = Tensor::<4>::random([b, o, 2 * h, 2 * w], NORMAL, &ad);
-        assert_same_output_and_grads(
-            output_and_grads(up_ext, [&x, &k], &bias, &mix),
-            output_and_grads(conv_transpose::reference, [&x, &k], &bias, &mix),
-            &what,
-        );
+        for relu in [false, true] {
+            let what =
+                format!("transposed conv b{b} {c}->{o} {h}x{w}, ReLU: {relu}, NHWC memory: {nhwc}");
+            let reference = |x, k, b| {
+                let y = conv_transpose::reference(x, k, b);
+                if relu { activation::relu(y) } else { y }
+            };
+            assert_same_output_and_grads(
+                output_and_grads(up_ext(relu), [&x, &k], &bias, &mix),
+                output_and_grads(reference, [&x, &k], &bias, &mix),
+                &what,
+            );
+        }
     }
     // Ties in every window (zero weights: each output is its bias): the pooled output's
     // gradient goes to each window's first output, which the weight's gradient shows.

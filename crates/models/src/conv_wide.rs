@@ -210,20 +210,20 @@ impl ConvWideAe {
         let [c, h, w] = self.code_shape;
         let mut x = codes.reshape([batch, c, h, w]);
         for up in &self.decoder {
-            x = relu(up2x(up, x)); // 7 -> 14 -> 28
+            x = up2x_relu(up, x); // 7 -> 14 -> 28
         }
         x
     }
 }
 
-/// A transposed convolution (stride 2, twice the side): ae-kernels' where it runs, else the
-/// layer's own.
-fn up2x(up: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+/// A transposed convolution (stride 2, twice the side) and ReLU: ae-kernels' one op where it
+/// runs, else the layer's own and `relu`.
+fn up2x_relu(up: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     match &up.bias {
         Some(bias) if ae_kernels::Op::ConvTranspose.used_on(&x.device()) => {
-            ae_kernels::conv_transpose3x3s2(x, up.weight.val(), bias.val())
+            ae_kernels::conv_transpose3x3s2_relu(x, up.weight.val(), bias.val())
         }
-        _ => up.forward(x),
+        _ => relu(up.forward(x)),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The convolutions under autodiff: the 3x3 one (with its ReLU, up-sampling and pool, or with
-//! the mean loss after it) and the stride-2 transposed one, one node each whose backward is
+//! the mean loss after it) and the stride-2 transposed one (with its ReLU), one node each whose backward is
 //! the inner backend's gradient op.
 
 use super::AdTensor;
@@ -23,8 +23,8 @@ pub(super) enum Conv {
         up: bool,
         pool: bool,
     },
-    /// [`KernelBackend::conv_transpose3x3s2`].
-    Up3x3,
+    /// [`KernelBackend::conv_transpose3x3s2`], ReLU or not.
+    Up3x3 { relu: bool },
     /// [`KernelBackend::conv3x3_bce_mean`] with this padding, up-sampling or not: its node's
     /// output is the mean, and the backward reads the residuals (never made by
     /// [`Conv::forward`]: [`conv_bce_node`]).
@@ -55,7 +55,11 @@ impl Conv {
                 let keep = relu.then(|| out.clone());
                 (out, keep)
             }
-            Conv::Up3x3 => (B::conv_transpose3x3s2(x, weight, bias), None),
+            Conv::Up3x3 { relu } => {
+                let out = B::conv_transpose3x3s2(x, weight, bias, relu);
+                let keep = relu.then(|| out.clone());
+                (out, keep)
+            }
             Conv::BceMean { .. } => unreachable!("the loss's node is made by conv_bce_node"),
         }
     }
@@ -92,7 +96,10 @@ impl<B: KernelBackend> Backward<B, 3> for ConvBackward {
                 let out = out.unwrap_or_else(|| grad.clone());
                 B::conv3x3_backward(x, w, out, grad, pad, relu, up, pool, need_x, need_w)
             }
-            Conv::Up3x3 => B::conv_transpose3x3s2_backward(x, w, grad, need_x, need_w),
+            Conv::Up3x3 { relu } => {
+                let out = out.unwrap_or_else(|| grad.clone());
+                B::conv_transpose3x3s2_backward(x, w, out, grad, relu, need_x, need_w)
+            }
             Conv::BceMean { pad, up } => {
                 let d = out.expect("the loss's node keeps its residuals");
                 B::conv3x3_bce_mean_backward(x, w, d, grad, pad, up, need_x, need_w)

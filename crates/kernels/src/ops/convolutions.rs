@@ -88,14 +88,32 @@ fn conv_op(
 /// with bias, NCHW, `weight` `[c, o, 3, 3]`: the kernel where [`Op::runs_on`], else Burn's
 /// `conv_transpose2d`.
 pub fn conv_transpose3x3s2(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    up_op(x, weight, bias, false)
+}
+
+/// [`conv_transpose3x3s2`] and then ReLU, as one op where [`Op::runs_on`] (on wgpu one kernel
+/// each way: the backward reads the output for ReLU's mask), else Burn's `conv_transpose2d`
+/// and `relu`.
+pub fn conv_transpose3x3s2_relu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    up_op(x, weight, bias, true)
+}
+
+/// The transposed convolution op ([`KernelBackend::conv_transpose3x3s2`]) where
+/// [`Op::runs_on`], else Burn's `conv_transpose2d` and, if `relu`, `relu`.
+fn up_op(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, relu: bool) -> Tensor<4> {
     if Op::ConvTranspose.used_on(&x.device()) {
-        Tensor::from_dispatch(Dispatch::conv_transpose3x3s2(
+        return Tensor::from_dispatch(Dispatch::conv_transpose3x3s2(
             x.into_dispatch(),
             weight.into_dispatch(),
             bias.into_dispatch(),
-        ))
+            relu,
+        ));
+    }
+    let y = conv_transpose::reference(x, weight, bias);
+    if relu {
+        burn::tensor::activation::relu(y)
     } else {
-        conv_transpose::reference(x, weight, bias)
+        y
     }
 }
 
