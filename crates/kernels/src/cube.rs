@@ -12,6 +12,7 @@ mod gaussian;
 mod launch;
 mod linear;
 mod loss;
+mod relu_mask;
 mod unpack;
 
 use crate::KernelBackend;

@@ -1,10 +1,16 @@
 //! The 3x3 transposed convolution of stride 2 (padding 1, output padding 1: exactly twice the
 //! side; PyTorch's `ConvTranspose2d(c, o, 3, stride=2, padding=1, output_padding=1)`, weight
-//! `[c, o, 3, 3]`) as CubeCL kernels, with ReLU after it or not: the output in one launch,
-//! the input, weight and bias gradients together in another (and a third that adds a split
-//! sum's parts; ReLU's mask read from the output as the gradient is), where Burn's layer takes
-//! about eleven launches a step, most of them copies into the layout its matrix product wants,
-//! and ReLU one more each way.
+//! `[c, o, 3, 3]`) as CubeCL kernels, with ReLU after it or not: the output (and ReLU) in one
+//! launch, the input, weight and bias gradients together in another (and a third that adds a
+//! split sum's parts; with ReLU, one before them that masks the output gradient), where Burn's
+//! layer takes about eleven launches a step, most of them copies into the layout its matrix
+//! product wants, and ReLU one more each way.
+//!
+//! ReLU's mask is a launch of its own, not read in the gradient kernel: there every pair of
+//! channels' weight sums reads each output gradient again (nine taps an input position), and
+//! the mask read with each made the wide net's step 10-16% slower on lavapipe than the launch
+//! it saved (ms per step at batch 128, 2026-12-07, the 2-core build machine; the README has
+//! the figures).
 //!
 //! Input `(i, j)` reaches outputs `(2 i - 1 + ky, 2 j - 1 + kx)` through tap `(ky, kx)`. So the
 //! output's 2x2 block at `(2 m, 2 n)` reads only the inputs `(m, n)`, `(m, n + 1)`, `(m + 1,
@@ -16,8 +22,9 @@
 //! many as `conv::channels_for` gives, as for the convolution. Inputs, weights and gradients
 //! are read through their strides; outputs are contiguous.
 
-use super::conv::{channels_for, masked};
+use super::conv::channels_for;
 use super::launch::{GradSums, SUM_UNITS, empty, grid, store_sums, strides, sum_cubes};
+use super::relu_mask::relu_masked;
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
@@ -27,8 +34,9 @@ use cubecl::prelude::*;
 /// One unit per input position `[b, g, m, n]` (`g` a group of `ob` output channels, from `g
 /// ob`): the output's 2x2 block at `(2 m, 2 n)` in each of those channels, each the bias plus,
 /// input channel by input channel, the terms of the (one, two or four) inputs that reach it,
-/// then `max(., 0)` if `relu`, into the contiguous `out`. The four inputs are read once for all `ob` channels. Channels
-/// past the last read the last one's weights again and store nothing.
+/// then `max(., 0)` if `relu`, into the contiguous `out`. The four inputs are read once for
+/// all `ob` channels. Channels past the last read the last one's weights again and store
+/// nothing.
 #[cube(launch)]
 fn up_kernel<F: Float>(
     x: &Tensor<F>,
@@ -116,29 +124,21 @@ fn up_kernel<F: Float>(
 /// gradients of its nine weights `[ci, oi, ky, kx]` (the input times the output gradient each
 /// tap reached) in `shares[ky * 3 + kx]`, an input of 0 skipped; for a bias (`oi = s - c o`),
 /// the output gradients of the position's 2x2 block in `shares[0]` (the blocks cover the
-/// output once). The output gradients are `grad`'s, zero where ReLU (if `relu`) cut the
-/// output `y`.
+/// output once).
 #[cube]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the sum, its range, the tensors and the ReLU flag"
-)]
 fn grad_w_shares<F: Float>(
     s: usize,
     start: usize,
     end: usize,
     x: &Tensor<F>,
     grad: &Tensor<F>,
-    y: &Tensor<F>,
     shares: &mut Array<F>,
-    #[comptime] relu: bool,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
     let o = grad.shape(1);
     let (xs0, xs1, xs2, xs3) = strides(x);
     let (gs0, gs1, gs2, gs3) = strides(grad);
-    let (ys0, ys1, ys2, ys3) = strides(y);
-    let (zero, one) = (F::new(0.0), F::new(1.0));
+    let zero = F::new(0.0);
     #[unroll]
     for t in 0..9usize {
         shares[t] = zero;
@@ -153,7 +153,7 @@ fn grad_w_shares<F: Float>(
     }
     for p in range_stepped(start, end, SUM_UNITS) {
         let (j, i, bi) = (p % w, p / w % h, p / (w * h));
-        let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
+        let gb = bi * gs0 + oi * gs1;
         if weights {
             let v = x[bi * xs0 + ci * xs1 + i * xs2 + j * xs3];
             if v != zero {
@@ -162,28 +162,19 @@ fn grad_w_shares<F: Float>(
                 #[unroll]
                 for ky in 0..3usize {
                     if ky > 0 || i > 0 {
-                        let (gr, yr) = (gb + (2 * i + ky - 1) * gs2, yb + (2 * i + ky - 1) * ys2);
+                        let gr = gb + (2 * i + ky - 1) * gs2;
                         #[unroll]
                         for kx in 0..3usize {
                             if kx > 0 || j > 0 {
-                                let col = 2 * j + kx - 1;
-                                let (g, yo) = (gr + col * gs3, yr + col * ys3);
-                                shares[ky * 3 + kx] += v * masked(grad, y, g, yo, one, relu, false);
+                                shares[ky * 3 + kx] += v * grad[gr + (2 * j + kx - 1) * gs3];
                             }
                         }
                     }
                 }
             }
         } else {
-            // The block's four summed first, in the order of its rows.
-            let mut block = zero;
-            #[unroll]
-            for q in 0..4usize {
-                let (r, col) = (2 * i + q / 2, 2 * j + q % 2);
-                let (g, yo) = (gb + r * gs2 + col * gs3, yb + r * ys2 + col * ys3);
-                block += masked(grad, y, g, yo, one, relu, false);
-            }
-            shares[0] += block;
+            let g = gb + 2 * i * gs2 + 2 * j * gs3;
+            shares[0] += grad[g] + grad[g + gs3] + grad[g + gs2] + grad[g + gs2 + gs3];
         }
     }
 }
@@ -192,22 +183,16 @@ fn grad_w_shares<F: Float>(
 /// input channels (from `g cb`), into the contiguous `gx` (shaped as `x`): each, output
 /// channel by output channel, the output gradients of the 3x3 patch around `(2 i, 2 j)`
 /// (inside the output) times the weights `[ci, oi, ky, kx]` that joined them. The patch is
-/// read once for all `cb` channels (zero where ReLU, if `relu`, cut the output `y`). Channels
-/// past the last read the last one's weights again and store nothing.
+/// read once for all `cb` channels. Channels past the last read the last one's weights again
+/// and store nothing.
 #[cube]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the position, the tensors, the block and the ReLU flag"
-)]
 fn grad_x_block<F: Float>(
     at: usize,
     x: &Tensor<F>,
     grad: &Tensor<F>,
-    y: &Tensor<F>,
     weight: &Tensor<F>,
     gx: &mut Tensor<F>,
     #[comptime] cb: usize,
-    #[comptime] relu: bool,
 ) {
     let (c, h, w) = (x.shape(1), x.shape(2), x.shape(3));
     let o = grad.shape(1);
@@ -215,9 +200,8 @@ fn grad_x_block<F: Float>(
     let (j, i) = (at % w, at / w % h);
     let (ci0, bi) = (at / (w * h) % groups * cb, at / (w * h * groups));
     let (gs0, gs1, gs2, gs3) = strides(grad);
-    let (ys0, ys1, ys2, ys3) = strides(y);
     let (ws0, ws1, ws2, ws3) = strides(weight);
-    let (zero, one) = (F::new(0.0), F::new(1.0));
+    let zero = F::new(0.0);
     let mut sums = Array::<F>::new(cb);
     #[unroll]
     for q in 0..cb {
@@ -226,15 +210,13 @@ fn grad_x_block<F: Float>(
     // d[ky * 3 + kx]: the gradient of output (2 i - 1 + ky, 2 j - 1 + kx), 0 outside.
     let mut d = Array::<F>::new(9usize);
     for oi in 0..o {
-        let (gb, yb) = (bi * gs0 + oi * gs1, bi * ys0 + oi * ys1);
+        let gb = bi * gs0 + oi * gs1;
         #[unroll]
         for t in 0..9usize {
             let (ky, kx) = (t / 3, t % 3);
             d[t] = zero;
             if (ky > 0 || i > 0) && (kx > 0 || j > 0) {
-                let (r, col) = (2 * i + ky - 1, 2 * j + kx - 1);
-                let (g, yo) = (gb + r * gs2 + col * gs3, yb + r * ys2 + col * ys3);
-                d[t] = masked(grad, y, g, yo, one, relu, false);
+                d[t] = grad[gb + (2 * i + ky - 1) * gs2 + (2 * j + kx - 1) * gs3];
             }
         }
         #[unroll]
@@ -273,7 +255,6 @@ fn grad_x_block<F: Float>(
 fn up_grads_kernel<F: Float>(
     x: &Tensor<F>,
     grad: &Tensor<F>,
-    y: &Tensor<F>,
     weight: &Tensor<F>,
     gx: &mut Tensor<F>,
     gw: &mut Tensor<F>,
@@ -285,7 +266,6 @@ fn up_grads_kernel<F: Float>(
     positions: usize,
     nx: usize,
     #[comptime] cb: usize,
-    #[comptime] relu: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let unit = UNIT_POS as usize;
@@ -295,12 +275,12 @@ fn up_grads_kernel<F: Float>(
         let start = k * span;
         let end = (start + span).min(positions);
         let mut shares = Array::<F>::new(9usize);
-        grad_w_shares(s, start + unit, end, x, grad, y, &mut shares, relu);
+        grad_w_shares(s, start + unit, end, x, grad, &mut shares);
         store_sums(&mut shares, s, k, parts, unit, gw, gb, partial);
     } else {
         let i = (cube - sums * parts) * SUM_UNITS + unit;
         if i < nx {
-            grad_x_block(i, x, grad, y, weight, gx, cb, relu);
+            grad_x_block(i, x, grad, weight, gx, cb);
         }
     }
 }
@@ -338,7 +318,7 @@ pub fn conv_transpose3x3s2(
     out
 }
 
-/// The gradient of the transposed convolution's output, as its gradient kernel reads it.
+/// The gradient of the transposed convolution's output, as its gradient kernels take it.
 pub struct UpGrad {
     /// The op's output: read only with `relu`.
     pub out: CubeTensor,
@@ -349,8 +329,9 @@ pub struct UpGrad {
 }
 
 /// The gradients of [`conv_transpose3x3s2`] for the output gradient `dy`, in one launch (two
-/// where a weight's sum is split into parts): the input's (shaped as `x`) if `need_x`, the
-/// weight's and the bias's (`[c, o, 3, 3]`, `[o]`) if `need_w`; `None` for those not wanted.
+/// where a weight's sum is split into parts; one more first with ReLU, [`relu_masked`]): the
+/// input's (shaped as `x`) if `need_x`, the weight's and the bias's (`[c, o, 3, 3]`, `[o]`) if
+/// `need_w`; `None` for those not wanted.
 #[allow(
     clippy::type_complexity,
     reason = "the three gradients, each there only when asked for"
@@ -362,6 +343,11 @@ pub fn conv_transpose3x3s2_grads(
     need_x: bool,
     need_w: bool,
 ) -> (Option<CubeTensor>, Option<(CubeTensor, CubeTensor)>) {
+    let grad = if dy.relu {
+        relu_masked(dy.grad, dy.out)
+    } else {
+        dy.grad
+    };
     let [c, o, _, _] = weight.shape().dims::<4>();
     let [b, _, h, w] = x.shape().dims::<4>();
     let positions = b * h * w;
@@ -377,8 +363,7 @@ pub fn conv_transpose3x3s2_grads(
             sum_cubes(cubes),
             CubeDim::new_1d(SUM_UNITS as u32),
             x.into_tensor_arg(),
-            dy.grad.into_tensor_arg(),
-            dy.out.into_tensor_arg(),
+            grad.into_tensor_arg(),
             weight.into_tensor_arg(),
             g.gx.clone().into_tensor_arg(),
             g.gw.clone().into_tensor_arg(),
@@ -390,7 +375,6 @@ pub fn conv_transpose3x3s2_grads(
             positions,
             nx,
             cb,
-            dy.relu,
             dtype,
         );
     }

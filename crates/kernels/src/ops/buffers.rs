@@ -30,8 +30,8 @@ impl Op {
             Op::Gaussian => 13,
             // Seven tensors for each of four parameters, and the factors.
             Op::AdamGroup => 30,
-            // The gradients: input, gradient, output, weight and the four it writes.
-            Op::ConvTranspose => 9,
+            // The gradients: input, gradient, weight and the four it writes.
+            Op::ConvTranspose => 8,
             Op::Adam => 0,
         }
     }

@@ -17,7 +17,7 @@ use cubecl::prelude::*;
     reason = "`relu` is known when the kernel is compiled: the outer `if` picks the code, the inner one runs"
 )]
 #[cube]
-pub(in crate::cube) fn masked<F: Float>(
+pub(super) fn masked<F: Float>(
     grad: &Tensor<F>,
     out: &Tensor<F>,
     g: usize,

@@ -26,7 +26,6 @@ mod input_grad;
 use super::launch::{GradSums, SUM_UNITS, SplitSum, empty, grid, sum_cubes, unit_block};
 use crate::shapes;
 use backward::conv_grads_kernel;
-pub(super) use backward::masked;
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
