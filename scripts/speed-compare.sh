@@ -6,13 +6,13 @@
 #
 # Environment: MODELS (default "dense-ae deep-ae conv-ae vae"; MODEL:ARCH trains MODEL with
 # --arch ARCH, e.g. conv-ae:wide, which PyTorch's peer has and Keras's not), EPOCHS (default
-# 3; the first epoch is not counted), BACKEND for this project (default auto), PEERS (default "keras torch"; empty: none;
-# a peer whose package is missing is skipped with a note), BATCH (default: each model's own),
-# TORCH_DEVICE (default: cuda if PyTorch sees one, else cpu), KERNELS for this project (ours,
-# the default: ae-kernels' convolutions and max-pooling on flex and ndarray; burn: Burn's layers),
-# ORDER (ours-first, the default, or peers-first: who runs first for each model; run the script
-# twice, once each way, on a shared machine), TRAIN (the `train` binary to time; default: build
-# target/release/train with cargo first).
+# 3; the first epoch is not counted), BACKEND for this project (default auto), PEERS (default
+# "keras torch"; empty: none; a peer whose package is missing is skipped with a note), BATCH
+# (default: each model's own), TORCH_DEVICE (default: cuda if PyTorch sees one, else cpu),
+# KERNELS for this project (ours, the default: ae-kernels' convolutions and max-pooling on
+# flex and ndarray; burn: Burn's layers), ORDER (ours-first, the default, or peers-first: who
+# runs first for each model; run the script twice, once each way, on a shared machine), TRAIN
+# (the `train` binary to time; default: build target/release/train with cargo first).
 # Prints a Markdown table of the median seconds per training epoch (epochs after the first);
 # this project's figure is the `train_seconds` column of metrics.csv, the training pass alone,
 # as the peers' are.

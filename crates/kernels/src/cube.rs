@@ -166,8 +166,13 @@ impl KernelBackend for CubeBackend {
         need_w: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let none = nothing(&x);
-        let dy = conv_transpose::UpGrad { out, grad, relu };
-        let (gx, w) = conv_transpose::conv_transpose3x3s2_grads(x, weight, dy, need_x, need_w);
+        // ReLU's mask in a launch of its own: `conv_transpose.rs` says why.
+        let grad = if relu {
+            relu_mask::relu_masked(grad, out)
+        } else {
+            grad
+        };
+        let (gx, w) = conv_transpose::conv_transpose3x3s2_grads(x, weight, grad, need_x, need_w);
         let (gw, gb) = w.unwrap_or_else(|| (none.clone(), none.clone()));
         (gx.unwrap_or(none), gw, gb)
     }

@@ -208,7 +208,7 @@ fn up_dims(x: &[usize], weight: &[usize]) -> UpDims {
     }
 }
 
-/// A 3x3 transposed convolution of stride 2 on the host, then ReLU if `relu`.
+/// A 3x3 transposed convolution of stride 2 on the host, then ReLU if `relu` (Burn's).
 pub fn conv_transpose3x3s2<B: Host>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
@@ -220,34 +220,27 @@ pub fn conv_transpose3x3s2<B: Host>(
     let (wv, ws) = (B::values(&weight), weight.shape().to_vec());
     let bv = B::values(&bias);
     let d = up_dims(&xs, &ws);
-    let mut y = conv_transpose::forward(&xv, &wv, &bv, d);
-    if relu {
-        y.iter_mut().for_each(|v| *v = v.max(0.0));
-    }
-    write::<B>(y, vec![d.b, d.o, 2 * d.h, 2 * d.w], &device)
+    let y = conv_transpose::forward(&xv, &wv, &bv, d);
+    let y = write::<B>(y, vec![d.b, d.o, 2 * d.h, 2 * d.w], &device);
+    if relu { B::relu(y) } else { y }
 }
 
 /// Its gradients on the host: input (empty unless `need_x`), weight and bias (empty unless
 /// `need_w`), from `grad`, the gradient of the op's result, and, if `relu`, `out`, that
-/// result (the gradient passes where it is positive).
+/// result (the gradient passes where it is positive: Burn's `relu_backward`, then our loops).
 pub fn conv_transpose3x3s2_backward<B: Host>(
     [x, weight, out, grad]: [FloatTensor<B>; 4],
     relu: bool,
     need_x: bool,
     need_w: bool,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
-    let out_v = relu.then(|| B::values(&out));
+    let grad = if relu {
+        B::relu_backward(out, grad)
+    } else {
+        grad
+    };
     let run = |xv: &[f32], wv: &[f32], gv: &[f32], xs: &[usize], ws: &[usize]| {
         let d = up_dims(xs, ws);
-        let masked: Vec<f32>;
-        let gv = match out_v.as_deref() {
-            Some(out) => {
-                let pass = |(&g, &y): (&f32, &f32)| if y > 0.0 { g } else { 0.0 };
-                masked = gv.iter().zip(out).map(pass).collect();
-                &masked[..]
-            }
-            None => gv,
-        };
         conv_transpose::backward_with(Isa::best(), xv, wv, gv, d, need_x, need_w)
     };
     backward_on_host::<B>(x, weight, grad, need_w, 1, run)

@@ -1,6 +1,6 @@
 //! The convolutions under autodiff: the 3x3 one (with its ReLU, up-sampling and pool, or with
-//! the mean loss after it) and the stride-2 transposed one (with its ReLU), one node each whose backward is
-//! the inner backend's gradient op.
+//! the mean loss after it) and the stride-2 transposed one (with its ReLU), one node each
+//! whose backward is the inner backend's gradient op.
 
 use super::AdTensor;
 use crate::KernelBackend;

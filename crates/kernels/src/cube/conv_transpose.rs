@@ -24,7 +24,6 @@
 
 use super::conv::channels_for;
 use super::launch::{GradSums, SUM_UNITS, empty, grid, store_sums, strides, sum_cubes};
-use super::relu_mask::relu_masked;
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
@@ -318,18 +317,8 @@ pub fn conv_transpose3x3s2(
     out
 }
 
-/// The gradient of the transposed convolution's output, as its gradient kernels take it.
-pub struct UpGrad {
-    /// The op's output: read only with `relu`.
-    pub out: CubeTensor,
-    /// The gradient of the op's output.
-    pub grad: CubeTensor,
-    /// ReLU came after the convolution: the gradient passes where `out` is positive.
-    pub relu: bool,
-}
-
-/// The gradients of [`conv_transpose3x3s2`] for the output gradient `dy`, in one launch (two
-/// where a weight's sum is split into parts; one more first with ReLU, [`relu_masked`]): the
+/// The gradients of [`conv_transpose3x3s2`] for the output gradient `grad` (with ReLU, already
+/// masked: `relu_mask.rs`), in one launch (two where a weight's sum is split into parts): the
 /// input's (shaped as `x`) if `need_x`, the weight's and the bias's (`[c, o, 3, 3]`, `[o]`) if
 /// `need_w`; `None` for those not wanted.
 #[allow(
@@ -339,15 +328,10 @@ pub struct UpGrad {
 pub fn conv_transpose3x3s2_grads(
     x: CubeTensor,
     weight: CubeTensor,
-    dy: UpGrad,
+    grad: CubeTensor,
     need_x: bool,
     need_w: bool,
 ) -> (Option<CubeTensor>, Option<(CubeTensor, CubeTensor)>) {
-    let grad = if dy.relu {
-        relu_masked(dy.grad, dy.out)
-    } else {
-        dy.grad
-    };
     let [c, o, _, _] = weight.shape().dims::<4>();
     let [b, _, h, w] = x.shape().dims::<4>();
     let positions = b * h * w;

@@ -1,6 +1,6 @@
 //! ReLU's gradient on its own: the output gradient where the output is positive, else 0, in
 //! one launch. The stride-2 transposed convolution with ReLU runs it before its gradient
-//! kernel (`conv_transpose.rs` says why there and not inside it).
+//! kernel (`cube.rs`; `conv_transpose.rs` says why there and not inside it).
 
 use super::launch::{at, empty, grid};
 use burn::backend::TensorMetadata;

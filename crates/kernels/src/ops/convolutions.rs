@@ -91,9 +91,9 @@ pub fn conv_transpose3x3s2(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> 
     up_op(x, weight, bias, false)
 }
 
-/// [`conv_transpose3x3s2`] and then ReLU, as one op where [`Op::runs_on`] (on wgpu one kernel
-/// each way: the backward reads the output for ReLU's mask), else Burn's `conv_transpose2d`
-/// and `relu`.
+/// [`conv_transpose3x3s2`] and then ReLU, as one op where [`Op::runs_on`] (on wgpu the
+/// forward one kernel; the backward masks the output gradient in a launch of its own, then the
+/// gradient kernel), else Burn's `conv_transpose2d` and `relu`.
 pub fn conv_transpose3x3s2_relu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
     up_op(x, weight, bias, true)
 }

@@ -49,10 +49,10 @@ pub struct OutGrad {
 }
 
 /// How many of the `o` output channels one unit of the forward kernels takes (or of the input
-/// channels, one unit of the input gradient's blocks; the transposed convolution's alike), where `units(channels)` is the grid
-/// that makes ([`unit_block`]): at most 8, and no more than the channels (rounded up to a
-/// power of two). On lavapipe, eight channels against one took conv-ae's forward kernels from
-/// about 380 to 206 ms a step (2026-12-07).
+/// channels, one unit of the input gradient's blocks; the transposed convolution's alike),
+/// where `units(channels)` is the grid that makes ([`unit_block`]): at most 8, and no more
+/// than the channels (rounded up to a power of two). On lavapipe, eight channels against one
+/// took conv-ae's forward kernels from about 380 to 206 ms a step (2026-12-07).
 pub(super) fn channels_for(like: &CubeTensor, o: usize, units: impl Fn(usize) -> usize) -> usize {
     unit_block(like, o.next_power_of_two().min(8), units)
 }
