@@ -1,9 +1,10 @@
 //! The ops on CubeCL's backend (wgpu; CUDA where built): our own kernels for the max-pool
-//! (`cube/launch.rs`), the loss (`cube/loss.rs`), the fully connected layer (`cube/linear/`),
-//! the 3x3 convolution, with its ReLU and the 2x up-sampling before it (`cube/conv/`), and the
-//! stride-2 transposed convolution, with its ReLU (`cube/conv_transpose.rs`; ReLU's mask on
-//! the way back in `cube/relu_mask.rs`). Behind Burn's fusion the extension runs each op as
-//! one opaque step of the fusion stream, which nothing fuses across.
+//! (`cube/launch.rs`, with what the kernels share; the sums in `cube/sums.rs`), the loss
+//! (`cube/loss.rs`), the fully connected layer (`cube/linear/`), the 3x3 convolution, with
+//! its ReLU and the 2x up-sampling before it (`cube/conv/`), and the stride-2 transposed
+//! convolution, with its ReLU (`cube/conv_transpose.rs`; ReLU's mask on the way back in
+//! `cube/relu_mask.rs`). Behind Burn's fusion the extension runs each op as one opaque step
+//! of the fusion stream, which nothing fuses across.
 
 mod adam;
 mod conv;
@@ -13,6 +14,7 @@ mod launch;
 mod linear;
 mod loss;
 mod relu_mask;
+mod sums;
 mod unpack;
 
 use crate::KernelBackend;

@@ -23,7 +23,8 @@
 //! are read through their strides; outputs are contiguous.
 
 use super::conv::channels_for;
-use super::launch::{GradSums, SUM_UNITS, empty, grid, store_sums, strides, sum_cubes};
+use super::launch::{empty, grid, strides};
+use super::sums::{GradSums, SUM_UNITS, store_sums, sum_cubes};
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;

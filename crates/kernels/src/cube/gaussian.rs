@@ -1,13 +1,14 @@
 //! The VAE's Gaussian code ([`crate::KernelBackend::gaussian_code`]) as CubeCL kernels, with
 //! their launches. Forward: one unit per code element `[r, j]` computes both heads
 //! ([`product_at`]), the draw and its KL term, and each cube sums its terms ([`cube_sum`]);
-//! with more than one cube a second launch adds the parts (`launch::sum_parts`). Backward: the
+//! with more than one cube a second launch adds the parts (`sums::sum_parts`). Backward: the
 //! five gradients in one launch, a unit per bias gradient and per block of eight weight or
 //! feature gradients, each unit computing the gradient at the heads again from the heads the
 //! forward kept ([`head_grad`]), once for its block.
 
-use super::launch::{SUM_UNITS, SplitSum, cube_sum, empty, grid, sum_cubes};
+use super::launch::{empty, grid};
 use super::linear::product_at;
+use super::sums::{SUM_UNITS, SplitSum, cube_sum, sum_cubes};
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;

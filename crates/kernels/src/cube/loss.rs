@@ -1,9 +1,10 @@
 //! BCE-with-logits as CubeCL kernels, with their launches: per row (one cube a row) or
 //! averaged over everything (one cube for a short sum, else a split sum: [`SPAN`] terms a
-//! cube, then `launch::sum_parts`), and the gradients (one unit per element). The loss works on
+//! cube, then `sums::sum_parts`), and the gradients (one unit per element). The loss works on
 //! contiguous rows; outputs are contiguous. Every sum is added in the same order every time.
 
-use super::launch::{SPAN, SUM_UNITS, SplitSum, cube_sum, empty, grid, sum_cubes};
+use super::launch::{empty, grid};
+use super::sums::{SPAN, SUM_UNITS, SplitSum, cube_sum, sum_cubes};
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;

@@ -2,8 +2,9 @@
 //! one launch, with ReLU's mask and the pool's routing; the weight and bias gradients' sums
 //! here, the input gradient in `input_grad.rs`; its launch is in `mod.rs`.
 
-use super::super::launch::{SUM_UNITS, store_sums, strides};
+use super::super::launch::strides;
 use super::super::loss::residual_factor;
+use super::super::sums::{SUM_UNITS, store_sums};
 use super::forward::CUT;
 use super::input_grad::{grad_x_at, grad_x_pooled_block, grad_x_up2_block};
 use cubecl::prelude::*;
@@ -236,7 +237,7 @@ pub(super) fn sum_positions(b: usize, rows: usize, cols: usize, pool: bool) -> u
 /// taps together (nine barriers, not 81), always in the same order. With one part the sums go
 /// straight to `gw` and `gb`; with more, to `partial` (value `v`'s part `k` at
 /// `v * parts + k`, the values being the weights' gradients and then the biases'), which a
-/// second launch adds (`launch::sum_parts`). The cubes after them give the input gradient, one
+/// second launch adds (`sums::sum_parts`). The cubes after them give the input gradient, one
 /// unit per input of `gx`, or, pooled without up-sampling or up-sampled without the pool, per
 /// 2x2 block of inputs in `cb` input channels (`input_grad::grad_x_pooled_block`,
 /// `grad_x_up2_block`; `nx` units either way, 0 when not wanted). With `bce` (never with ReLU or

@@ -1,8 +1,9 @@
 //! The convolution's forward kernels (device code): the output, and the output with its 2x2
 //! max-pool; their launches are in `mod.rs`.
 
-use crate::cube::launch::{SUM_UNITS, at, cube_sum};
+use crate::cube::launch::at;
 use crate::cube::loss::{bce, residual};
+use crate::cube::sums::{SUM_UNITS, cube_sum};
 use cubecl::prelude::*;
 
 /// The 2x2 blocks of outputs `[bi, oi0 + j, y0 + dy, x0 + dx]` (`j` below `ob`; `dy`, `dx` 0

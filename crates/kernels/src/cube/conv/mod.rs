@@ -14,7 +14,7 @@
 //! gradients are sums over the batch and the image: one cube per pair of output and input
 //! channels (its nine weights) and per bias, each unit summing a strided share, then a tree in
 //! shared memory (a pair's nine sums halving together), always in the same order; the input
-//! gradient's cubes follow theirs in the same launch. A sum over more than `launch::SPAN`
+//! gradient's cubes follow theirs in the same launch. A sum over more than `sums::SPAN`
 //! positions (16 a unit) is split into parts, a cube each, which a second launch adds: a GPU
 //! runs a cube on one multiprocessor, and 32 cubes for conv-ae's first layer at batch 1024
 //! (800,000 positions each) would leave most of them idle.
@@ -23,7 +23,8 @@ mod backward;
 mod forward;
 mod input_grad;
 
-use super::launch::{GradSums, SUM_UNITS, SplitSum, empty, grid, sum_cubes, unit_block};
+use super::launch::{empty, grid, unit_block};
+use super::sums::{GradSums, SUM_UNITS, SplitSum, sum_cubes};
 use crate::shapes;
 use backward::conv_grads_kernel;
 use burn::backend::TensorMetadata;
@@ -116,7 +117,7 @@ pub fn conv3x3(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, conv: Conv) 
 
 /// [`conv3x3`] without ReLU (its logits `z`) and the mean over all of them of BCE-with-logits
 /// against `t` (shaped as the output), in one launch and a second where the loss's parts are
-/// more than one cube's (`launch::SplitSum`): `(residuals, [1] mean)`, the residuals
+/// more than one cube's (`sums::SplitSum`): `(residuals, [1] mean)`, the residuals
 /// `sigmoid(z) - t` (contiguous, shaped as the output) being what the backward reads
 /// ([`OutGrad::mean`]). A unit per 2x2 block of logits in `ob` channels, as [`conv3x3`].
 pub fn conv3x3_bce_mean(

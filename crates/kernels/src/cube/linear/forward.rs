@@ -3,8 +3,8 @@
 //! `rows` rows by [`BLOCK`] columns, each input and weight it reads read once for the block.
 
 use super::BLOCK;
-use crate::cube::launch::{SUM_UNITS, cube_sum};
 use crate::cube::loss::{bce, residual};
+use crate::cube::sums::{SUM_UNITS, cube_sum};
 use cubecl::prelude::*;
 
 /// The layer's output `[r, j]` before any activation: `bias[j]`, then `x[r, k] w[k, j]` added

@@ -16,7 +16,8 @@ mod grads;
 
 pub(super) use forward::product_at;
 
-use super::launch::{SUM_UNITS, SplitSum, empty, grid, sum_cubes, unit_block};
+use super::launch::{empty, grid, unit_block};
+use super::sums::{SUM_UNITS, SplitSum, sum_cubes};
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
@@ -161,7 +162,7 @@ pub fn linear_grads(
 /// The mean BCE-with-logits of [`linear`]'s logits (no ReLU) against `t` (`[b, o]`), and
 /// their residuals `sigmoid(z) - t` for the backward: `(residuals, [1] mean)`. The residuals
 /// and each cube's share of the loss in one launch; with more than one cube, a second launch
-/// adds the shares (`launch::sum_parts`).
+/// adds the shares (`sums::sum_parts`).
 pub fn linear_bce_mean(
     x: CubeTensor,
     weight: CubeTensor,
