@@ -46,6 +46,11 @@ options:
   --warmup N        untimed steps first (default 3; GPUs compile and tune kernels then)
   --read-every N    read the loss back every N steps, as the dashboard's metrics do (default 0:
                     once at the end)
+  --dry-run         time the host's side only (wgpu): after the warm-up every launch is
+                    compiled and dropped, so ms/step is what building, fusing and issuing a step
+                    costs the CPU, the floor under a step on any GPU (the loss is not checked)
+  --ops             count the operations each timed step hands Burn's fusion server (wgpu), by
+                    kind: each costs its thread bookkeeping, launch or not
   --data host|device
                     where batches are gathered (default: on the device for GPU backends, in
                     host memory for CPU ones, as `train` does)
@@ -167,6 +172,8 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
                     other => bail!("--data is host or device, not '{other}'"),
                 })
             }
+            "--dry-run" => o.settings.dry_run = true,
+            "--ops" => o.settings.count_ops = true,
             "--no-load" => o.load = false,
             "--data-dir" => o.data_dir = Some(value(arg)?.into()),
             other => bail!("unknown option '{other}' (see --help)"),
@@ -226,7 +233,7 @@ fn run(o: Options) -> Result<()> {
                     case.kernels_label()
                 );
                 let t = speed::time_case(&case, set.clone(), &o.settings)?;
-                if !t.last_loss.is_finite() {
+                if !o.settings.dry_run && !t.last_loss.is_finite() {
                     bail!(
                         "{}: the loss is {} after {} steps",
                         case.model_label(),
@@ -245,6 +252,11 @@ fn run(o: Options) -> Result<()> {
         }
     }
     print!("{}", speed::table(&timings, set.len()));
+    if o.settings.count_ops {
+        for t in &timings {
+            print!("{}", speed::ops_table(t));
+        }
+    }
     Ok(())
 }
 

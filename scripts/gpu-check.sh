@@ -17,7 +17,10 @@
 # times training steps with the speed bench (.gpu/speed.xz, packed beside `train`), model by
 # model under LIMIT seconds each: our kernels and Burn's layers side by side at BATCHES
 # (default "128,256,1024"), then, at each model's own batch, our kernels without each op of
-# WITHOUT (default "linear gaussian adam-group"), one at a time; into $OUT/gpu-steps.log.
+# WITHOUT (default "linear gaussian adam-group"), one at a time, and last each model's host
+# floor: a dry run (--dry-run: every launch compiled and dropped, so ms/step is what building,
+# fusing and issuing a step costs the CPUs) with the operations a step hands Burn's fusion
+# server (--ops); into $OUT/gpu-steps.log.
 #   bash scripts/gpu-check.sh kernels
 # times every kernel of a training step on the GPU (CubeCL's profiling logger at level
 # "medium", the speed bench at BATCH, default each model's own, 3 steps after 3, loss read every
@@ -146,6 +149,11 @@ steps() {
             timeout "${LIMIT:-90}" /tmp/speed "${common[@]}" --models "$m" --without "$op" \
                 2>/dev/null | grep -E "^\| ($m|model) " || echo "($m without $op: stopped or failed)"
         done
+    done
+    echo "== the host's floor (--dry-run) and fusion's operations a step (--ops)"
+    for m in ${MODELS:-dense-ae deep-ae conv-ae vae sparse-ae linear-ae denoising-ae}; do
+        timeout "${LIMIT:-90}" /tmp/speed "${common[@]}" --models "$m" --dry-run --ops 2>/dev/null |
+            grep -E "^\| ($m|model) |operations a step" || echo "($m dry run: stopped or failed)"
     done
 }
 

@@ -23,6 +23,8 @@ use clap::ValueEnum;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod ops;
+
 /// One thing to time: a model (its built-in configuration), a backend, a batch size and the
 /// layers' kernels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,6 +74,14 @@ pub struct Settings {
     pub read_every: usize,
     /// Where the batcher keeps the data set (`None`: where `train` keeps it on this backend).
     pub placement: Option<Placement>,
+    /// Time the host's side only (wgpu, CUDA): after the warm-up, every launch is compiled and
+    /// dropped (CubeCL's [`cubecl::dry_run::DryRun`]), so a step's time is what building,
+    /// fusing and issuing it costs the CPU, the floor under a step on any GPU. The loss is
+    /// then meaningless and not reported.
+    pub dry_run: bool,
+    /// Count the operations the timed steps hand Burn's fusion server, by kind
+    /// ([`ops::OpCounter`]; wgpu, CUDA).
+    pub count_ops: bool,
 }
 
 impl Default for Settings {
@@ -82,6 +92,8 @@ impl Default for Settings {
             min_time: Duration::from_secs(3),
             read_every: 0,
             placement: None,
+            dry_run: false,
+            count_ops: false,
         }
     }
 }
@@ -97,8 +109,12 @@ pub struct Timing {
     pub steps: usize,
     /// Wall time of those steps, in seconds, from the first batch to the last loss read.
     pub seconds: f64,
-    /// The loss of the last step (a finite number shows the steps really trained).
+    /// The loss of the last step (a finite number shows the steps really trained; NaN after
+    /// a dry run, whose launches ran nothing).
     pub last_loss: f32,
+    /// With [`Settings::count_ops`], the operations the timed steps registered, by kind, the
+    /// most frequent first (totals over `steps`).
+    pub ops: Vec<(String, usize)>,
 }
 
 impl Timing {
@@ -157,6 +173,14 @@ pub fn time_config(
     case.kernels.apply();
     ae_kernels::set_without(case.without);
     let resolved = backend::resolve(case.backend)?;
+    let gpu = matches!(resolved.backend, BackendChoice::Wgpu | BackendChoice::Cuda);
+    if (settings.dry_run || settings.count_ops) && !gpu {
+        bail!(
+            "a dry run and the count of fusion's operations are for GPU backends; {} runs \
+             every op on the CPU, without fusion",
+            resolved.backend.as_str()
+        );
+    }
     let ad = resolved.device.clone().autodiff();
     ad.seed(cfg.seed);
     let model = Autoencoder::new(&cfg.network, cfg.loss, set.shape(), &ad)?;
@@ -193,6 +217,8 @@ pub fn time_config(
     if let Some(l) = loss.take() {
         read_f32(l, "the loss")?;
     }
+    let dry_run = settings.dry_run.then(cubecl::dry_run::DryRun::new);
+    let counter = settings.count_ops.then(ops::OpCounter::start);
     let started = Instant::now();
     let mut steps = 0;
     let mut last = f32::NAN;
@@ -209,12 +235,17 @@ pub fn time_config(
         last = read_f32(l, "the loss")?[0];
     }
     let seconds = started.elapsed().as_secs_f64();
+    let ops = counter.map(ops::OpCounter::finish).unwrap_or_default();
+    if dry_run.is_some() {
+        last = f32::NAN;
+    }
     Ok(Timing {
         case: *case,
         device: short_device(&resolved.note),
         steps,
         seconds,
         last_loss: last,
+        ops,
     })
 }
 
@@ -272,6 +303,23 @@ pub fn table(timings: &[Timing], samples: usize) -> String {
     out
 }
 
+/// [`Timing::ops`] per step, as Markdown: the total, then each kind.
+pub fn ops_table(t: &Timing) -> String {
+    let per_step = |n: usize| n as f64 / t.steps.max(1) as f64;
+    let total: usize = t.ops.iter().map(|(_, n)| n).sum();
+    let mut out = format!(
+        "\n{} at batch {}, kernels {}: {:.1} operations a step\n\n| operation | a step |\n|---|---|\n",
+        t.case.model_label(),
+        t.case.batch,
+        t.case.kernels_label(),
+        per_step(total)
+    );
+    for (kind, n) in &t.ops {
+        out.push_str(&format!("| {kind} | {:.1} |\n", per_step(*n)));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +339,7 @@ mod tests {
             steps: 20,
             seconds: 0.5,
             last_loss: 0.3,
+            ops: Vec::new(),
         };
         assert!((t.ms_per_step() - 25.0).abs() < 1e-9);
         assert!((t.steps_per_second() - 40.0).abs() < 1e-9);
@@ -365,6 +414,8 @@ mod tests {
             min_time: Duration::ZERO,
             read_every: 2,
             placement: None,
+            dry_run: false,
+            count_ops: false,
         };
         let err = time_case(&case, set.clone(), &settings(1)).unwrap_err();
         assert!(format!("{err:#}").contains("784"), "{err:#}");

@@ -148,7 +148,6 @@ impl FusedAdam {
         state: Option<AdamState<D>>,
     ) -> (Tensor<D>, Option<AdamState<D>>) {
         let dims = tensor.dims();
-        let n = dims.iter().product::<usize>();
         let collecting = MODE.with(|m| matches!(*m.borrow(), Mode::Collect(_)));
         if collecting {
             let momentum = state.as_ref().map(|s| &s.momentum);
@@ -156,11 +155,12 @@ impl FusedAdam {
                 None
             } else {
                 let time = momentum.map_or(1, |m| m.time + 1);
-                let flat = |t: Tensor<D>| t.reshape([n]);
+                let d = |t: &Tensor<D>| t.clone().into_dispatch();
                 Some(Entry {
-                    p: flat(tensor.clone()),
-                    g: flat(grad.clone()),
-                    moments: momentum.map(|m| (flat(m.moment_1.clone()), flat(m.moment_2.clone()))),
+                    p: d(&tensor),
+                    g: d(&grad),
+                    moments: momentum.map(|m| (d(&m.moment_1), d(&m.moment_2))),
+                    device: tensor.device(),
                     factors: Factors::new(self.epsilon, time, lr),
                     time,
                     shape: dims.to_vec(),
@@ -190,7 +190,7 @@ impl FusedAdam {
                 time,
                 shape,
             }) if shape == dims => {
-                let back = |t: Tensor<1>| t.reshape(dims);
+                let back = |t| Tensor::<D>::from_dispatch(t);
                 let momentum = AdaptiveMomentumState::new(time, back(m), back(v));
                 (back(p), Some(AdamState::new(momentum)))
             }

@@ -17,9 +17,9 @@ use crate::adam::{Factors, step_with};
 use crate::host::{self, Host};
 use crate::ops::Op;
 use crate::simd::Isa;
-use burn::backend::Dispatch;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, TensorMetadata};
+use burn::backend::{Dispatch, DispatchTensor};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -30,12 +30,15 @@ use std::collections::VecDeque;
 /// Parameters per launch.
 pub const GROUP: usize = 4;
 
-/// One parameter as the first pass found it, flattened.
+/// One parameter as the first pass found it, in its own shape: the op reads and writes each
+/// tensor as one run of numbers, so no reshape (each one an operation for Burn's fusion server
+/// to handle, and a tensor to drop, a step) is needed either way.
 pub(crate) struct Entry {
-    pub p: Tensor<1>,
-    pub g: Tensor<1>,
+    pub p: DispatchTensor,
+    pub g: DispatchTensor,
     /// The moments, `None` on the parameter's first step.
-    pub moments: Option<(Tensor<1>, Tensor<1>)>,
+    pub moments: Option<(DispatchTensor, DispatchTensor)>,
+    pub device: Device,
     pub factors: Factors,
     pub time: usize,
     pub shape: Vec<usize>,
@@ -51,9 +54,9 @@ pub(crate) enum Slot {
     Done,
     /// The parameter and its moments after the step (flat), and the step's count.
     Stepped {
-        p: Tensor<1>,
-        m: Tensor<1>,
-        v: Tensor<1>,
+        p: DispatchTensor,
+        m: DispatchTensor,
+        v: DispatchTensor,
         time: usize,
         shape: Vec<usize>,
     },
@@ -140,7 +143,8 @@ fn copy_grads<M: Module>(module: &M, grads: &GradientsParams) -> GradientsParams
     copy.to
 }
 
-/// Every recorded step, four to a launch, in order.
+/// Every recorded step, four to a launch, in order; the factors of all of them uploaded once,
+/// a row each, launch `l` reading from row `4 l`.
 fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
     let mut slots: Vec<Option<Slot>> = entries
         .iter()
@@ -151,70 +155,66 @@ fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
         .enumerate()
         .filter_map(|(i, e)| e.map(|e| (i, e)))
         .collect();
+    let Some((_, head)) = todo.first() else {
+        return slots.into_iter().map(|s| s.unwrap_or(Slot::Done)).collect();
+    };
+    let rows: Vec<f32> = todo
+        .iter()
+        .flat_map(|(_, e)| {
+            let f = e.factors;
+            let first = if e.moments.is_none() { 1.0 } else { 0.0 };
+            [f.g1, f.g2, f.scale, f.eps, f.lr, first]
+        })
+        .collect();
+    let factors = Tensor::<1>::from_floats(rows.as_slice(), &head.device).into_dispatch();
     let mut todo = todo.into_iter().peekable();
+    let mut groups = Vec::new();
     while todo.peek().is_some() {
-        let group: Vec<(usize, Entry)> = todo.by_ref().take(GROUP).collect();
-        let device = group[0].1.p.device();
+        groups.push(todo.by_ref().take(GROUP).collect::<Vec<(usize, Entry)>>());
+    }
+    // A copy for each launch but the last, which takes the factors themselves: a tensor that
+    // an op consumes needs no drop of its own in Burn's fusion stream, one left over does.
+    let launches = groups.len();
+    let mut first = 0;
+    for (group, factors) in groups
+        .into_iter()
+        .zip(std::iter::repeat_n(factors, launches))
+    {
         let count = group.len();
         // What fills the slots the op does not read (a first step's moments, the slots past
         // `count`): a tensor that is there already, so that no launch makes one.
         let first_p = group[0].1.p.clone();
         let stand_in = || first_p.clone();
-        let mut factors = Vec::with_capacity(GROUP * 6);
         let mut args = Vec::with_capacity(GROUP * 4);
         for k in 0..GROUP {
             match group.get(k) {
                 Some((_, e)) => {
-                    let f = e.factors;
-                    let first = if e.moments.is_none() { 1.0 } else { 0.0 };
-                    factors.extend([f.g1, f.g2, f.scale, f.eps, f.lr, first]);
                     let (m, v) = e
                         .moments
                         .clone()
                         .unwrap_or_else(|| (stand_in(), stand_in()));
                     args.extend([e.p.clone(), e.g.clone(), m, v]);
                 }
-                None => {
-                    factors.extend([0.0; 6]);
-                    args.extend([stand_in(), stand_in(), stand_in(), stand_in()]);
-                }
+                None => args.extend([stand_in(), stand_in(), stand_in(), stand_in()]),
             }
         }
-        let factors = Tensor::<1>::from_floats(factors.as_slice(), &device);
-        let args = <[Tensor<1>; 16]>::try_from(args).unwrap_or_else(|_| unreachable!("4 per slot"));
+        let args =
+            <[DispatchTensor; 16]>::try_from(args).unwrap_or_else(|_| unreachable!("4 per slot"));
         let [
             [p0, g0, m0, v0],
             [p1, g1, m1, v1],
             [p2, g2, m2, v2],
             [p3, g3, m3, v3],
         ] = into_slots(args);
-        let d = |t: Tensor<1>| t.into_dispatch();
         let out = Dispatch::adam4(
-            d(p0),
-            d(g0),
-            d(m0),
-            d(v0),
-            d(p1),
-            d(g1),
-            d(m1),
-            d(v1),
-            d(p2),
-            d(g2),
-            d(m2),
-            d(v2),
-            d(p3),
-            d(g3),
-            d(m3),
-            d(v3),
-            d(factors),
-            count,
+            p0, g0, m0, v0, p1, g1, m1, v1, p2, g2, m2, v2, p3, g3, m3, v3, factors, first, count,
         );
+        first += count;
         for ((i, e), [p, m, v]) in group.into_iter().zip(from_results(out)) {
-            let t = |x| Tensor::<1>::from_dispatch(x);
             slots[i] = Some(Slot::Stepped {
-                p: t(p),
-                m: t(m),
-                v: t(v),
+                p,
+                m,
+                v,
                 time: e.time,
                 shape: e.shape,
             });
@@ -250,6 +250,7 @@ fn from_results<T>(results: Results<T>) -> [[T; 3]; 4] {
 pub(crate) fn on_the_host<B: Backend + Host>(
     slots: [[FloatTensor<B>; 4]; 4],
     factors: FloatTensor<B>,
+    first: usize,
     count: usize,
 ) -> [[FloatTensor<B>; 3]; 4] {
     let f = B::values(&factors).into_owned();
@@ -260,7 +261,8 @@ pub(crate) fn on_the_host<B: Backend + Host>(
         if slot >= count {
             return [p, m, v];
         }
-        let row = &f[slot * 6..slot * 6 + 6];
+        let at = (first + slot) * 6;
+        let row = &f[at..at + 6];
         let factors = Factors {
             g1: row[0],
             g2: row[1],
@@ -277,7 +279,7 @@ pub(crate) fn on_the_host<B: Backend + Host>(
             (B::values(&m).into_owned(), B::values(&v).into_owned())
         };
         step_with(Isa::best(), first, &mut pv, &mut mv, &mut vv, &gv, factors);
-        let (device, shape) = (p.device(), vec![gv.len()]);
+        let (device, shape) = (p.device(), p.shape().to_vec());
         [pv, mv, vv].map(|x| host::write::<B>(x, shape.clone(), &device))
     })
 }

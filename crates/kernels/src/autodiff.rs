@@ -204,6 +204,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         m3: FloatTensor<Self>,
         v3: FloatTensor<Self>,
         factors: FloatTensor<Self>,
+        first: usize,
         count: usize,
     ) -> (
         FloatTensor<Self>,
@@ -238,6 +239,7 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
             i(m3),
             i(v3),
             i(factors),
+            first,
             count,
         );
         let w = <Self as AutodiffBackend>::from_inner;

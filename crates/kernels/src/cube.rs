@@ -247,6 +247,7 @@ impl KernelBackend for CubeBackend {
         m3: FloatTensor<Self>,
         v3: FloatTensor<Self>,
         factors: FloatTensor<Self>,
+        first: usize,
         count: usize,
     ) -> (
         FloatTensor<Self>,
@@ -265,7 +266,7 @@ impl KernelBackend for CubeBackend {
         let slots = into_slots([
             p0, g0, m0, v0, p1, g1, m1, v1, p2, g2, m2, v2, p3, g3, m3, v3,
         ]);
-        into_results(adam::adam4(slots, factors, count))
+        into_results(adam::adam4(slots, factors, first, count))
     }
 
     fn gaussian_code(

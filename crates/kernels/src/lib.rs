@@ -284,7 +284,8 @@ pub trait KernelBackend: Backend {
 
     /// Adam's step for up to four parameters at once (`count` of them; the others' slots
     /// hold stand-ins): slot `i` is the parameter `p_i`, its gradient `g_i` and its moments
-    /// `m_i`, `v_i`; `factors` (`[4, 6]`) holds each slot's `1 - beta_1`, `1 - beta_2`, bias
+    /// `m_i`, `v_i`; row `first + i` of `factors` (six numbers a row; one upload for every
+    /// launch of a training step) holds slot `i`'s `1 - beta_1`, `1 - beta_2`, bias
     /// correction, epsilon, learning rate, and 1 on its first step (when its moments are
     /// stand-ins, not read) or 0. Burn's Adam's arithmetic ([`adam`]). Returns each slot's
     /// parameter, first and second moment after the step, in slot order (stand-ins past
@@ -313,6 +314,7 @@ pub trait KernelBackend: Backend {
         m3: FloatTensor<Self>,
         v3: FloatTensor<Self>,
         factors: FloatTensor<Self>,
+        first: usize,
         count: usize,
     ) -> (
         FloatTensor<Self>,

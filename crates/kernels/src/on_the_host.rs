@@ -214,6 +214,7 @@ macro_rules! on_the_host {
                 m3: FloatTensor<Self>,
                 v3: FloatTensor<Self>,
                 factors: FloatTensor<Self>,
+                first: usize,
                 count: usize,
             ) -> (
                 FloatTensor<Self>,
@@ -232,7 +233,9 @@ macro_rules! on_the_host {
                 let slots = adam_group::into_slots([
                     p0, g0, m0, v0, p1, g1, m1, v1, p2, g2, m2, v2, p3, g3, m3, v3,
                 ]);
-                adam_group::into_results(adam_group::on_the_host::<Self>(slots, factors, count))
+                adam_group::into_results(adam_group::on_the_host::<Self>(
+                    slots, factors, first, count,
+                ))
             }
 
             fn bce_with_logits_rows(

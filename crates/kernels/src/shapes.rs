@@ -267,6 +267,7 @@ pub fn adam4(
     _m3: &TensorSpec,
     _v3: &TensorSpec,
     _factors: &TensorSpec,
+    _first: &usize,
     _count: &usize,
 ) -> (
     TensorSpec,

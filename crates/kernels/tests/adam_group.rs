@@ -163,7 +163,9 @@ fn the_grouped_op_takes_adam_s_step_on_every_backend() {
         by_hand(&p1, &g1, Some((&m1, &v1)), factors_of(2)),
         by_hand(&p0, &g0, None, factors_of(4)),
     ];
-    let mut factors = Vec::new();
+    // Two rows of other launches' factors first (NaN, which any read would spread): this
+    // launch's rows start at row 2.
+    let mut factors = vec![f32::NAN; 12];
     for (t, first) in [(1, 1.0), (3, 0.0), (2, 0.0), (4, 1.0)] {
         factors.extend(factors_of(t));
         factors.push(first);
@@ -190,6 +192,7 @@ fn the_grouped_op_takes_adam_s_step_on_every_backend() {
                 t(&g1),
                 t(&v1),
                 t(&factors),
+                2,
                 count,
             );
             let got = |x| values(Tensor::<1>::from_dispatch(x));
