@@ -436,7 +436,45 @@ mod tests {
             first.last_loss,
             later.last_loss
         );
+        // A dry run and the operations' count are refused on a CPU backend, with the reason.
+        for (dry_run, count_ops) in [(true, false), (false, true)] {
+            let cpu = Settings {
+                dry_run,
+                count_ops,
+                ..settings(1)
+            };
+            let err = time_config(&case, &cfg, set.clone(), &cpu).unwrap_err();
+            assert!(err.to_string().contains("for GPU backends; flex"), "{err}");
+        }
         case.batch = 0;
         assert!(time_case(&case, set, &settings(1)).is_err());
+    }
+
+    #[test]
+    fn the_operations_table_gives_each_kind_per_step() {
+        let t = Timing {
+            case: Case {
+                model: ModelName::ConvAe,
+                backend: BackendChoice::Wgpu,
+                batch: 128,
+                kernels: KernelsArg::Ours,
+                without: OpSet::default(),
+                arch: None,
+            },
+            device: "wgpu".into(),
+            steps: 4,
+            seconds: 1.0,
+            last_loss: f32::NAN,
+            ops: vec![("Drop".into(), 10), ("Custom adam4".into(), 4)],
+        };
+        let table = ops_table(&t);
+        assert!(
+            table.contains("conv-ae at batch 128, kernels ours: 3.5 operations a step"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| Drop | 2.5 |\n| Custom adam4 | 1.0 |"),
+            "{table}"
+        );
     }
 }
