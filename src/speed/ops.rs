@@ -6,6 +6,7 @@
 use burn::backend::fusion::observer::{BlockOperations, FusionObservation, FusionObserver};
 use burn::backend::ir::OperationIr;
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Counts every operation the fusion server registers while it lives, by [`kind`].
@@ -57,7 +58,7 @@ pub fn kind(operation: &OperationIr) -> String {
     if let OperationIr::Custom(custom) = operation {
         return format!("Custom {}", custom.id);
     }
-    let text = format!("{operation:?}");
+    let text = head(operation);
     let outer: String = text.chars().take_while(|c| c.is_alphanumeric()).collect();
     if matches!(operation, OperationIr::Drop(_)) {
         return outer;
@@ -73,6 +74,28 @@ pub fn kind(operation: &OperationIr) -> String {
         }
     }
     outer
+}
+
+/// The start of `operation`'s `Debug` text, up to its first `{` (where the tensors' ids and
+/// shapes begin) or 80 bytes: the observer runs on the fusion server's thread for every
+/// operation, so the rest is not written at all (the writer refuses it, which stops `Debug`).
+fn head(operation: &OperationIr) -> String {
+    struct Head(String);
+    impl Write for Head {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            for c in s.chars() {
+                if c == '{' || self.0.len() >= 80 {
+                    return Err(std::fmt::Error);
+                }
+                self.0.push(c);
+            }
+            Ok(())
+        }
+    }
+    let mut head = Head(String::new());
+    // The error is the writer's own stop.
+    let _ = write!(head, "{operation:?}");
+    head.0
 }
 
 #[cfg(test)]

@@ -52,7 +52,8 @@ pub(crate) struct Entry {
 pub(crate) enum Slot {
     /// Stepped by the first pass itself (a state the grouped op does not take): keep it.
     Done,
-    /// The parameter and its moments after the step (flat), and the step's count.
+    /// The parameter and its moments after the step (in the parameter's shape), and the
+    /// step's count.
     Stepped {
         p: DispatchTensor,
         m: DispatchTensor,

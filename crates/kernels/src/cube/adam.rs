@@ -60,7 +60,7 @@ fn adam_at<F: Float>(
 
 /// One unit per [`PER_UNIT`] numbers of a slot: the first `ceil(n0 / PER_UNIT)` units slot
 /// 0's, the next slot 1's, and so on to slot 3's ([`adam_at`]); slot `k`'s factors are row
-/// `first_row + k`.
+/// `r0 + k` (`r0`: the trait's `first`).
 #[cube(launch)]
 #[allow(
     clippy::too_many_arguments,
@@ -96,7 +96,7 @@ fn adam4_kernel<F: Float>(
     mo3: &mut Tensor<F>,
     vo3: &mut Tensor<F>,
     factors: &Tensor<F>,
-    first_row: usize,
+    r0: usize,
     n0: usize,
     n1: usize,
     n2: usize,
@@ -111,64 +111,16 @@ fn adam4_kernel<F: Float>(
     );
     let u3 = n3.div_ceil(PER_UNIT);
     if u < u0 {
-        adam_at(
-            p0,
-            g0,
-            m0,
-            v0,
-            po0,
-            mo0,
-            vo0,
-            factors,
-            first_row,
-            u * PER_UNIT,
-            n0,
-        );
+        adam_at(p0, g0, m0, v0, po0, mo0, vo0, factors, r0, u * PER_UNIT, n0);
     } else if u < u0 + u1 {
         let i0 = (u - u0) * PER_UNIT;
-        adam_at(
-            p1,
-            g1,
-            m1,
-            v1,
-            po1,
-            mo1,
-            vo1,
-            factors,
-            first_row + 1,
-            i0,
-            n1,
-        );
+        adam_at(p1, g1, m1, v1, po1, mo1, vo1, factors, r0 + 1, i0, n1);
     } else if u < u0 + u1 + u2 {
         let i0 = (u - u0 - u1) * PER_UNIT;
-        adam_at(
-            p2,
-            g2,
-            m2,
-            v2,
-            po2,
-            mo2,
-            vo2,
-            factors,
-            first_row + 2,
-            i0,
-            n2,
-        );
+        adam_at(p2, g2, m2, v2, po2, mo2, vo2, factors, r0 + 2, i0, n2);
     } else if u < u0 + u1 + u2 + u3 {
         let i0 = (u - u0 - u1 - u2) * PER_UNIT;
-        adam_at(
-            p3,
-            g3,
-            m3,
-            v3,
-            po3,
-            mo3,
-            vo3,
-            factors,
-            first_row + 3,
-            i0,
-            n3,
-        );
+        adam_at(p3, g3, m3, v3, po3, mo3, vo3, factors, r0 + 3, i0, n3);
     }
 }
 
