@@ -87,12 +87,6 @@ fn gather(
     Tensor::from_data(TensorData::new(values, [indices.len(), c, h, w]), device)
 }
 
-/// The labels of the given indices of `set`.
-fn labels_tensor(set: &Samples, indices: &[usize], device: &Device) -> Tensor<1, Int> {
-    let labels: Vec<i64> = indices.iter().map(|&i| i64::from(set.label(i))).collect();
-    Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
-}
-
 /// How a batcher corrupts its inputs.
 #[derive(Debug, Clone, Copy)]
 pub enum Corruption {
@@ -105,7 +99,7 @@ pub enum Corruption {
 }
 
 /// Turns sample indices into an [`AeBatch`]: the (possibly corrupted) input, the clean target,
-/// the labels, and the regulariser's warm-up factor.
+/// the samples' indices, and the regulariser's warm-up factor.
 #[derive(Debug, Clone)]
 pub struct SampleBatcher {
     set: Arc<Samples>,
@@ -248,8 +242,6 @@ impl Batcher<usize, AeBatch> for SampleBatcher {
             .as_ref()
             .and_then(|r| r.gather(&self.set, &indices, device));
         let target = resident.unwrap_or_else(|| samples_tensor(&self.set, &indices, device));
-        // From the host, with the indices' upload: on the device it took a gather launch.
-        let labels = labels_tensor(&self.set, &indices, device);
         let input = match self.corruption {
             Corruption::None => target.clone(),
             Corruption::Fixed(noise) => {
@@ -266,7 +258,7 @@ impl Batcher<usize, AeBatch> for SampleBatcher {
         AeBatch {
             input,
             target,
-            labels,
+            indices,
             anneal: self.anneal(batch),
             noise,
         }
@@ -294,12 +286,9 @@ mod tests {
     fn each_epoch_has_its_own_order_and_a_resumed_run_sees_the_same_one() {
         let dev = Device::flex();
         let set = Arc::new(Samples::Vectors(ae_data::synthetic::onehot4(1)));
-        let labels = |b: &SampleBatcher| -> Vec<i64> {
-            let batch = b.batch(vec![0, 1, 2, 3], &dev);
-            batch.labels.into_data().iter::<i64>().collect()
-        };
+        let order = |b: &SampleBatcher| b.batch(vec![0, 1, 2, 3], &dev).indices;
         let fresh = SampleBatcher::new(set.clone(), 3).for_training(1, 0, 0);
-        let epochs: Vec<Vec<i64>> = (0..6).map(|_| labels(&fresh)).collect();
+        let epochs: Vec<Vec<usize>> = (0..6).map(|_| order(&fresh)).collect();
         for e in &epochs {
             let mut sorted = e.clone();
             sorted.sort();
@@ -307,8 +296,8 @@ mod tests {
         }
         assert!(epochs.windows(2).any(|w| w[0] != w[1]), "{epochs:?}");
         let resumed = SampleBatcher::new(set, 3).for_training(1, 0, 4);
-        assert_eq!(labels(&resumed), epochs[4]);
-        assert_eq!(labels(&resumed), epochs[5]);
+        assert_eq!(order(&resumed), epochs[4]);
+        assert_eq!(order(&resumed), epochs[5]);
     }
 
     #[test]
@@ -336,10 +325,9 @@ mod tests {
                 device.batch(positions, &dev),
             );
             let f = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().unwrap();
-            let l = |t: Tensor<1, Int>| t.into_data().iter::<i64>().collect::<Vec<_>>();
             assert_eq!(f(a.target), f(b.target));
             assert_eq!(f(a.input), f(b.input));
-            assert_eq!(l(a.labels), l(b.labels));
+            assert_eq!(a.indices, b.indices);
         }
         assert!(device.resident.as_ref().unwrap().is_resident());
     }

@@ -66,7 +66,7 @@ backend_test!(fn every_model_learns_and_itemises_its_loss(backend) {
         let batch = AeBatch {
             input: x.clone(),
             target: x,
-            labels: Tensor::zeros([16], &dev),
+            indices: (0..16).collect(),
             anneal: 1.0,
             noise: None,
         };

@@ -1,5 +1,6 @@
 //! Adam over many parameters in few launches on wgpu: four parameters per launch
-//! ([`crate::KernelBackend::adam4`]), where Burn's fused Adam takes about one and a half.
+//! ([`crate::KernelBackend::adam4`]; two or one left over in a launch of two,
+//! [`crate::KernelBackend::adam2`]), where Burn's fused Adam takes about one and a half.
 //!
 //! Burn 0.22's `ModuleOptimizer` steps one parameter at a time and keeps the optimizer's
 //! state, which the `Learner` checkpoints. So [`step_module`] runs it twice: the first pass
@@ -186,8 +187,11 @@ fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
         // `count`): a tensor that is there already, so that no launch makes one.
         let first_p = group[0].1.p.clone();
         let stand_in = || first_p.clone();
-        let mut args = Vec::with_capacity(GROUP * 4);
-        for k in 0..GROUP {
+        // Two slots where two suffice: the four-slot op's other two would give back six
+        // tensors to drop.
+        let width = if count <= 2 { 2 } else { GROUP };
+        let mut args = Vec::with_capacity(width * 4);
+        for k in 0..width {
             match group.get(k) {
                 Some((_, e)) => {
                     let (m, v) = e
@@ -199,19 +203,9 @@ fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
                 None => args.extend([stand_in(), stand_in(), stand_in(), stand_in()]),
             }
         }
-        let args =
-            <[DispatchTensor; 16]>::try_from(args).unwrap_or_else(|_| unreachable!("4 per slot"));
-        let [
-            [p0, g0, m0, v0],
-            [p1, g1, m1, v1],
-            [p2, g2, m2, v2],
-            [p3, g3, m3, v3],
-        ] = into_slots(args);
-        let out = Dispatch::adam4(
-            p0, g0, m0, v0, p1, g1, m1, v1, p2, g2, m2, v2, p3, g3, m3, v3, factors, first, count,
-        );
+        let out = launch(args, factors, first, count);
         first += count;
-        for ((i, e), [p, m, v]) in group.into_iter().zip(from_results(out)) {
+        for ((i, e), [p, m, v]) in group.into_iter().zip(out) {
             slots[i] = Some(Slot::Stepped {
                 p,
                 m,
@@ -222,6 +216,36 @@ fn run(entries: Vec<Option<Entry>>) -> VecDeque<Slot> {
         }
     }
     slots.into_iter().map(|s| s.unwrap_or(Slot::Done)).collect()
+}
+
+/// One launch: [`crate::KernelBackend::adam2`] for 8 tensors in `args` (`[p, g, m, v]` a slot),
+/// else [`crate::KernelBackend::adam4`] for 16; each slot's `[p, m, v]` after the step.
+fn launch(
+    args: Vec<DispatchTensor>,
+    factors: DispatchTensor,
+    first: usize,
+    count: usize,
+) -> Vec<[DispatchTensor; 3]> {
+    let args = match <[DispatchTensor; 8]>::try_from(args) {
+        Ok([p0, g0, m0, v0, p1, g1, m1, v1]) => {
+            let (a0, a1, a2, b0, b1, b2) =
+                Dispatch::adam2(p0, g0, m0, v0, p1, g1, m1, v1, factors, first, count);
+            return vec![[a0, a1, a2], [b0, b1, b2]];
+        }
+        Err(args) => args,
+    };
+    let args =
+        <[DispatchTensor; 16]>::try_from(args).unwrap_or_else(|_| unreachable!("4 per slot"));
+    let [
+        [p0, g0, m0, v0],
+        [p1, g1, m1, v1],
+        [p2, g2, m2, v2],
+        [p3, g3, m3, v3],
+    ] = into_slots(args);
+    let out = Dispatch::adam4(
+        p0, g0, m0, v0, p1, g1, m1, v1, p2, g2, m2, v2, p3, g3, m3, v3, factors, first, count,
+    );
+    from_results(out).into()
 }
 
 /// [`crate::KernelBackend::adam4`]'s sixteen tensors, `[p, g, m, v]` a slot, as its slots.
@@ -237,6 +261,29 @@ pub(crate) type Results<T> = (T, T, T, T, T, T, T, T, T, T, T, T);
 pub(crate) fn into_results<T>(slots: [[T; 3]; 4]) -> Results<T> {
     let [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2], [d0, d1, d2]] = slots;
     (a0, a1, a2, b0, b1, b2, c0, c1, c2, d0, d1, d2)
+}
+
+/// [`crate::KernelBackend::adam2`]'s two slots as four for the four-slot definitions, the
+/// last two stand-ins (slot 0's parameter), which those give back unread.
+pub(crate) fn two_as_four<T: Clone>(two: [[T; 4]; 2]) -> [[T; 4]; 4] {
+    let s = two[0][0].clone();
+    let [a, b] = two;
+    [
+        a,
+        b,
+        [s.clone(), s.clone(), s.clone(), s.clone()],
+        [s.clone(), s.clone(), s.clone(), s],
+    ]
+}
+
+/// Each slot's parameter and moments as [`crate::KernelBackend::adam2`] returns them.
+pub(crate) type Results2<T> = (T, T, T, T, T, T);
+
+/// The first two of four slots' results, `[p, m, v]` each, as
+/// [`crate::KernelBackend::adam2`] returns them.
+pub(crate) fn first_two<T>(slots: [[T; 3]; 4]) -> Results2<T> {
+    let [[a0, a1, a2], [b0, b1, b2], _, _] = slots;
+    (a0, a1, a2, b0, b1, b2)
 }
 
 /// The op's results back as four slots, `[p, m, v]` each: [`into_results`] undone.

@@ -259,6 +259,45 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
         )
     }
 
+    /// As [`Self::adam4`]: the inner backend's, untracked.
+    fn adam2(
+        p0: FloatTensor<Self>,
+        g0: FloatTensor<Self>,
+        m0: FloatTensor<Self>,
+        v0: FloatTensor<Self>,
+        p1: FloatTensor<Self>,
+        g1: FloatTensor<Self>,
+        m1: FloatTensor<Self>,
+        v1: FloatTensor<Self>,
+        factors: FloatTensor<Self>,
+        first: usize,
+        count: usize,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let i = |t: FloatTensor<Self>| t.into_primitive();
+        let out = B::adam2(
+            i(p0),
+            i(g0),
+            i(m0),
+            i(v0),
+            i(p1),
+            i(g1),
+            i(m1),
+            i(v1),
+            i(factors),
+            first,
+            count,
+        );
+        let w = <Self as AutodiffBackend>::from_inner;
+        (w(out.0), w(out.1), w(out.2), w(out.3), w(out.4), w(out.5))
+    }
+
     fn gaussian_code(
         h: FloatTensor<Self>,
         wmu: FloatTensor<Self>,
@@ -333,8 +372,14 @@ impl<B: KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
     }
 
     /// Data, not a function of parameters: the inner backend's values, untracked.
-    fn unpack_bytes(words: IntTensor<Self>, idx: IntTensor<Self>, d: usize) -> FloatTensor<Self> {
-        <Self as AutodiffBackend>::from_inner(B::unpack_bytes(words, idx, d))
+    fn unpack_bytes(
+        words: IntTensor<Self>,
+        idx: IntTensor<Self>,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> FloatTensor<Self> {
+        <Self as AutodiffBackend>::from_inner(B::unpack_bytes(words, idx, c, h, w))
     }
 
     fn bce_with_logits_mean_backward(

@@ -18,7 +18,7 @@ mod sums;
 mod unpack;
 
 use crate::KernelBackend;
-use crate::adam_group::{into_results, into_slots};
+use crate::adam_group::{first_two, into_results, into_slots, two_as_four};
 use burn::backend::ops::{FloatTensorOps, IntTensorOps};
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{FloatDType, IntDType, TensorMetadata};
@@ -199,14 +199,20 @@ impl KernelBackend for CubeBackend {
         loss::bce_backward(z, t, grad, need_t, false)
     }
 
-    fn unpack_bytes(words: IntTensor<Self>, idx: IntTensor<Self>, d: usize) -> FloatTensor<Self> {
+    fn unpack_bytes(
+        words: IntTensor<Self>,
+        idx: IntTensor<Self>,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> FloatTensor<Self> {
         // The kernel reads both as one integer type.
         let idx = if idx.dtype == words.dtype {
             idx
         } else {
             Self::int_cast(idx, IntDType::from(words.dtype()))
         };
-        unpack::unpack_bytes(words, idx, d, DType::F32)
+        unpack::unpack_bytes(words, idx, [c, h, w], DType::F32)
     }
 
     /// Keeps nothing, as the row sums.
@@ -267,6 +273,31 @@ impl KernelBackend for CubeBackend {
             p0, g0, m0, v0, p1, g1, m1, v1, p2, g2, m2, v2, p3, g3, m3, v3,
         ]);
         into_results(adam::adam4(slots, factors, first, count))
+    }
+
+    fn adam2(
+        p0: FloatTensor<Self>,
+        g0: FloatTensor<Self>,
+        m0: FloatTensor<Self>,
+        v0: FloatTensor<Self>,
+        p1: FloatTensor<Self>,
+        g1: FloatTensor<Self>,
+        m1: FloatTensor<Self>,
+        v1: FloatTensor<Self>,
+        factors: FloatTensor<Self>,
+        first: usize,
+        count: usize,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        // The four-slot kernel, its last two slots stand-ins it neither reads nor writes.
+        let slots = two_as_four([[p0, g0, m0, v0], [p1, g1, m1, v1]]);
+        first_two(adam::adam4(slots, factors, first, count.min(2)))
     }
 
     fn gaussian_code(

@@ -273,9 +273,10 @@ pub fn bce_rows<B: Host>(
 pub fn unpack_bytes<B: Backend>(
     words: IntTensor<B>,
     idx: IntTensor<B>,
-    d: usize,
+    [c, h, w]: [usize; 3],
 ) -> FloatTensor<B> {
     let device = words.device();
+    let d = c * h * w;
     let per = words.shape()[1];
     let ints = |t: IntTensor<B>| {
         futures_lite::future::block_on(B::int_into_data(t))
@@ -295,7 +296,7 @@ pub fn unpack_bytes<B: Backend>(
             out.push(((word as u32 >> (j % 4 * 8)) & 255) as f32 / 255.0);
         }
     }
-    write::<B>(out, vec![idx.len(), d], &device)
+    write::<B>(out, vec![idx.len(), c, h, w], &device)
 }
 
 /// The loss's mean over every element on the host: the row sums, then Burn's sum and division

@@ -331,6 +331,33 @@ pub trait KernelBackend: Backend {
         FloatTensor<Self>,
     );
 
+    /// [`KernelBackend::adam4`] for up to two parameters (`count` of them, slot 1 a stand-in
+    /// when 1): a step's last launch when two or fewer are left, as four slots would give
+    /// back six results more, each a tensor to drop.
+    #[fusion(meta = shapes::adam2)]
+    #[allow(clippy::too_many_arguments, reason = "as adam4's")]
+    #[allow(clippy::type_complexity, reason = "two parameters' results")]
+    fn adam2(
+        p0: FloatTensor<Self>,
+        g0: FloatTensor<Self>,
+        m0: FloatTensor<Self>,
+        v0: FloatTensor<Self>,
+        p1: FloatTensor<Self>,
+        g1: FloatTensor<Self>,
+        m1: FloatTensor<Self>,
+        v1: FloatTensor<Self>,
+        factors: FloatTensor<Self>,
+        first: usize,
+        count: usize,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
+
     /// Binary cross-entropy of `sigmoid(z)` against `t` from the logits, summed over each row:
     /// `z`, `t` `[rows, d]` -> `([rows], kept)`. `kept` is `sigmoid(z) - t` (`[rows, d]`, for
     /// the backward) if `keep` and the backend computes it with the loss from the same
@@ -377,8 +404,16 @@ pub trait KernelBackend: Backend {
         need_t: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
-    /// Rows `idx` (`[b]`) of a data set packed as bytes, `words` `[n, ceil(d / 4)]` (byte `k`
-    /// of word `w` is value `4 w + k`), as `[b, d]` f32 values over 255. No gradient.
+    /// Rows `idx` (`[b]`) of a data set of `c x h x w` samples packed as bytes, `words`
+    /// `[n, ceil(d / 4)]` for `d = c h w` (byte `k` of word `w` is value `4 w + k`), as
+    /// `[b, c, h, w]` f32 values over 255 (in that shape, so that no reshape follows). No
+    /// gradient.
     #[fusion(meta = shapes::unpacked)]
-    fn unpack_bytes(words: IntTensor<Self>, idx: IntTensor<Self>, d: usize) -> FloatTensor<Self>;
+    fn unpack_bytes(
+        words: IntTensor<Self>,
+        idx: IntTensor<Self>,
+        c: usize,
+        h: usize,
+        w: usize,
+    ) -> FloatTensor<Self>;
 }

@@ -238,6 +238,35 @@ macro_rules! on_the_host {
                 ))
             }
 
+            fn adam2(
+                p0: FloatTensor<Self>,
+                g0: FloatTensor<Self>,
+                m0: FloatTensor<Self>,
+                v0: FloatTensor<Self>,
+                p1: FloatTensor<Self>,
+                g1: FloatTensor<Self>,
+                m1: FloatTensor<Self>,
+                v1: FloatTensor<Self>,
+                factors: FloatTensor<Self>,
+                first: usize,
+                count: usize,
+            ) -> (
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+            ) {
+                let slots = adam_group::two_as_four([[p0, g0, m0, v0], [p1, g1, m1, v1]]);
+                adam_group::first_two(adam_group::on_the_host::<Self>(
+                    slots,
+                    factors,
+                    first,
+                    count.min(2),
+                ))
+            }
+
             fn bce_with_logits_rows(
                 z: FloatTensor<Self>,
                 t: FloatTensor<Self>,
@@ -277,9 +306,11 @@ macro_rules! on_the_host {
             fn unpack_bytes(
                 words: IntTensor<Self>,
                 idx: IntTensor<Self>,
-                d: usize,
+                c: usize,
+                h: usize,
+                w: usize,
             ) -> FloatTensor<Self> {
-                host::unpack_bytes::<Self>(words, idx, d)
+                host::unpack_bytes::<Self>(words, idx, [c, h, w])
             }
         }
     };

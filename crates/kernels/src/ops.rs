@@ -272,19 +272,27 @@ pub fn bce_with_logits_mean(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
     }
 }
 
-/// Rows `idx` of a data set kept on the device as bytes, `words` `[n, ceil(d / 4)]` (byte `k`
-/// of word `w` is value `4 w + k`), as `[b, d]` values over 255: one kernel where
-/// [`Op::runs_on`], else Burn's gather, shift, mask and division.
-pub fn unpack_bytes(words: Tensor<2, Int>, idx: Tensor<1, Int>, d: usize) -> Tensor<2> {
+/// Rows `idx` of a data set of `[c, h, w]` samples kept on the device as bytes, `words`
+/// `[n, ceil(d / 4)]` for `d = c h w` (byte `k` of word `w` is value `4 w + k`), as
+/// `[b, c, h, w]` values over 255: one kernel where [`Op::runs_on`], else Burn's gather,
+/// shift, mask and division.
+pub fn unpack_bytes(
+    words: Tensor<2, Int>,
+    idx: Tensor<1, Int>,
+    [c, h, w]: [usize; 3],
+) -> Tensor<4> {
     if Op::Unpack.used_on(&words.device()) {
         return Tensor::from_dispatch(Dispatch::unpack_bytes(
             words.into_dispatch(),
             idx.into_dispatch(),
-            d,
+            c,
+            h,
+            w,
         ));
     }
+    let b = idx.dims()[0];
     let shifts = byte_shifts(&words.device());
-    unpack_reference(words, idx, d, shifts)
+    unpack_reference(words, idx, c * h * w, shifts).reshape([b, c, h, w])
 }
 
 /// `[1, 1, 4]`: 0, 8, 16, 24, the shift of each byte of a word, for [`unpack_reference`].

@@ -63,9 +63,15 @@ pub fn conv3x3_pool(
     )
 }
 
-/// `idx` `[b]` -> `[b, d]` floats (f32, the project's float type).
-pub fn unpacked(_words: &TensorSpec, idx: &TensorSpec, d: &usize) -> TensorSpec {
-    TensorSpec::new(Shape::new([idx.shape[0], *d]), DType::F32)
+/// `idx` `[b]` -> `[b, c, h, w]` floats (f32, the project's float type).
+pub fn unpacked(
+    _words: &TensorSpec,
+    idx: &TensorSpec,
+    c: &usize,
+    h: &usize,
+    w: &usize,
+) -> TensorSpec {
+    TensorSpec::new(Shape::new([idx.shape[0], *c, *h, *w]), DType::F32)
 }
 
 /// `like`'s shape if `wanted`, else `[0]`.
@@ -296,5 +302,37 @@ pub fn adam4(
         p3.clone(),
         p3.clone(),
         p3.clone(),
+    )
+}
+
+/// [`adam4`] for two slots.
+#[allow(clippy::too_many_arguments, reason = "the op's arguments, in order")]
+pub fn adam2(
+    p0: &TensorSpec,
+    _g0: &TensorSpec,
+    _m0: &TensorSpec,
+    _v0: &TensorSpec,
+    p1: &TensorSpec,
+    _g1: &TensorSpec,
+    _m1: &TensorSpec,
+    _v1: &TensorSpec,
+    _factors: &TensorSpec,
+    _first: &usize,
+    _count: &usize,
+) -> (
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
+    TensorSpec,
+) {
+    (
+        p0.clone(),
+        p0.clone(),
+        p0.clone(),
+        p1.clone(),
+        p1.clone(),
+        p1.clone(),
     )
 }

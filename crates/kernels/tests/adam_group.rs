@@ -1,7 +1,8 @@
 //! Adam four parameters to a launch on wgpu (`adam_group::step_module` with `FusedAdam`)
 //! against Burn's Adam stepping one parameter at a time: a stack of seven parameters of five
 //! shapes (two launches: 4 and 3 parameters), four steps, one layer sitting out the second (so
-//! that the launches' factors differ), the parameters equal to float rounding after each; the
+//! that the launches' factors differ; 4 and 1 parameters, the second launch the two-slot op's)
+//! and another the fourth (4 and 2), the parameters equal to float rounding after each; the
 //! optimizer state it leaves continues in Burn's Adam; on flex and
 //! ndarray `step_module` is the ordinary step, bit for bit. Also the grouped op's CPU
 //! definition against Burn's Adam.
@@ -100,6 +101,12 @@ fn grouped_steps_equal_burn_s_adam_one_parameter_at_a_time() {
                     g.remove::<1>(a.c.bias.as_ref().expect("c has a bias").id);
                 }
             }
+            if step == 3 {
+                // `d` (a weight alone) sits out the fourth: six parameters, 4 and 2.
+                for g in [&mut ga, &mut gb] {
+                    g.remove::<2>(a.d.weight.id);
+                }
+            }
             a = step_module(&mut fused, LR.into(), a, ga);
             b = burn.step(LR, b, gb);
             if on_wgpu {
@@ -135,7 +142,7 @@ fn another_optimizer_steps_once() {
     }
 }
 
-/// The grouped op itself on every backend (on flex and ndarray the trait's host loops, which
+/// The grouped ops (four slots, then two) themselves on every backend (on flex and ndarray the trait's host loops, which
 /// the models do not call) against Adam's step written out: slots on their first step and on
 /// later steps, each with its own factors, and empty ones given back as they came.
 #[test]
@@ -227,6 +234,37 @@ fn the_grouped_op_takes_adam_s_step_on_every_backend() {
                     };
                     assert_eq!([&p, &m, &v], given, "{}", what(0));
                 }
+            }
+        }
+        // The two-slot op: slot 1 given back as it went in with one slot taken, stepped with two.
+        for count in [1, 2] {
+            let t = |x: &[f32]| Tensor::<1>::from_floats(x, &device).into_dispatch();
+            let (a0, a1, a2, b0, b1, b2) = Dispatch::adam2(
+                t(&p0),
+                t(&g0),
+                t(&p0),
+                t(&p0),
+                t(&p1),
+                t(&g1),
+                t(&m1),
+                t(&v1),
+                t(&factors),
+                2,
+                count,
+            );
+            let got = |x| values(Tensor::<1>::from_dispatch(x));
+            let what =
+                |k, part| format!("adam2 count {count}, slot {k}, output {part}, {device:?}");
+            for (part, (x, w)) in [a0, a1, a2].into_iter().zip(&want[0]).enumerate() {
+                assert_close(&got(x), w, &what(0, part));
+            }
+            let slot1 = [b0, b1, b2].map(got);
+            if count == 2 {
+                for (part, (x, w)) in slot1.iter().zip(&want[1]).enumerate() {
+                    assert_close(x, w, &what(1, part));
+                }
+            } else {
+                assert_eq!(slot1.each_ref(), [&p1, &m1, &v1], "{}", what(1, 0));
             }
         }
     }

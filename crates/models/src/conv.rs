@@ -259,34 +259,47 @@ pub(crate) fn check_image(net: [usize; 3], image: [usize; 3]) -> Result<(), Conf
 impl ConvEncoder {
     /// `[batch, c, h, w]` images -> `[batch, channels * h3 * w3]` codes (`8 * 4 * 4` on MNIST).
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.maps(images).flatten(1, 3) // [batch, 8 * 4 * 4] on MNIST
+    }
+
+    /// `[batch, c, h, w]` images -> the codes as the last pooling leaves them, `[batch,
+    /// channels, h3, w3]` (`8 x 4 x 4` on MNIST).
+    pub fn maps(&self, images: Tensor<4>) -> Tensor<4> {
         let mut x = images;
         for conv in &self.convs {
             x = conv3x3_relu_pool(conv, &self.pool, x, 1); // 28 -> 14 -> 7 -> 4
         }
-        x.flatten(1, 3) // [batch, 8 * 4 * 4] on MNIST
+        x
     }
 }
 
 impl ConvDecoder {
     /// `[batch, channels * h3 * w3]` codes -> `[batch, c, h, w]` logits.
     pub fn forward(&self, codes: Tensor<2>) -> Tensor<4> {
-        let (x, up) = self.before_head(codes);
+        let (x, up) = self.before_head(self.maps(codes));
         output_head(&self.out, x, self.image, up) // up 28 -> conv -> 28
     }
 
-    /// The mean reconstruction loss `recon` of `target` (`[batch, c, h, w]`) from `codes`,
-    /// the output head and the loss as one op where they can be ([`output_loss`]).
-    pub fn recon_mean(&self, codes: Tensor<2>, target: Tensor<4>, recon: ReconLoss) -> Tensor<1> {
-        let (x, up) = self.before_head(codes);
+    /// `[batch, channels * h3 * w3]` codes as the maps the first convolution takes, `[batch,
+    /// channels, h3, w3]` (what [`ConvEncoder::maps`] gives).
+    pub fn maps(&self, codes: Tensor<2>) -> Tensor<4> {
+        let [batch, _] = codes.dims();
+        let [c, h, w] = self.code_shape;
+        codes.reshape([batch, c, h, w])
+    }
+
+    /// The mean reconstruction loss `recon` of `target` (`[batch, c, h, w]`) from the codes'
+    /// `maps` ([`Self::maps`]), the output head and the loss as one op where they can be
+    /// ([`output_loss`]).
+    pub fn recon_mean(&self, maps: Tensor<4>, target: Tensor<4>, recon: ReconLoss) -> Tensor<1> {
+        let (x, up) = self.before_head(maps);
         output_loss(&self.out, x, self.image, up, target, recon)
     }
 
-    /// The decoder up to its output head: the last convolution's input, and the up-sampling
-    /// the head applies first (none without hidden convolutions).
-    fn before_head(&self, codes: Tensor<2>) -> (Tensor<4>, Option<&Interpolate2d>) {
-        let [batch, _] = codes.dims();
-        let [c, h, w] = self.code_shape;
-        let mut x = codes.reshape([batch, c, h, w]);
+    /// The decoder up to its output head, from the codes' maps: the last convolution's input,
+    /// and the up-sampling the head applies first (none without hidden convolutions).
+    fn before_head(&self, maps: Tensor<4>) -> (Tensor<4>, Option<&Interpolate2d>) {
+        let mut x = maps;
         for (i, conv) in self.convs.iter().enumerate() {
             // The third is 'valid' on MNIST (16 -> 14). Every layer after the first convolves
             // its input up-sampled 2x: 4 -> conv -> up 8 -> conv -> up 16 -> conv (14) -> up 28.
@@ -345,10 +358,12 @@ impl Net for ConvAe {
     }
 
     /// The per-element mean reconstruction loss, the decoder's output head and the loss as
-    /// one op where they can be ([`ConvDecoder::recon_mean`]).
+    /// one op where they can be ([`ConvDecoder::recon_mean`]). The codes go from encoder to
+    /// decoder as maps: flattened and shaped back, they cost four reshapes a step (two in the
+    /// backward), each an operation for Burn's fusion server on wgpu.
     fn forward_loss(&self, input: Tensor<4>, target: Tensor<4>, ctx: LossContext) -> LossTerms {
-        let codes = self.encode(input);
-        LossTerms::reconstruction_only(self.decoder.recon_mean(codes, target, ctx.recon))
+        let maps = self.encoder.maps(input);
+        LossTerms::reconstruction_only(self.decoder.recon_mean(maps, target, ctx.recon))
     }
 
     fn torch_tensors(&self) -> Result<Vec<TorchTensor>, ExportError> {

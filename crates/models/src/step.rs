@@ -8,15 +8,17 @@ use burn::prelude::*;
 use burn::tensor::ExecutionError;
 use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
 
-/// A batch: what goes in, what should come out, and the class of each image.
+/// A batch: what goes in, what should come out, and which samples these are.
 #[derive(Debug, Clone)]
 pub struct AeBatch {
     /// `[batch, c, h, w]` inputs in [0, 1] (corrupted ones when denoising).
     pub input: Tensor<4>,
     /// `[batch, c, h, w]` clean images in [0, 1].
     pub target: Tensor<4>,
-    /// `[batch]` class labels (not used by the loss; for pictures and probes).
-    pub labels: Tensor<1, Int>,
+    /// The samples' indices in their data set, on the host: no upload (on wgpu, two
+    /// operations a step for Burn's fusion server, an upload and a drop) for what the loss
+    /// does not use.
+    pub indices: Vec<usize>,
     /// Factor on the regulariser for this batch, in [0, 1]: rises during a KL warm-up, else 1.
     pub anneal: f32,
     /// The VAE's reparameterisation noise, `[batch, latent]`; `None`: drawn on the device

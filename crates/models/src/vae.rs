@@ -229,7 +229,7 @@ impl Vae {
         {
             let pixels = image.iter().product::<usize>() as f64;
             let codes = ae_kernels::linear(z, &head.fc, true);
-            let mean = head.conv.recon_mean(codes, target, recon);
+            let mean = head.conv.recon_mean(head.conv.maps(codes), target, recon);
             return mean.mul_scalar(pixels);
         }
         let raw = self.decode_raw(z, image);

@@ -9,7 +9,8 @@ use burn::tensor::{DType, Shape};
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
 
-/// One unit per pixel `j` of sample `r` of the contiguous `[b, d]` `out`: byte `j % 4` of word
+/// One unit per value `j` of sample `r` of the contiguous `out` (`[b, ...]`, `d` values a
+/// sample: its first stride): byte `j % 4` of word
 /// `j / 4` of row `idx[r]` of `words` (read through their strides), over 255.
 #[cube(launch)]
 fn unpack_kernel<F: Float, I: Int>(
@@ -22,7 +23,7 @@ fn unpack_kernel<F: Float, I: Int>(
     if i >= out.len() {
         terminate!();
     }
-    let d = out.shape(1);
+    let d = out.stride(0);
     let (r, j) = (i / d, i % d);
     let row = usize::cast_from(idx[r * idx.stride(0)]);
     let word = words[row * words.stride(0) + j / 4 * words.stride(1)];
@@ -30,14 +31,20 @@ fn unpack_kernel<F: Float, I: Int>(
     out[i] = F::cast_from(byte) / F::new(255.0);
 }
 
-/// Rows `idx` (`[b]`) of the packed `words` (`[n, ceil(d / 4)]`, byte `k` of word `w` being
-/// value `4 w + k`) as `[b, d]` floats in [0, 1].
-pub fn unpack_bytes(words: CubeTensor, idx: CubeTensor, d: usize, dtype: DType) -> CubeTensor {
+/// Rows `idx` (`[b]`) of the packed `words` (`[n, ceil(d / 4)]` for `d = c h w`, byte `k` of
+/// word `w` being value `4 w + k`) as `[b, c, h, w]` floats in [0, 1].
+pub fn unpack_bytes(
+    words: CubeTensor,
+    idx: CubeTensor,
+    [c, h, w]: [usize; 3],
+    dtype: DType,
+) -> CubeTensor {
     let b = idx.shape()[0];
+    let d = c * h * w;
     let out = burn_cubecl::ops::numeric::empty_device_contiguous_dtype(
         words.client.clone(),
         words.device.clone(),
-        Shape::new([b, d]),
+        Shape::new([b, c, h, w]),
         dtype,
     );
     let n = b * d;

@@ -101,36 +101,39 @@ pub fn assert_same_output_and_grads(ours: [Vec<f32>; 4], reference: [Vec<f32>; 4
 
 /// The unpacking of a byte-packed data set ([`ae_kernels::KernelBackend::unpack_bytes`]) on
 /// `device` against Burn's operations ([`ae_kernels::unpack_reference`]) and against the bytes
-/// themselves: 7 values a row (the last word half used), rows picked out of order, one twice,
-/// bytes over 127 in every position of a word.
+/// themselves: `[3, 1, 3]` samples, 9 values a row (the last word a quarter used), rows picked
+/// out of order, one twice, bytes over 127 in every position of a word.
 pub fn assert_unpacking_matches(device: &Device) {
     use ae_kernels::KernelBackend;
     use burn::backend::Dispatch;
-    let (n, d) = (5usize, 7usize);
-    let bytes: Vec<u8> = (0..n * 8).map(|i| (i * 37 + 200) as u8).collect();
+    let ([c, h, w], n) = ([3usize, 1, 3], 5usize);
+    let (d, per) = (c * h * w, (c * h * w).div_ceil(4));
+    let bytes: Vec<u8> = (0..n * per * 4).map(|i| (i * 37 + 200) as u8).collect();
     let words: Vec<i32> = bytes
         .chunks(4)
         .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    let words = Tensor::<2, Int>::from_data(TensorData::new(words, [n, 2]), device);
+    let words = Tensor::<2, Int>::from_data(TensorData::new(words, [n, per]), device);
     let rows = [3usize, 0, 4, 3];
     let idx = Tensor::<1, Int>::from_data(
         TensorData::new(rows.iter().map(|&r| r as i32).collect::<Vec<_>>(), [4]),
         device,
     );
-    let ours = Tensor::<2>::from_dispatch(Dispatch::unpack_bytes(
+    let ours = Tensor::<4>::from_dispatch(Dispatch::unpack_bytes(
         words.clone().into_dispatch(),
         idx.clone().into_dispatch(),
-        d,
+        c,
+        h,
+        w,
     ));
     let shifts = ae_kernels::byte_shifts(device);
     let burn = ae_kernels::unpack_reference(words, idx, d, shifts);
     let bytes = &bytes;
     let want: Vec<f32> = rows
         .iter()
-        .flat_map(|&r| (0..d).map(move |j| bytes[r * 8 + j] as f32 / 255.0))
+        .flat_map(|&r| (0..d).map(move |j| bytes[r * per * 4 + j] as f32 / 255.0))
         .collect();
-    assert_eq!(ours.dims(), [4, d], "shape on {device:?}");
+    assert_eq!(ours.dims(), [4, c, h, w], "shape on {device:?}");
     assert_eq!(values(ours), want, "unpacked on {device:?}");
     assert_eq!(values(burn), want, "Burn's operations on {device:?}");
 }
