@@ -10,6 +10,10 @@
 //! tensors, use the kernel where the device has one ([`Op::runs_on`]) and Burn's own layer
 //! everywhere else, so a model can call them on any backend. Every kernel is tested against
 //! Burn's layer: values and gradients.
+//!
+//! The trait and each of its implementations spell out every op's whole signature (Burn's
+//! backend-extension macro reads them there), which is why this file, `cube.rs` and
+//! `autodiff.rs` run past 400 lines: their length is the ops' arguments, not logic.
 
 #![allow(
     deprecated,
