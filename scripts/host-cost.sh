@@ -23,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v perf >/dev/null || { echo "error: perf is not installed" >&2; exit 1; }
+: "${AE_DATA_DIR:?set AE_DATA_DIR to the folder holding mnist/}"
 if [ $# -eq 0 ]; then
     bench=$(cargo bench --bench speed --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
     [ -x "$bench" ] || { echo "error: cannot find the speed bench's binary" >&2; exit 1; }
