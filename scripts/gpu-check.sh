@@ -20,7 +20,9 @@
 # WITHOUT (default "linear gaussian adam-group"), one at a time, and last each model's host
 # floor: a dry run (--dry-run: every launch compiled and dropped, so ms/step is what building,
 # fusing and issuing a step costs the CPUs) with the operations a step hands Burn's fusion
-# server (--ops); into $OUT/gpu-steps.log.
+# server (--ops), and, where perf is installed, each thread's CPU time in a dry-run step
+# (scripts/host-cost.sh; HOST_MODELS, default "dense-ae conv-ae vae"); into
+# $OUT/gpu-steps.log.
 #   bash scripts/gpu-check.sh kernels
 # times every kernel of a training step on the GPU (CubeCL's profiling logger at level
 # "medium", the speed bench at BATCH, default each model's own, 3 steps after 3, loss read every
@@ -45,7 +47,8 @@ pack() {
     [ -x "$bench" ] || { echo "error: cannot find the speed bench's binary" >&2; exit 1; }
     mkdir -p .gpu/mnist
     strip -o .gpu/train target/release/train
-    strip -o .gpu/speed "$bench"
+    # The bench keeps its symbol table: host-cost.sh tells the spin-waits by their names.
+    strip --strip-debug -o .gpu/speed "$bench"
     xz -T0 -6 -f .gpu/train .gpu/speed
     cp "$AE_DATA_DIR"/mnist/*.gz .gpu/mnist/
     if ! ls .gl/*.deb >/dev/null 2>&1; then
@@ -155,6 +158,15 @@ steps() {
         timeout "${LIMIT:-90}" /tmp/speed "${common[@]}" --models "$m" --dry-run --ops 2>/dev/null |
             grep -E "^\| ($m|model) |operations a step" || echo "($m dry run: stopped or failed)"
     done
+    # Where perf is installed, each thread's share of a dry-run step (scripts/host-cost.sh):
+    # whether the host or the GPU sets the floor there. About 12 s a model.
+    if command -v perf >/dev/null; then
+        echo "== CPU ms a step per thread, spin-waits left out (host-cost.sh)"
+        AE_DATA_DIR="$PWD/.gpu" MODELS="${HOST_MODELS:-dense-ae conv-ae vae}" \
+            bash scripts/host-cost.sh /tmp/speed || echo "(host-cost.sh failed)"
+    else
+        echo "(no perf on this machine: the per-thread CPU times are left out)"
+    fi
 }
 
 # The units' blocks (`--unit-block`): each choice's step time, model by model at each batch,

@@ -36,6 +36,12 @@ trap 'rm -rf "$work"' EXIT
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp} CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
 
 for bin in "$@"; do
+    # The spin loops are told apart by name: a binary without its symbol table (`strip`
+    # without --strip-debug) would count them as work.
+    if command -v nm >/dev/null && ! nm "$bin" 2>/dev/null | grep -q submit_inner; then
+        echo "error: $bin has no symbol table to tell the spin-waits by (strip it with --strip-debug, not plain strip)" >&2
+        exit 1
+    fi
     for m in ${MODELS:-dense-ae conv-ae vae}; do
         perf record -q -F "$freq" -g -o "$work/perf.data" -- "$bin" --backends wgpu \
             --models "$m" --no-load --dry-run --read-every 1 --warmup 3 --steps 30 \
