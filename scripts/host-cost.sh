@@ -8,10 +8,11 @@
 #   bash scripts/host-cost.sh [BENCH ...]
 #
 # BENCH: speed bench binaries (default: this checkout's, built with `cargo bench --bench speed
-# --no-run`); give two builds' binaries, then again in the other order, to compare them on a
-# noisy machine. Environment: MODELS (default "dense-ae conv-ae vae"), RUN_SECONDS (timed
-# seconds a run, default 10, at least 9: the last 8 are counted), FREQ (perf's samples a second, default 499),
-# AE_DATA_DIR as for `train`. Needs `perf` and a wgpu adapter (lavapipe does).
+# --no-run`; a copy must keep its symbol table: `strip --strip-debug`, not plain `strip`);
+# give two builds' binaries, then again in the other order, to compare them on a noisy
+# machine. Environment: MODELS (default "dense-ae conv-ae vae"), RUN_SECONDS (timed seconds a
+# run, default 10, at least 9: the last 8 are counted), FREQ (perf's samples a second,
+# default 499), AE_DATA_DIR as for `train`. Needs `perf` and a wgpu adapter (lavapipe does).
 #
 # Prints a line a binary and model: ms/step of the dry run (wall, spins included), then each
 # thread's work in ms/step (samples outside `submit_inner`, `Server::start` and
