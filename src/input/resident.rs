@@ -179,17 +179,10 @@ impl ResidentSet {
         let b = indices.len();
         let idx: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
         let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [b]), &self.device);
-        let [c, h, w] = self.shape;
-        let words = self.words.clone();
         // One kernel of ae-kernels' where it runs (wgpu), in the images' shape, else Burn's
         // gather, shift, mask and division (all four bytes of every word in one shift and one
         // mask).
-        if ae_kernels::Op::Unpack.used_on(&self.device) {
-            ae_kernels::unpack_bytes(words, idx, self.shape)
-        } else {
-            ae_kernels::unpack_reference(words, idx, c * h * w, self.shifts.clone())
-                .reshape([b, c, h, w])
-        }
+        ae_kernels::unpack_bytes(self.words.clone(), idx, self.shape, self.shifts.clone())
     }
 }
 

@@ -275,11 +275,13 @@ pub fn bce_with_logits_mean(z: Tensor<2>, t: Tensor<2>) -> Tensor<1> {
 /// Rows `idx` of a data set of `[c, h, w]` samples kept on the device as bytes, `words`
 /// `[n, ceil(d / 4)]` for `d = c h w` (byte `k` of word `w` is value `4 w + k`), as
 /// `[b, c, h, w]` values over 255: one kernel where [`Op::runs_on`], else Burn's gather,
-/// shift, mask and division.
+/// shift, mask and division ([`unpack_reference`], with `shifts` from [`byte_shifts`], which a
+/// caller unpacking every batch makes once).
 pub fn unpack_bytes(
     words: Tensor<2, Int>,
     idx: Tensor<1, Int>,
     [c, h, w]: [usize; 3],
+    shifts: Tensor<3, Int>,
 ) -> Tensor<4> {
     if Op::Unpack.used_on(&words.device()) {
         return Tensor::from_dispatch(Dispatch::unpack_bytes(
@@ -291,7 +293,6 @@ pub fn unpack_bytes(
         ));
     }
     let b = idx.dims()[0];
-    let shifts = byte_shifts(&words.device());
     unpack_reference(words, idx, c * h * w, shifts).reshape([b, c, h, w])
 }
 

@@ -142,9 +142,10 @@ fn another_optimizer_steps_once() {
     }
 }
 
-/// The grouped ops (four slots, then two) themselves on every backend (on flex and ndarray the trait's host loops, which
-/// the models do not call) against Adam's step written out: slots on their first step and on
-/// later steps, each with its own factors, and empty ones given back as they came.
+/// The grouped ops (four slots, then two) themselves on every backend (on flex and ndarray the
+/// trait's host loops, which the models do not call) against Adam's step written out: slots on
+/// their first step and on later steps, each with its own factors, and empty ones given back
+/// as they came.
 #[test]
 fn the_grouped_op_takes_adam_s_step_on_every_backend() {
     use ae_kernels::KernelBackend;
