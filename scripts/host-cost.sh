@@ -36,10 +36,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp} CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
 
+failed=0
 for bin in "$@"; do
     # The spin loops are told apart by name: a binary without its symbol table (`strip`
     # without --strip-debug) would count them as work.
-    if command -v nm >/dev/null && ! nm "$bin" 2>/dev/null | grep -q submit_inner; then
+    # (grep reads all of nm's output: with -q it would stop early, and pipefail would then
+    # count nm's broken pipe as a failure.)
+    if command -v nm >/dev/null && ! nm "$bin" 2>/dev/null | grep submit_inner >/dev/null; then
         echo "error: $bin has no symbol table to tell the spin-waits by (strip it with --strip-debug, not plain strip)" >&2
         exit 1
     fi
@@ -47,7 +50,8 @@ for bin in "$@"; do
         perf record -q -F "$freq" -g -o "$work/perf.data" -- "$bin" --backends wgpu \
             --models "$m" --no-load --dry-run --read-every 1 --warmup 3 --steps 30 \
             --seconds "$seconds" >"$work/out" 2>/dev/null || {
-            echo "$bin $m: the dry run failed" >&2
+            echo "error: $bin $m: the dry run failed (run it without perf to see why)" >&2
+            failed=1
             continue
         }
         ms=$(awk -F'|' -v m="$m" '$2 ~ "^ " m " $" {gsub(/ /, "", $6); print $6}' "$work/out" | tail -1)
@@ -75,3 +79,4 @@ for bin in "$@"; do
                 }'
     done
 done
+exit "$failed"
